@@ -1,0 +1,182 @@
+"""The rule-pack model: what a YAML pack file means, with where each piece came from.
+
+These are frozen dataclasses produced by ``loader`` and read by every later stage.
+CEL text is kept as ``CelSource`` (text plus a ``SourceMap``); parsing and type-checking
+it is the checker's job, so one bad condition never stops the rest of a pack loading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from compliance.schema import ContextSchema
+from compliance.source import SourceFile, SourceMap, Span
+
+Effect = Literal["allow", "deny", "intervene"]
+OnUnknown = Literal["deny", "skip", "error"]
+InterventionKind = Literal["refuse", "route", "modify", "steer", "degrade"]
+Disclosure = Literal["visible", "silent"]
+MergeRule = Literal["max", "min", "union", "prohibit-wins", "any-true", "all-true", "by-tier"]
+
+TIER_RANKS: dict[str, int] = {"law": 400, "contract": 300, "policy": 200, "product": 100}
+
+
+@dataclass(frozen=True, slots=True)
+class CelSource:
+    """One CEL expression as written in a pack: its text, where it came from in the file."""
+
+    text: str
+    source_map: SourceMap
+    span: Span
+
+    def span_of(self, start: int, end: int) -> Span:
+        """The file span of characters ``[start, end)`` of ``text``."""
+        return self.source_map.span(start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A human text with ``{cel}`` interpolations: literal strings and CEL parts in order."""
+
+    parts: tuple[str | CelSource, ...]
+    span: Span
+
+    @property
+    def is_constant(self) -> bool:
+        """True when there is nothing to interpolate."""
+        return all(isinstance(p, str) for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    """A point in time as written (``raw``) and resolved (``at``, timezone-aware)."""
+
+    raw: str
+    at: datetime
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An effective window: ``start`` inclusive, ``until`` exclusive; either may be open."""
+
+    start: Instant | None
+    until: Instant | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A named CEL expression readable as ``vars.<name>`` in the pack's conditions."""
+
+    name: str
+    expr: CelSource
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Intervention:
+    """What an ``intervene`` rule does to the request, and whether the user is told."""
+
+    kind: InterventionKind
+    disclosure: Disclosure
+    span: Span
+    target: str | None = None
+    message: Template | None = None
+    justification: str | None = None
+    instruction: str | None = None  # system-prompt addition for `modify`/`steer`
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """One obligation a matching rule imposes, flattened to a kind with one value.
+
+    Built-in kinds: ``retention_min_days`` (max wins), ``retention_max_days`` (min wins),
+    ``training`` (``prohibited`` beats ``allowed``), ``custodian`` and ``logging_level``
+    (resolved by tier), ``retention_purpose`` (union). Custom kinds carry their merge rule.
+    ``group`` names the family an ``overrides:`` entry refers to (``retention`` …).
+    """
+
+    kind: str
+    value: object
+    merge: MergeRule
+    group: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """``overrides: {retention: contract}``: this rule's ``group`` obligations beat ``tier``."""
+
+    group: str
+    tier: str
+    tier_rank: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of a pack."""
+
+    id: str
+    span: Span
+    effect: Effect | None = None  # None: the rule only imposes obligations
+    when: CelSource | None = None  # None means always
+    unless: CelSource | None = None
+    reason: Template | None = None
+    on_unknown: OnUnknown | None = None  # None: deny for deny/intervene rules, skip otherwise
+    effective: Window | None = None
+    priority: int = 0
+    intervention: Intervention | None = None
+    obligations: tuple[Obligation, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    justification: str | None = None
+    description: str | None = None
+
+    @property
+    def unknown_policy(self) -> OnUnknown:
+        """The effective ``on_unknown``: fail closed for deny and intervene rules."""
+        if self.on_unknown is not None:
+            return self.on_unknown
+        return "deny" if self.effect in ("deny", "intervene") else "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """One rule pack file, with its provenance and content digest."""
+
+    id: str
+    version: str
+    tier: str
+    tier_rank: int
+    source: SourceFile
+    span: Span
+    digest: str  # sha256 over the canonical (meaning-only) form, see loader
+    authority: str | None = None
+    owners: tuple[str, ...] = ()
+    description: str | None = None
+    effective: Window | None = None
+    forbid_silent: bool = False
+    variables: tuple[Variable, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PackSet:
+    """Packs loaded together with the context schema they are checked against.
+
+    ``default_effect`` applies when no rule denies or intervenes. ``forbid_silent`` is
+    true when any pack (or the manifest) forbids silent interventions.
+    """
+
+    packs: tuple[Pack, ...]
+    schema: ContextSchema
+    default_effect: Literal["allow", "deny"] = "allow"
+    manifest: SourceFile | None = None
+
+    @property
+    def forbid_silent(self) -> bool:
+        """True when some pack declares ``forbid_silent: true``."""
+        return any(p.forbid_silent for p in self.packs)
