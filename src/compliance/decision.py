@@ -1,0 +1,162 @@
+"""The decision: what ``Engine.evaluate`` returns, as a pydantic model (the JSON boundary).
+
+Field names of ``Decision`` are fixed by PRODUCT.md section 5; outside suites read them.
+Models are built with ``model_construct`` on the hot path (the evaluator produces
+well-typed values), and validated normally when a decision is read back from JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
+
+DECISION_SCHEMA_VERSION = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RuleRef(_Frozen):
+    """A rule, named by its pack id and rule id."""
+
+    pack: str
+    rule: str
+
+
+class InterventionOut(_Frozen):
+    """An intervention applied to the request, with its disclosure to the user."""
+
+    kind: Literal["refuse", "route", "modify", "steer", "degrade"]
+    target: str | None = None
+    disclosure: Literal["visible", "silent"]
+    message: str | None = None
+    pack: str
+    rule: str
+    justification: str | None = None
+    instruction: str | None = None
+    routing_pass: int = 1
+
+
+class Obligations(_Frozen):
+    """The merged obligations. Every key here is must-understand for the serving host."""
+
+    retention_min_days: int | None = None
+    retention_max_days: int | None = None
+    training: Literal["allowed", "prohibited"] | None = None
+    retention_purpose: list[str] | None = None
+    custodian: str | None = None
+    logging_level: Literal["none", "metadata", "full"] | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+class ObligationDetail(_Frozen):
+    """One merged obligation value with its provenance (who set it, whom it overrode)."""
+
+    kind: str
+    value: Any
+    merge: str
+    must_understand: bool = True
+    set_by: list[RuleRef]
+    overrode: list[RuleRef] = Field(default_factory=list)
+
+
+class Conflict(_Frozen):
+    """Two obligations that could not both hold, and how the clash was resolved."""
+
+    obligation: str
+    winner: RuleRef
+    overridden: list[RuleRef]
+    why: str
+
+
+class Match(_Frozen):
+    """An applicable rule. ``effect`` is ``obligate`` for obligation-only rules."""
+
+    pack: str
+    rule: str
+    effect: Literal["allow", "deny", "intervene", "obligate"]
+    routing_pass: int = 1
+    fail_closed: bool = False
+
+
+class EvalError(_Frozen):
+    """An evaluation error in one rule; it made the decision fail closed."""
+
+    pack: str
+    rule: str
+    code: str
+    message: str
+    location: str | None = None
+
+
+class PackInfo(_Frozen):
+    """Provenance of one pack that took part in the decision."""
+
+    id: str
+    version: str
+    digest: str
+    tier: str
+
+
+class RoutingPass(_Frozen):
+    """One evaluation pass: the model it evaluated and what it decided."""
+
+    model: str | None
+    effect: Literal["allow", "deny"]
+    matched: list[RuleRef]
+    route_to: str | None = None
+
+
+class RuleExplanation(_Frozen):
+    """Why one rule did or did not apply (``compliance eval --explain``)."""
+
+    pack: str
+    rule: str
+    routing_pass: int
+    status: Literal[
+        "applied", "not-effective", "condition-false", "exception-held",
+        "unknown-applied", "unknown-skipped", "error", "not-indexed",
+    ]
+    detail: str | None = None
+    missing: list[str] = Field(default_factory=list)
+
+
+class Decision(_Frozen):
+    """An auditable decision for one request (PRODUCT.md section 5)."""
+
+    effect: Literal["allow", "deny"]
+    model: str | None
+    interventions: list[InterventionOut]
+    obligations: Obligations
+    obligation_details: list[ObligationDetail]
+    conflicts: list[Conflict]
+    matched: list[Match]
+    missing: list[str]
+    errors: list[EvalError]
+    reasons: list[str]
+    valid_until: datetime | None
+    passes: list[RoutingPass]
+    decision_id: str
+    evaluated_at: datetime
+    packs: list[PackInfo]
+    pack_set_digest: str
+    schema_version: int = DECISION_SCHEMA_VERSION
+    explanation: list[RuleExplanation] | None = None
+    context_digest_value: str | None = Field(default=None, exclude=True, repr=False)
+
+    _context: Any = PrivateAttr(default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def context_digest(self) -> str:
+        """sha256 of the canonical JSON of the context; computed when first read (audit only)."""
+        if self.context_digest_value is not None:
+            return self.context_digest_value
+        from compliance.canonical import digest_json  # noqa: PLC0415  (lazy: off the hot path)
+
+        value = digest_json(self._context)
+        object.__setattr__(self, "context_digest_value", value)
+        return value

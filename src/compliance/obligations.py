@@ -1,0 +1,162 @@
+"""Merging obligations from every applicable rule, with provenance and conflicts.
+
+Each obligation kind has one merge rule (see docs/rule-pack-format.md). The one clash the
+merge rules cannot absorb is ``retention_min_days`` > ``retention_max_days``: it is
+resolved by tier (an explicit ``overrides:`` lets a lower tier win) and reported as a
+``Conflict``. With equal precedence the maximum wins: keeping less data is the
+conservative default for privacy law.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from compliance.decision import Conflict, ObligationDetail, Obligations, RuleRef
+
+if TYPE_CHECKING:
+    from compliance.planner import PlannedRule
+
+_LOG_LEVELS = {"none": 0, "metadata": 1, "full": 2}
+_BUILTIN = {"retention_min_days", "retention_max_days", "training", "retention_purpose",
+            "custodian", "logging_level"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    value: Any
+    rule: PlannedRule
+    merge: str
+    group: str
+
+    @property
+    def ref(self) -> RuleRef:
+        return RuleRef.model_construct(pack=self.rule.pack.id, rule=self.rule.rule.id)
+
+
+def merge_obligations(rules: Sequence[PlannedRule]) -> tuple[Obligations, list[ObligationDetail],
+                                                           list[Conflict]]:
+    """Merge the obligations of ``rules`` (in decision order) by kind."""
+    by_kind: dict[str, list[_Entry]] = {}
+    seen: set[int] = set()
+    for rule in rules:
+        if id(rule) in seen:  # a rule applying in both routing passes counts once
+            continue
+        seen.add(id(rule))
+        for ob in rule.obligations:
+            by_kind.setdefault(ob.kind, []).append(_Entry(ob.value, rule, ob.merge, ob.group))
+    conflicts: list[Conflict] = []
+    _resolve_retention_clash(by_kind, conflicts)
+    merged: dict[str, tuple[Any, list[_Entry], list[_Entry]]] = {}
+    for kind in sorted(by_kind):
+        entries = by_kind[kind]
+        if entries:
+            merged[kind] = _merge_kind(kind, entries, conflicts)
+    details = [
+        ObligationDetail.model_construct(kind=k, value=v, merge=entries[0].merge,
+                                         must_understand=True,
+                                         set_by=[e.ref for e in winners],
+                                         overrode=[e.ref for e in losers])
+        for k, (v, winners, losers) in merged.items()
+        for entries in [by_kind[k]]
+    ]
+    values = {k: v for k, (v, _, _) in merged.items()}
+    obligations = Obligations.model_construct(
+        retention_min_days=values.get("retention_min_days"),
+        retention_max_days=values.get("retention_max_days"),
+        training=values.get("training"),
+        retention_purpose=values.get("retention_purpose"),
+        custodian=values.get("custodian"),
+        logging_level=values.get("logging_level"),
+        custom={k: v for k, v in values.items() if k not in _BUILTIN},
+    )
+    return obligations, details, conflicts
+
+
+def _merge_kind(kind: str, entries: list[_Entry],
+                conflicts: list[Conflict]) -> tuple[Any, list[_Entry], list[_Entry]]:
+    """(merged value, entries that set it, entries it overrode) for one kind."""
+    merge = entries[0].merge
+    if kind == "logging_level":
+        top = max(entries, key=lambda e: _LOG_LEVELS.get(str(e.value), -1)).value
+        return _split(top, entries)
+    if merge == "max":
+        return _split(max(e.value for e in entries), entries)
+    if merge == "min":
+        return _split(min(e.value for e in entries), entries)
+    if merge == "union":
+        items: set[str] = set()
+        for e in entries:
+            items.update(e.value if isinstance(e.value, list | tuple) else [e.value])
+        return sorted(items), entries, []
+    if merge == "prohibit-wins":
+        value = "prohibited" if any(e.value == "prohibited" for e in entries) else "allowed"
+        return _split(value, entries)
+    if merge == "any-true":
+        return _split(any(bool(e.value) for e in entries), entries)
+    if merge == "all-true":
+        return _split(all(bool(e.value) for e in entries), entries)
+    return _by_tier(kind, entries, conflicts)
+
+
+def _split(value: Any, entries: list[_Entry]) -> tuple[Any, list[_Entry], list[_Entry]]:
+    winners = [e for e in entries if e.value == value]
+    return value, winners, [e for e in entries if e.value != value]
+
+
+def _by_tier(kind: str, entries: list[_Entry],
+             conflicts: list[Conflict]) -> tuple[Any, list[_Entry], list[_Entry]]:
+    ordered = sorted(entries, key=lambda e: (-_rank(e, entries), e.rule.pack.id, e.rule.rule.id))
+    value, winners, losers = _split(ordered[0].value, entries)
+    if losers:
+        conflicts.append(Conflict.model_construct(
+            obligation=kind, winner=ordered[0].ref, overridden=[e.ref for e in losers],
+            why=_why(ordered[0], losers[0]),
+        ))
+    return value, winners, losers
+
+
+def _rank(entry: _Entry, against: Sequence[_Entry]) -> float:
+    """Tier rank, lifted above every tier the rule explicitly overrides for its group."""
+    rank: float = entry.rule.tier_rank
+    for ov in entry.rule.overrides:
+        if ov.group == entry.group:
+            rank = max(rank, ov.tier_rank + 0.5)
+    return rank
+
+
+def _why(winner: _Entry, loser: _Entry) -> str:
+    for ov in winner.rule.overrides:
+        if ov.group == winner.group and ov.tier_rank >= loser.rule.tier_rank:
+            return (f"rule `{winner.rule.rule.id}` (tier {winner.rule.pack.tier}) explicitly "
+                    f"overrides tier {ov.tier} for {ov.group}: "
+                    f"{winner.rule.rule.justification or 'no justification given'}")
+    if winner.rule.tier_rank > loser.rule.tier_rank:
+        return (f"tier {winner.rule.pack.tier} of pack `{winner.rule.pack.id}` takes precedence "
+                f"over tier {loser.rule.pack.tier} of pack `{loser.rule.pack.id}`")
+    return "equal precedence: resolved deterministically by the merge rule"
+
+
+def _resolve_retention_clash(by_kind: dict[str, list[_Entry]], conflicts: list[Conflict]) -> None:
+    """Drop the losing side when the retention floor exceeds the retention ceiling."""
+    mins, maxes = by_kind.get("retention_min_days", []), by_kind.get("retention_max_days", [])
+    if not mins or not maxes:
+        return
+    floor = max(mins, key=lambda e: (e.value, _rank(e, maxes)))
+    ceiling = min(maxes, key=lambda e: (e.value, -_rank(e, mins)))
+    if floor.value <= ceiling.value:
+        return
+    if _rank(floor, maxes) > _rank(ceiling, mins):
+        losers = [e for e in maxes if e.value < floor.value]
+        by_kind["retention_max_days"] = [e for e in maxes if e.value >= floor.value]
+        winner = floor
+    else:
+        losers = [e for e in mins if e.value > ceiling.value]
+        by_kind["retention_min_days"] = [e for e in mins if e.value <= ceiling.value]
+        winner = ceiling
+    conflicts.append(Conflict.model_construct(
+        obligation="retention", winner=winner.ref, overridden=[e.ref for e in losers],
+        why=(f"retention minimum {floor.value} days exceeds maximum {ceiling.value} days; "
+             + _why(winner, losers[0])),
+    ))

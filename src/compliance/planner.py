@@ -1,0 +1,169 @@
+"""Stage 3: turn a checked pack set into an evaluation plan.
+
+The plan is what ``Engine`` keeps: one ``PlannedRule`` per rule with its conditions as
+compiled programs, its effective window as integer epoch nanoseconds (pack window and
+rule window intersected), and everything the evaluator would otherwise recompute on
+every request (rule references, tier ranks, sorted window boundaries).
+
+The CEL backend is pluggable: ``compile_program`` defaults to the closure compiler;
+``compliance.interpreter`` offers cel-python's interpreter (the reference oracle).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+from compliance.compiler import CompileEnv, compile_expr
+from compliance.expr import Expr
+
+if TYPE_CHECKING:
+    from compliance.checker import CheckedPackSet, CheckedRule
+    from compliance.pack import Intervention, Obligation, Override, Pack, Rule, Window
+    from compliance.schema import ContextSchema
+
+Program = Callable[[Mapping[str, object]], object]
+TemplatePart = str | Program
+ProgramFactory = Callable[[Expr, "ContextSchema", Mapping[str, Expr]], Program]
+RuleEffect = Literal["allow", "deny", "intervene", "obligate"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_nanos(moment: datetime) -> int:
+    """Integer nanoseconds since the Unix epoch for an aware datetime (exact, no floats)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def compiled_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]) -> Program:
+    """The default backend: CEL compiled to Python closures."""
+    return compile_expr(expr, CompileEnv(schema=schema, variables=variables))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRule:
+    """A rule ready to evaluate. ``start``/``until`` are epoch ns; None means open."""
+
+    pack: Pack
+    rule: Rule
+    order: int
+    effect: RuleEffect
+    when: Program | None
+    unless: Program | None
+    start: int | None
+    until: int | None
+    reason: tuple[TemplatePart, ...] | None
+    message: tuple[TemplatePart, ...] | None
+    tier_rank: int
+
+    @property
+    def has_window(self) -> bool:
+        """True when an effective window constrains this rule."""
+        return self.start is not None or self.until is not None
+
+    @property
+    def unknown_policy(self) -> str:
+        """What an undecidable condition does: ``deny`` (fail closed), ``skip`` or ``error``."""
+        return self.rule.unknown_policy
+
+    @property
+    def intervention(self) -> Intervention | None:
+        """The rule's intervention, if it intervenes."""
+        return self.rule.intervention
+
+    @property
+    def obligations(self) -> tuple[Obligation, ...]:
+        """The obligations the rule imposes when it applies."""
+        return self.rule.obligations
+
+    @property
+    def overrides(self) -> tuple[Override, ...]:
+        """Explicit overrides of higher tiers for obligation groups."""
+        return self.rule.overrides
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything ``evaluate`` needs, immutable and shareable across threads."""
+
+    rules: tuple[PlannedRule, ...]
+    packs: tuple[Pack, ...]
+    default_effect: Literal["allow", "deny"]
+    boundaries: tuple[int, ...]  # every window edge, sorted, for `valid_until`
+    pack_set_digest: str
+
+    def next_boundary(self, at: int) -> int | None:
+        """The first window edge strictly after ``at`` (epoch ns), or None."""
+        i = bisect.bisect_right(self.boundaries, at)
+        return self.boundaries[i] if i < len(self.boundaries) else None
+
+
+def plan(checked: CheckedPackSet, pack_set_digest: str,
+         factory: ProgramFactory = compiled_program) -> Plan:
+    """Compile every rule of ``checked`` with ``factory`` and order them deterministically.
+
+    Packs are ordered by tier (highest first), then pack id; rules keep file order. The
+    order only affects the order of ``matched`` and ``reasons``, never the outcome.
+    """
+    schema = checked.pack_set.schema
+    planned: list[PlannedRule] = []
+    packs = sorted(checked.packs, key=lambda cp: (-cp.pack.tier_rank, cp.pack.id))
+    for cpack in packs:
+        variables = dict(cpack.variables)
+        for crule in cpack.rules:
+            planned.append(_plan_rule(crule, len(planned), schema, variables, factory))
+    edges = sorted({e for r in planned for e in (r.start, r.until) if e is not None})
+    return Plan(
+        rules=tuple(planned),
+        packs=tuple(cp.pack for cp in packs),
+        default_effect=checked.pack_set.default_effect,
+        boundaries=tuple(edges),
+        pack_set_digest=pack_set_digest,
+    )
+
+
+def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
+               variables: Mapping[str, Expr], factory: ProgramFactory) -> PlannedRule:
+    def program(expr: Expr | None) -> Program | None:
+        return None if expr is None else factory(expr, schema, variables)
+
+    def template(parts: Sequence[str | Expr]) -> tuple[TemplatePart, ...] | None:
+        if not parts:
+            return None
+        return tuple(p if isinstance(p, str) else factory(p, schema, variables) for p in parts)
+
+    rule, pack = crule.rule, crule.pack
+    start, until = _intersect(pack.effective, rule.effective)
+    return PlannedRule(
+        pack=pack,
+        rule=rule,
+        order=order,
+        effect=rule.effect or "obligate",
+        when=program(crule.when),
+        unless=program(crule.unless),
+        start=start,
+        until=until,
+        reason=template(crule.reason_parts),
+        message=template(crule.message_parts),
+        tier_rank=pack.tier_rank,
+    )
+
+
+def _intersect(*windows: Window | None) -> tuple[int | None, int | None]:
+    """The intersection of several windows as (start, until) epoch ns, open ends as None."""
+    start: int | None = None
+    until: int | None = None
+    for window in windows:
+        if window is None:
+            continue
+        if window.start is not None:
+            s = epoch_nanos(window.start.at)
+            start = s if start is None else max(start, s)
+        if window.until is not None:
+            u = epoch_nanos(window.until.at)
+            until = u if until is None else min(until, u)
+    return start, until
