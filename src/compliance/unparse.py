@@ -125,7 +125,7 @@ class _Printer:
         return f"{fn}(" + ", ".join(self.text(a) for a in args) + ")"
 
     def unary_operand(self, fn: str, operand: Expr) -> str:
-        """The operand of ``!``/``-``; a number after ``-`` is bracketed, since ``-5`` is a literal."""
+        """The operand of ``!``/``-``; a number after ``-`` is bracketed (``-5`` is a literal)."""
         if isinstance(operand, Literal) and _is_number(operand.value):
             return f"({literal(operand.value)})"
         text = self.wrap(operand, _UNARY)
@@ -165,8 +165,7 @@ def _double(value: float) -> str:
         return 'double("NaN")'
     if math.isinf(value):
         return 'double("Infinity")' if value > 0 else 'double("-Infinity")'
-    text = repr(value)  # `1e+300`, `5e-324`, `1.5`, `-0.0`: all valid CEL float literals
-    return text
+    return repr(value)  # `1e+300`, `5e-324`, `1.5`, `-0.0`: all valid CEL float literals
 
 
 def _string(value: str) -> str:
@@ -179,7 +178,8 @@ def _string(value: str) -> str:
             continue
         code = ord(ch)
         if 0xD800 <= code <= 0xDFFF:
-            raise ValueError(f"string contains a lone surrogate U+{code:04X}, which CEL cannot spell")
+            message = f"string contains a lone surrogate U+{code:04X}, which CEL cannot spell"
+            raise ValueError(message)
         if ch.isprintable() and code < 0x80:
             out.append(ch)
         elif code < 0x10000:
