@@ -1,0 +1,78 @@
+"""Canonical JSON and content digests: a digest names a pack's *meaning*, not its bytes.
+
+Two pack files that differ only in formatting, comments or key order mean the same thing
+and must get the same digest, so an audit record that names a digest can be replayed
+against any copy of the pack. The loader builds plain data (dicts, lists, scalars) from
+the YAML nodes, and this module hashes its canonical JSON: sorted keys, no whitespace,
+UTF-8 without ASCII escaping, floats by ``repr`` and no NaN or infinity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
+
+from compliance.schema import CelType, ContextSchema
+
+if TYPE_CHECKING:
+    from compliance.pack import Pack, PackSet
+
+__all__ = ["canonical_json", "digest", "digest_json", "pack_set_digest", "schema_to_data"]
+
+_PREFIX = "sha256:"
+
+
+def canonical_json(obj: object) -> bytes:
+    """The canonical UTF-8 JSON bytes of ``obj`` (raises ``ValueError`` for NaN/infinity)."""
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+def digest(obj: object) -> str:
+    """``sha256:<hex>`` of the canonical JSON of ``obj``."""
+    return _PREFIX + hashlib.sha256(canonical_json(obj)).hexdigest()
+
+
+def digest_json(obj: object) -> str:
+    """Alias of ``digest`` for callers hashing request contexts (audit records)."""
+    return digest(obj)
+
+
+def schema_to_data(schema: ContextSchema) -> dict[str, object]:
+    """The context schema as plain data, so it can be hashed with the packs it checks."""
+    return {name: _type_to_data(t) for name, t in schema.variables.items()}
+
+
+def _type_to_data(t: CelType) -> object:
+    if t.kind == "object":
+        return {name: _type_to_data(f) for name, f in t.fields}
+    if t.enum:
+        return {"type": str(t), "enum": list(t.enum)}
+    return str(t)
+
+
+def pack_set_digest(
+    packs: PackSet | Iterable[Pack],
+    schema: ContextSchema | None = None,
+    default_effect: str | None = None,
+) -> str:
+    """One digest for a whole pack set: its pack digests (order-free), schema and default.
+
+    Pass a ``PackSet`` alone, or its packs, schema and default effect. Pack order does not
+    change what a set decides, so the digests are sorted first.
+    """
+    if schema is None:
+        pack_set = cast("PackSet", packs)
+        packs, schema = pack_set.packs, pack_set.schema
+        default_effect = pack_set.default_effect
+    return digest(
+        {
+            "default_effect": default_effect or "allow",
+            "packs": sorted(p.digest for p in packs),
+            "schema": schema_to_data(schema),
+        }
+    )

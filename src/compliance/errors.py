@@ -1,0 +1,95 @@
+"""Exceptions the library raises, all under one root so callers can catch them together.
+
+Stages report problems in rule packs as ``Diagnostic`` data; an exception is raised only
+where a caller asked for one (``Engine.from_path``, strict evaluation, log verification).
+Where it helps ``except`` clauses the classes also subclass a builtin::
+
+    ComplianceError
+    ├── PackError(ValueError)        a pack set did not load or check; ``.diagnostics``
+    ├── ContextError(ValueError)     a request context is malformed; ``.path``
+    ├── EvaluationError              strict mode: a rule failed to evaluate; code, pack, rule, span
+    └── LogIntegrityError            the hash-chained decision log was edited or has a gap
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from compliance.diagnostics import Diagnostic, Severity
+from compliance.source import Span
+
+__all__ = ["ComplianceError", "ContextError", "EvaluationError", "LogIntegrityError", "PackError"]
+
+_SHOWN = 5
+
+
+class ComplianceError(Exception):
+    """The root of every exception raised by ``compliance``."""
+
+
+class PackError(ComplianceError, ValueError):
+    """Rule packs that cannot be used; ``diagnostics`` lists every problem found.
+
+    ``str()`` shows the first few as ``file:line:col: error[code]: message`` one-liners so a
+    traceback alone is enough to start fixing the pack.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR] or list(
+            self.diagnostics
+        )
+        lines = [_one_line(d) for d in errors[:_SHOWN]]
+        if len(errors) > _SHOWN:
+            lines.append(f"... and {len(errors) - _SHOWN} more")
+        head = f"rule packs have {len(errors)} error{'s' if len(errors) != 1 else ''}"
+        return "\n".join([head, *("  " + line for line in lines)])
+
+    def __str__(self) -> str:
+        return self._summary()
+
+
+class ContextError(ComplianceError, ValueError):
+    """A request context that does not fit the declared schema (``path`` names the attribute)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class EvaluationError(ComplianceError):
+    """A rule failed to evaluate in strict mode (by default such errors fail closed instead)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        pack: str | None = None,
+        rule: str | None = None,
+        span: Span | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.pack = pack
+        self.rule = rule
+        self.span = span
+        where = "/".join(p for p in (pack, rule) if p)
+        at = f"{span.file}:{span.start.line + 1}:{span.start.col + 1}: " if span else ""
+        super().__init__(f"{at}{where + ': ' if where else ''}{message} [{code}]")
+
+
+class LogIntegrityError(ComplianceError):
+    """The decision log's hash chain does not verify: a record was changed, removed or added."""
+
+
+def _one_line(d: Diagnostic) -> str:
+    """``file:line:col: severity[code]: message`` (1-based), the form compilers print."""
+    head = f"{d.severity.value}[{d.code}]: {d.message}"
+    if d.span is None:
+        return head
+    return f"{d.span.file}:{d.span.start.line + 1}:{d.span.start.col + 1}: {head}"

@@ -1,0 +1,200 @@
+"""Stage 1, the loader: YAML files → ``Pack`` / ``PackSet`` plus diagnostics.
+
+Nothing here parses CEL; conditions become ``CelSource`` with an exact source map and
+the checker (stage 2) parses and type-checks them. The loader never raises for a bad
+pack: every problem is a ``Diagnostic``. Whatever could be built is returned even when
+there are errors, so the checker can report more in the same run. **Never evaluate a
+pack set while its diagnostics contain errors.**
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from compliance.diagnostics import Diagnostic, DiagnosticSet
+from compliance.loader._manifest import Manifest, build_manifest, build_schema
+from compliance.loader._nodes import Ctx
+from compliance.loader._pack import build_pack
+from compliance.loader._yaml import DEFAULT_LIMITS, Limits, compose_text, read_yaml, split_lines
+from compliance.pack import Pack, PackSet
+from compliance.schema import ContextSchema
+from compliance.source import Span, SourceFile
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "MANIFEST_NAMES",
+    "Limits",
+    "load_pack_file",
+    "load_pack_set",
+    "load_pack_text",
+    "load_schema_file",
+]
+
+MANIFEST_NAMES = ("packset.yaml", "packset.yml")
+_SUFFIXES = (".yaml", ".yml")
+
+
+def load_pack_text(
+    text: str, filename: str = "<pack>", limits: Limits = DEFAULT_LIMITS
+) -> tuple[Pack | None, list[Diagnostic]]:
+    """Load one pack from text (tests, editors); ``filename`` is used in diagnostics."""
+    parsed = compose_text(text, filename, limits)
+    if parsed.root is None:
+        return None, parsed.diagnostics
+    ctx = Ctx(filename, split_lines(text))
+    pack = build_pack(ctx, parsed.root, SourceFile(filename, text))
+    return pack, ctx.diagnostics
+
+
+def load_pack_file(
+    path: str | Path, limits: Limits = DEFAULT_LIMITS
+) -> tuple[Pack | None, list[Diagnostic]]:
+    """Load one pack file; the pack is None when the file has no usable YAML or id."""
+    name = str(path)
+    data, diags = _read(Path(path), name)
+    if data is None:
+        return None, diags
+    parsed = read_yaml(data, name, limits)
+    if parsed.root is None or parsed.text is None:
+        return None, parsed.diagnostics
+    ctx = Ctx(name, split_lines(parsed.text))
+    pack = build_pack(ctx, parsed.root, SourceFile(name, parsed.text))
+    return pack, ctx.diagnostics
+
+
+def load_schema_file(
+    path: str | Path, limits: Limits = DEFAULT_LIMITS
+) -> tuple[ContextSchema | None, list[Diagnostic]]:
+    """Load a context schema from a manifest (its ``context:``) or a bare context file."""
+    manifest, diags = _load_manifest(Path(path), limits, bare_context=True)
+    return (manifest.schema if manifest else None), diags
+
+
+def load_pack_set(
+    paths: Sequence[str | Path],
+    schema: ContextSchema | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[PackSet | None, DiagnosticSet]:
+    """Load files and directories as one pack set.
+
+    Directories are searched recursively in sorted order; the manifest comes from the
+    first directory holding ``packset.yaml`` (or a manifest file named explicitly). A
+    ``schema`` passed in replaces the manifest's ``context:`` and makes the manifest
+    optional. The set is None only when no schema is available.
+    """
+    diags = DiagnosticSet()
+    manifest_path, pack_paths = _discover(paths, diags)
+    manifest: Manifest | None = None
+    manifest_source: SourceFile | None = None
+    if manifest_path is not None:
+        manifest, found = _load_manifest(manifest_path, limits, bare_context=False)
+        diags.extend(found)
+        manifest_source = _source_of(manifest_path)
+    elif schema is None:
+        diags.add(Diagnostic(
+            "missing-manifest", "no `packset.yaml` found in the given directories",
+            help="add a `packset.yaml` declaring `packset` and `context`, or pass a schema",
+        ))
+    packs = _load_packs(pack_paths, limits, diags)
+    schema = schema or (manifest.schema if manifest else None)
+    if schema is None:
+        return None, diags
+    effect = manifest.default_effect if manifest else "allow"
+    return PackSet(tuple(packs), schema, effect, manifest_source), diags
+
+
+def _load_packs(paths: list[Path], limits: Limits, diags: DiagnosticSet) -> list[Pack]:
+    """Load each pack file, keeping the first of any two packs with the same id."""
+    packs: dict[str, Pack] = {}
+    for path in paths:
+        pack, found = load_pack_file(path, limits)
+        diags.extend(found)
+        if pack is None:
+            continue
+        if pack.id in packs:
+            first = packs[pack.id].span
+            diags.add(Diagnostic(
+                "duplicate-pack-id", f"duplicate pack id `{pack.id}`", pack.span,
+                notes=(f"pack `{pack.id}` is first defined in {first.file}:{first.start.line + 1}",),
+            ))
+            continue
+        packs[pack.id] = pack
+    return list(packs.values())
+
+
+def _discover(
+    paths: Sequence[str | Path], diags: DiagnosticSet
+) -> tuple[Path | None, list[Path]]:
+    """The manifest and the pack files named by ``paths``, de-duplicated, in given order."""
+    manifest: Path | None = None
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for name in MANIFEST_NAMES:
+                if manifest is None and (path / name).is_file():
+                    manifest = path / name
+            files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
+        elif path.name in MANIFEST_NAMES:
+            manifest = manifest or path
+        elif path.exists():
+            files.append(path)
+        else:
+            diags.add(Diagnostic("file-not-found", f"no such file or directory `{raw}`"))
+    seen: set[Path] = set()
+    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    return manifest, unique
+
+
+def _is_pack_file(path: Path) -> bool:
+    return path.is_file() and path.suffix in _SUFFIXES and path.name not in MANIFEST_NAMES
+
+
+def _read(path: Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
+    try:
+        return path.read_bytes(), []
+    except FileNotFoundError:
+        return None, [Diagnostic("file-not-found", f"no such file `{name}`")]
+    except OSError as exc:
+        return None, [Diagnostic("io-error", f"cannot read `{name}`: {exc.strerror or exc}")]
+
+
+def _source_of(path: Path) -> SourceFile | None:
+    try:
+        return SourceFile(str(path), path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _load_manifest(
+    path: Path, limits: Limits, *, bare_context: bool
+) -> tuple[Manifest | None, list[Diagnostic]]:
+    name = str(path)
+    data, diags = _read(path, name)
+    if data is None:
+        return None, diags
+    parsed = read_yaml(data, name, limits)
+    if parsed.root is None or parsed.text is None:
+        return None, parsed.diagnostics
+    ctx = Ctx(name, split_lines(parsed.text))
+    root = parsed.root
+    if bare_context and not _has_key(root, "context"):
+        from yaml.nodes import MappingNode
+
+        if isinstance(root, MappingNode):
+            return Manifest("", "allow", build_schema(ctx, root)), ctx.diagnostics
+    return build_manifest(ctx, root), ctx.diagnostics
+
+
+def _has_key(node: object, key: str) -> bool:
+    from yaml.nodes import MappingNode, ScalarNode
+
+    return isinstance(node, MappingNode) and any(
+        isinstance(k, ScalarNode) and k.value == key for k, _ in node.value
+    )
+
+
+_ = Span  # re-exported types stay importable for callers that annotate with them

@@ -1,0 +1,99 @@
+"""The manifest ``packset.yaml``: the set's id, default effect and context schema.
+
+Type strings are parsed by ``compliance.schema.parse_type``; its error offsets are added
+to the scalar's column so a typo like ``list<strng>`` is underlined where it is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal, cast
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from compliance.loader._celmap import map_scalar
+from compliance.loader._nodes import Ctx, Fields, describe, is_str
+from compliance.schema import STRING, CelType, ContextSchema, TypeSyntaxError, object_of, parse_type
+from compliance.source import SourceMap
+
+MANIFEST_FIELDS = ("packset", "default_effect", "context")
+LEAF_FIELDS = ("type", "enum", "description")
+DEFAULT_EFFECTS = ("allow", "deny")
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What ``packset.yaml`` declares."""
+
+    name: str
+    default_effect: Literal["allow", "deny"]
+    schema: ContextSchema | None
+
+
+def build_manifest(ctx: Ctx, root: Node) -> Manifest:
+    """Read a manifest root node (the schema is None when ``context`` is unusable)."""
+    if not isinstance(root, MappingNode):
+        ctx.report("wrong-type", f"`packset.yaml` must be a mapping, found {describe(root)}", root)
+        return Manifest("", "allow", None)
+    fields = Fields(ctx, root, MANIFEST_FIELDS)
+    fields.require("packset", "context")
+    effect = fields.choice("default_effect", DEFAULT_EFFECTS) or "allow"
+    context = fields.mapping("context")
+    schema = build_schema(ctx, context) if context is not None else None
+    return Manifest(fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema)
+
+
+def build_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:
+    """A ``ContextSchema`` from a ``context:`` mapping (bad entries are reported and left out)."""
+    return ContextSchema(_fields(ctx, node, ""), source=ctx.file)
+
+
+def _fields(ctx: Ctx, node: MappingNode, prefix: str) -> dict[str, CelType]:
+    names = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
+    fields = Fields(ctx, node, names, f"context `{prefix.rstrip('.')}`: " if prefix else "context: ")
+    out: dict[str, CelType] = {}
+    for name, (_, value) in fields.items.items():
+        t = _declared(ctx, value, prefix + name)
+        if t is not None:
+            out[name] = t
+    return out
+
+
+def _declared(ctx: Ctx, node: Node, path: str) -> CelType | None:
+    if isinstance(node, MappingNode):
+        if any(isinstance(k, ScalarNode) and k.value == "type" for k, _ in node.value):
+            return _leaf(ctx, node, path)
+        return object_of(path, _fields(ctx, node, path + "."))
+    return _type(ctx, node, path)
+
+
+def _type(ctx: Ctx, node: Node, path: str) -> CelType | None:
+    if not is_str(node):
+        ctx.report("wrong-type", f"context `{path}`: a type must be a string, found {describe(node)}",
+                   node)
+        return None
+    assert isinstance(node, ScalarNode)
+    try:
+        return parse_type(node.value)
+    except TypeSyntaxError as exc:
+        where = SourceMap(ctx.file, tuple(map_scalar(node, ctx.lines, ctx.file).segments))
+        ctx.report("invalid-type", f"context `{path}`: {exc}", where.span(exc.offset, exc.offset + 1),
+                   help_="types are `int`, `uint`, `double`, `bool`, `string`, `bytes`, "
+                   "`timestamp`, `duration`, `dyn`, `list<T>`, `map<K, V>`")
+        return None
+
+
+def _leaf(ctx: Ctx, node: MappingNode, path: str) -> CelType | None:
+    fields = Fields(ctx, node, LEAF_FIELDS, f"context `{path}`: ")
+    type_node = fields.node("type")
+    t = _type(ctx, type_node, path) if type_node is not None else None
+    fields.string("description")
+    enum_node = fields.node("enum")
+    if t is None or enum_node is None:
+        return t
+    values = fields.strings("enum")
+    if t.kind != "string":
+        ctx.report("invalid-value", f"context `{path}`: `enum` is only allowed for `string`, not `{t}`",
+                   fields.key("enum") or enum_node)
+        return t
+    return replace(t, enum=values) if values else replace(STRING)

@@ -1,0 +1,209 @@
+"""Diagnostics as text for people, and as JSON, GitHub annotations and SARIF for tools.
+
+Stages produce ``Diagnostic`` data with 0-based positions; this module alone turns them
+into output and adds 1 to lines and columns (STYLE R1, R2 (d)). The text form follows
+compilers and CI problem matchers::
+
+    rules/payments.yaml:14:29: error[type-mismatch]: `>=` expects `int` on both sides, found `string`
+        |
+     14 |     when: request.amount >= "10000"
+        |                             ^^^^^^^
+        = help: drop the quotes to compare numbers: `request.amount >= 10000`
+
+Tabs expand to ``TAB_WIDTH`` columns and East Asian wide characters count two, so the
+carets stay under the span; lines longer than ``MAX_SNIPPET`` are cut around the span.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+
+from compliance.diagnostics import MAX_DIAGNOSTICS, Diagnostic, Severity
+from compliance.source import Span
+
+__all__ = [
+    "render_github",
+    "render_json",
+    "render_one",
+    "render_sarif",
+    "render_summary",
+    "render_text",
+]
+
+TAB_WIDTH = 4
+MAX_SNIPPET = 120
+_CONTEXT = 40  # characters kept before the span when a long line is cut
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_SARIF_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
+_GITHUB_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
+
+
+def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
+    """All diagnostics as text blocks separated by blank lines (capped at ``MAX_DIAGNOSTICS``)."""
+    items = list(diagnostics)
+    lines_of = {name: _LINE_BREAK.split(text) for name, text in sources.items()}
+    blocks = [render_one(d, lines_of.get(d.span.file) if d.span else None)
+              for d in items[:MAX_DIAGNOSTICS]]
+    if len(items) > MAX_DIAGNOSTICS:
+        blocks.append(f"{len(items) - MAX_DIAGNOSTICS} more diagnostics were truncated")
+    return "\n\n".join(blocks)
+
+
+def render_one(d: Diagnostic, lines: Sequence[str] | None = None) -> str:
+    """One diagnostic: header, the quoted line with carets when ``lines`` has it, help, notes."""
+    head = f"{d.severity.value}[{d.code}]: {d.message}"
+    if d.span is None:
+        return "\n".join([head, *_trailer(d, 0)])
+    line_no = d.span.start.line + 1
+    header = f"{d.span.file}:{line_no}:{d.span.start.col + 1}: {head}"
+    width = len(str(line_no))
+    snippet: list[str] = []
+    if lines is not None and d.span.start.line < len(lines):
+        shown, carets = _snippet(lines[d.span.start.line], d.span)
+        pad = " " * (width + 2)
+        snippet = [f"{pad}|", f" {line_no} | {shown}".rstrip(), f"{pad}| {carets}"]
+    return "\n".join([header, *snippet, *_trailer(d, width)])
+
+
+def _trailer(d: Diagnostic, width: int) -> list[str]:
+    pad = " " * (width + 2) if width else ""
+    out = [f"{pad}= help: {d.help}"] if d.help else []
+    return out + [f"{pad}= note: {note}" for note in d.notes]
+
+
+def _cells(text: str, start_col: int = 0) -> list[int]:
+    """The display width of each character (tabs to the next stop, wide characters two)."""
+    widths: list[int] = []
+    col = start_col
+    for ch in text:
+        if ch == "\t":
+            w = TAB_WIDTH - col % TAB_WIDTH
+        elif unicodedata.combining(ch):
+            w = 0
+        else:
+            w = 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        widths.append(w)
+        col += w
+    return widths
+
+
+def _display(text: str) -> str:
+    """``text`` with tabs expanded the same way ``_cells`` counts them."""
+    out: list[str] = []
+    col = 0
+    for ch, w in zip(text, _cells(text), strict=True):
+        out.append(" " * w if ch == "\t" else ch)
+        col += w
+    return "".join(out)
+
+
+def _snippet(line: str, span: Span) -> tuple[str, str]:
+    """The line as shown and the caret line under ``span`` (clipped to this line)."""
+    start = min(span.start.col, len(line))
+    end = span.end.col if span.end.line == span.start.line else len(line)
+    end = max(min(end, len(line)), start + 1)
+    cut = 0
+    if len(line) > MAX_SNIPPET:
+        cut = max(0, start - _CONTEXT)
+        line = line[cut : cut + MAX_SNIPPET]
+        start, end = start - cut, min(end - cut, len(line) + 1)
+    prefix = "..." if cut else ""
+    cells = _cells(line)
+    lead = sum(cells[:start])
+    under = max(sum(cells[start:end]), 1)
+    return prefix + _display(line), " " * (len(prefix) + lead) + "^" * under
+
+
+def render_summary(diagnostics: Iterable[Diagnostic]) -> str:
+    """``2 errors, 1 warning`` (notes are not counted)."""
+    items = list(diagnostics)
+    errors = sum(d.severity is Severity.ERROR for d in items)
+    warnings = sum(d.severity is Severity.WARNING for d in items)
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _as_dict(d: Diagnostic) -> dict[str, object]:
+    """The JSON shape: 1-based positions, ``end_column`` one past the last character."""
+    span = d.span
+    return {
+        "code": d.code,
+        "severity": d.severity.value,
+        "message": d.message,
+        "file": span.file if span else None,
+        "line": span.start.line + 1 if span else None,
+        "column": span.start.col + 1 if span else None,
+        "end_line": span.end.line + 1 if span else None,
+        "end_column": span.end.col + 1 if span else None,
+        "help": d.help,
+    }
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """A JSON list of ``{code, severity, message, file, line, column, end_line, end_column, help}``."""
+    return json.dumps([_as_dict(d) for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: Iterable[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, one ``::error file=…,line=…::message`` per line."""
+    out: list[str] = []
+    for d in diagnostics:
+        props: list[str] = []
+        if d.span is not None:
+            s = d.span
+            props += [f"file={_escape_property(s.file)}", f"line={s.start.line + 1}",
+                      f"col={s.start.col + 1}"]
+            if s.end.line != s.start.line:
+                props.append(f"endLine={s.end.line + 1}")
+            props.append(f"endColumn={max(s.end.col, s.start.col + 1)}")
+        props.append(f"title={_escape_property(d.code)}")
+        message = d.message + (f" (help: {d.help})" if d.help else "")
+        out.append(f"::{_GITHUB_LEVELS[d.severity]} {','.join(props)}::{_escape_data(message)}")
+    return "\n".join(out)
+
+
+def _sarif_result(d: Diagnostic) -> dict[str, object]:
+    text = d.message + (f"\nhelp: {d.help}" if d.help else "")
+    result: dict[str, object] = {
+        "ruleId": d.code,
+        "level": _SARIF_LEVELS[d.severity],
+        "message": {"text": text},
+    }
+    if d.span is not None:
+        s = d.span
+        region = {"startLine": s.start.line + 1, "startColumn": s.start.col + 1,
+                  "endLine": s.end.line + 1, "endColumn": max(s.end.col, s.start.col + 1) + 1}
+        result["locations"] = [{"physicalLocation": {
+            "artifactLocation": {"uri": s.file}, "region": region}}]
+    return result
+
+
+def render_sarif(
+    diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None
+) -> str:
+    """A minimal valid SARIF 2.1.0 log with one run of the ``compliance`` tool."""
+    items = list(diagnostics)
+    rules = [{"id": code} for code in sorted({d.code for d in items})]
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "compliance", "rules": rules}},
+            "results": [_sarif_result(d) for d in items],
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)
