@@ -1,4 +1,4 @@
-"""The shipped packs pass `check`; the silent counter-example is rejected by the transparency pack."""
+"""The shipped packs pass `check`; the transparency pack rejects the silent counter-example."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ SILENT = EXAMPLES / "packs" / "silent-llm-dev-degradation.yaml"
 
 def _check(*paths):
     from compliance.checker import check_pack_set
+
     from compliance.loader import load_pack_set
 
     pack_set, diagnostics = load_pack_set([str(p) for p in paths])
@@ -31,7 +32,10 @@ def test_shipped_packs_have_provenance():
     assert ids == {"us-export-control", "sanctions", "zdr-contract", "safety-retention",
                    "interventions", "acceptable-use", "transparency"}
     for pack in pack_set.packs:
-        assert pack.version and pack.authority and pack.owners and pack.description, pack.id
+        assert pack.version, pack.id
+        assert pack.authority, pack.id
+        assert pack.owners, pack.id
+        assert pack.description, pack.id
         assert pack.digest
     assert pack_set.forbid_silent
     assert pack_set.default_effect == "allow"

@@ -1,4 +1,4 @@
-"""Every context in examples/contexts evaluates to the decision stated in expected.json/README.md."""
+"""Every context in examples/contexts evaluates to the decision its expected.json states."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""rules/export-control.yaml: fable-5 and mythos-5 suspended for non-US persons from the directive."""
+"""rules/export-control.yaml: fable-5 and mythos-5 suspended for non-US persons."""
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ def test_high_risk_bio_chem_refused(engine, category, score):
     assert intervention_kinds(d) == ["refuse"]
     refusal = d.interventions[0]
     assert refusal.disclosure == "visible"
-    assert refusal.message and category in refusal.message
+    assert refusal.message
+    assert category in refusal.message
     assert (refusal.pack, refusal.rule) == BIO_CHEM
     assert d.reasons
 
@@ -112,7 +113,9 @@ def test_high_risk_cyber_on_frontier_routed_to_opus(engine, model):
     route = d.interventions[0]
     assert (route.kind, route.target, route.disclosure) == ("route", "opus-4.8", "visible")
     assert (route.pack, route.rule) == CYBER
-    assert route.message and "opus-4.8" in route.message and model in route.message
+    assert route.message
+    assert "opus-4.8" in route.message
+    assert model in route.message
     assert len(d.passes) == 2
     assert d.passes[0].model == model
     assert d.passes[1].model == "opus-4.8"
@@ -259,7 +262,8 @@ def test_prohibited_use_cases_denied_for_every_principal_kind(engine, kind, use_
     assert any(use_case in r for r in d.reasons)
 
 
-@pytest.mark.parametrize("use_case", ["general", "coding", "security-research", "surveillance-review"])
+@pytest.mark.parametrize(
+    "use_case", ["general", "coding", "security-research", "surveillance-review"])
 def test_other_use_cases_not_prohibited(engine, use_case):
     d = engine.evaluate(uc(use_case, principal__kind="government", org__plan="government"))
     assert d.effect == "allow"

@@ -95,14 +95,16 @@ def test_sanctions_beat_us_person_and_licence(engine):
 
 @pytest.mark.parametrize("where", ["request.origin_country", "principal.country"])
 def test_syria_denied_in_2024(engine, where):
-    d = engine.evaluate(make_context({**OPUS, where: "SY", "request.time": "2024-11-05T14:00:00+03:00"}))
+    d = engine.evaluate(make_context({**OPUS, where: "SY",
+                                      "request.time": "2024-11-05T14:00:00+03:00"}))
     assert d.effect == "deny"
     assert SYRIA in matched(d)
 
 
 @pytest.mark.parametrize("where", ["request.origin_country", "principal.country"])
 def test_syria_allowed_in_2026(engine, where):
-    d = engine.evaluate(make_context({**OPUS, where: "SY", "request.time": "2026-03-02T10:00:00+03:00"}))
+    d = engine.evaluate(make_context({**OPUS, where: "SY",
+                                      "request.time": "2026-03-02T10:00:00+03:00"}))
     assert d.effect == "allow"
     assert SYRIA not in matched(d)
 
