@@ -588,7 +588,7 @@ def format_double(f: float) -> str:
         point = -lead + int(exp_text or "0")
     digits = digits.rstrip("0") or "0"
     exp = point - 1
-    if exp < -4 or exp >= 21:
+    if exp < -4 or exp >= 6:  # Go: shortest %g switches to an exponent at 1e+06
         body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
     if point <= 0:

@@ -1,0 +1,942 @@
+"""Compile CEL ``Expr`` trees into plain Python closures.
+
+One closure per node, built once; overloads, attribute paths, regexes and constant
+sub-expressions are resolved at compile time so a decision costs microseconds. A program
+is called with the *activation* (the request context mapping) and returns a CEL value,
+or raises ``CelEvalError`` (with the failing node's offsets) or ``CelUnknown`` (with the
+attribute paths that were absent). Nothing here ever ``eval``s or ``exec``s rule text.
+
+Error and unknown absorption follow the CEL spec: ``false && x`` is false whatever ``x``
+is (in either order), ``true || x`` likewise; an unknown beats an error; two unknowns merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compliance.expr import (
+    Call,
+    Comprehension,
+    CreateList,
+    CreateMap,
+    CreateStruct,
+    Expr,
+    Ident,
+    Literal,
+    Select,
+    attribute_path,
+    walk,
+)
+from compliance.functions import (
+    IMPLEMENTATIONS,
+    cel_eq,
+    cel_in,
+    compile_regex,
+    index,
+    no_overload,
+)
+from compliance.schema import ContextSchema, CelType
+from compliance.values import (
+    TYPE_CONSTANTS,
+    CelEvalError,
+    CelUnknown,
+    Duration,
+    Timestamp,
+    UInt,
+    to_duration,
+    to_timestamp,
+)
+
+__all__ = ["CelCompileError", "CompileEnv", "Program", "compile_expr", "free_attributes"]
+
+Program = Callable[[Mapping[str, object]], object]
+_Fn = Callable[[Any], Any]
+_NOCONST = object()
+_BUDGET = "\x00budget"
+
+
+class CelCompileError(ValueError):
+    """An expression that cannot be compiled (e.g. an undefined ``vars.<name>``)."""
+
+    def __init__(self, message: str, start: int, end: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.start = start
+        self.end = end
+
+
+@dataclass(frozen=True)
+class CompileEnv:
+    """What a program may read: the declared context, pack variables, a CEL container."""
+
+    schema: ContextSchema | None = None
+    variables: Mapping[str, Expr] = field(default_factory=dict)
+    container: str = ""
+    max_iterations: int = 10_000
+
+
+def compile_expr(expr: Expr, env: CompileEnv) -> Program:
+    """Compile ``expr`` into a program ``activation -> value`` (raising CEL errors/unknowns)."""
+    try:
+        fn, _ = _Compiler(env).compile(expr)
+    except RecursionError:
+        raise CelCompileError("expression nested too deeply", expr.start, expr.end) from None
+    return fn
+
+
+def free_attributes(expr: Expr) -> set[str]:
+    """The dotted attribute paths an expression reads (``request.model``), roots included."""
+    out: set[str] = set()
+    for node in walk(expr):
+        path = attribute_path(node) if isinstance(node, Select | Ident) else None
+        if path is not None:
+            out.add(".".join(path))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers shared by closures
+
+
+def _const(value: object) -> _Fn:
+    return lambda act: value
+
+
+def _raiser(err: CelEvalError) -> _Fn:
+    def fail(act: Any) -> Any:
+        raise CelEvalError(err.code, err.message, err.start, err.end)
+
+    return fail
+
+
+def _bool_error(fn: str, value: object, start: int, end: int) -> CelEvalError:
+    return no_overload(fn, value).at(start, end)
+
+
+def _merge_unknown(first: BaseException, second: BaseException) -> BaseException:
+    """Combine two failures per CEL: unknowns merge and beat errors; else the first wins."""
+    if isinstance(first, CelUnknown):
+        if isinstance(second, CelUnknown):
+            return CelUnknown(first.paths | second.paths)
+        return first
+    if isinstance(second, CelUnknown):
+        return second
+    return first
+
+
+class _Compiler:
+    """Holds the environment, the lexical scope of macro variables and compiled variables."""
+
+    def __init__(self, env: CompileEnv) -> None:
+        self.env = env
+        self.scopes: list[dict[str, str]] = []
+        self.var_programs: dict[str, _Fn] = {}
+        self.var_stack: list[str] = []
+        self.declared = dict(env.schema.variables) if env.schema is not None else {}
+        self.handlers: dict[type, Callable[[Any], tuple[_Fn, object]]] = {
+            Literal: self._compile_literal,
+            Ident: self._compile_ident,
+            Select: self._compile_select,
+            Call: self._compile_call,
+            CreateList: self._compile_list,
+            CreateMap: self._compile_map,
+            CreateStruct: self._compile_struct,
+            Comprehension: self._compile_comprehension,
+        }
+
+    def compile(self, node: Expr) -> tuple[_Fn, object]:
+        """``(closure, constant value or _NOCONST)`` for one node."""
+        return self.handlers[type(node)](node)
+
+    def fold(self, fn: _Fn, node: Expr) -> tuple[_Fn, object]:
+        """Evaluate a node whose inputs are all constant now; errors stay runtime errors."""
+        try:
+            value = fn({})
+        except CelEvalError as err:
+            return _raiser(err.at(node.start, node.end)), _NOCONST
+        except CelUnknown:
+            return fn, _NOCONST
+        return _const(value), value
+
+    # -- leaves ---------------------------------------------------------------------------------
+
+    def _compile_literal(self, node: Literal) -> tuple[_Fn, object]:
+        return _const(node.value), node.value
+
+    def _local_key(self, name: str) -> str | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def _compile_ident(self, node: Ident) -> tuple[_Fn, object]:
+        key = self._local_key(node.name)
+        if key is not None:
+            return (lambda act: act[key]), _NOCONST
+        return self._compile_name_chain(node, (node.name,))
+
+    def _compile_select(self, node: Select) -> tuple[_Fn, object]:
+        path = attribute_path(node)
+        if path is not None and self._local_key(path[0]) is None:
+            if path[0] == "vars" and len(path) >= 2 and self.env.variables is not None:
+                return self._compile_vars(node, path)
+            return self._compile_name_chain(node, path)
+        if node.test_only:
+            return self._compile_has(node)
+        operand, _ = self.compile(node.operand)
+        return _select_fn(operand, node.field, node.start, node.end), _NOCONST
+
+    def _compile_has(self, node: Select) -> tuple[_Fn, object]:
+        inner = attribute_path(node.operand)
+        if inner is not None and self._local_key(inner[0]) is None and inner[0] in self.declared:
+            getter = self._declared_path(node.operand, inner, lenient=True)
+            return _has_fn(getter, node.field, node.start, node.end, absent_ok=True), _NOCONST
+        operand, _ = self.compile(node.operand)
+        return _has_fn(operand, node.field, node.start, node.end, absent_ok=False), _NOCONST
+
+    def _compile_vars(self, node: Select, path: tuple[str, ...]) -> tuple[_Fn, object]:
+        name = path[1]
+        if name not in self.env.variables:
+            known = ", ".join(f"`{n}`" for n in sorted(self.env.variables)) or "none"
+            message = f"undefined variable `vars.{name}` (defined: {known})"
+            raise CelCompileError(message, node.start, node.end)
+        if name in self.var_stack:
+            raise CelCompileError(f"variable `vars.{name}` refers to itself", node.start, node.end)
+        program = self.var_programs.get(name)
+        if program is None:
+            self.var_stack.append(name)
+            saved, self.scopes = self.scopes, []
+            try:
+                program, _ = self.compile(self.env.variables[name])
+            finally:
+                self.scopes = saved
+                self.var_stack.pop()
+            self.var_programs[name] = program
+        fn = program
+        for fname in path[2:]:
+            fn = _select_fn(fn, fname, node.start, node.end)
+        return fn, _NOCONST
+
+    # -- names and attribute paths ---------------------------------------------------------------
+
+    def _compile_name_chain(self, node: Expr, path: tuple[str, ...]) -> tuple[_Fn, object]:
+        if not path[0].startswith(".") and path[0] in self.declared:
+            return self._declared_path(node, path, lenient=False), _NOCONST
+        return _resolve_fn(self._candidates(path), node.start, node.end), _NOCONST
+
+    def _candidates(self, path: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        """Binding names to try, longest qualified name first, per CEL container resolution."""
+        root = path[0]
+        absolute = root.startswith(".")
+        parts = (root.lstrip("."), *path[1:])
+        prefixes = [""]
+        if not absolute and self.env.container:
+            segs = self.env.container.split(".")
+            prefixes = [".".join(segs[:i]) + "." for i in range(len(segs), 0, -1)] + [""]
+        out: list[tuple[str, tuple[str, ...]]] = []
+        for n in range(len(parts), 0, -1):
+            for prefix in prefixes:
+                out.append((prefix + ".".join(parts[:n]), parts[n:]))
+        return out
+
+    def _declared_path(self, node: Expr, path: tuple[str, ...], lenient: bool) -> _Fn:
+        """A getter for ``request.model``-style paths: absent keys are unknowns, leaves coerced."""
+        types: list[CelType | None] = []
+        t: CelType | None = self.declared[path[0]]
+        types.append(t)
+        for name in path[1:]:
+            t = _member_type(t, name)
+            types.append(t)
+        dotted = ".".join(path)
+        coerce = _coercer(types[-1], dotted, node.start, node.end)
+        return _path_fn(path, dotted, coerce, node.start, node.end)
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def _compile_call(self, node: Call) -> tuple[_Fn, object]:
+        special = _SPECIAL.get(node.function)
+        if special is not None and node.target is None:
+            return special(self, node)
+        qualified = self._qualified_function(node)
+        if qualified is not None:
+            return self._generic_call(node, qualified, node.args)
+        args = node.args if node.target is None else (node.target, *node.args)
+        return self._generic_call(node, node.function, args)
+
+    def _qualified_function(self, node: Call) -> str | None:
+        """``strings.quote(x)``: a namespaced global function rather than a method call."""
+        if node.target is None:
+            return None
+        path = attribute_path(node.target)
+        if path is None or self._local_key(path[0]) is not None or path[0] in self.declared:
+            return None
+        name = ".".join((*path, node.function))
+        return name if name in IMPLEMENTATIONS else None
+
+    def _generic_call(self, node: Call, name: str, arg_nodes: tuple[Expr, ...]) -> tuple[_Fn, object]:
+        compiled = [self.compile(a) for a in arg_nodes]
+        impl = IMPLEMENTATIONS.get(name.lstrip("."))
+        if impl is None:
+            message = f"undeclared reference to function `{name}`"
+            return _raiser(CelEvalError("no-matching-overload", message, node.start, node.end)), _NOCONST
+        if name == "matches" and len(compiled) == 2 and compiled[1][1] is not _NOCONST:
+            return self._compile_matches(node, compiled)
+        fns = [c[0] for c in compiled]
+        fn = _call_fn(impl, fns, node.start, node.end)
+        if all(c[1] is not _NOCONST for c in compiled) and name not in _IMPURE:
+            return self.fold(fn, node)
+        return fn, _NOCONST
+
+    def _compile_matches(self, node: Call, compiled: list[tuple[_Fn, object]]) -> tuple[_Fn, object]:
+        pattern = compiled[1][1]
+        if type(pattern) is not str:
+            return _call_fn(IMPLEMENTATIONS["matches"], [c[0] for c in compiled], node.start, node.end), _NOCONST
+        try:
+            regex = compile_regex(pattern)
+        except CelEvalError as err:
+            return _raiser(err.at(node.start, node.end)), _NOCONST
+        subject = compiled[0][0]
+        start, end = node.start, node.end
+        search = regex.search
+
+        def matches(act: Any) -> bool:
+            s = subject(act)
+            if type(s) is not str:
+                raise no_overload("matches", s, pattern).at(start, end)
+            return search(s) is not None
+
+        return matches, _NOCONST
+
+    def _compile_and_or(self, node: Call) -> tuple[_Fn, object]:
+        (left, lc), (right, rc) = (self.compile(a) for a in node.args)
+        is_and = node.function == "_&&_"
+        fn = _and_fn(left, right, node) if is_and else _or_fn(left, right, node)
+        if lc is not _NOCONST and rc is not _NOCONST:
+            return self.fold(fn, node)
+        return fn, _NOCONST
+
+    def _compile_not(self, node: Call) -> tuple[_Fn, object]:
+        (operand, c), = (self.compile(a) for a in node.args)
+        start, end = node.start, node.end
+
+        def not_(act: Any) -> bool:
+            v = operand(act)
+            if v is True:
+                return False
+            if v is False:
+                return True
+            raise _bool_error("!_", v, start, end)
+
+        return (self.fold(not_, node) if c is not _NOCONST else (not_, _NOCONST))
+
+    def _compile_conditional(self, node: Call) -> tuple[_Fn, object]:
+        (cond, cc), (then, _), (other, _) = (self.compile(a) for a in node.args)
+        start, end = node.start, node.end
+        if cc is True:
+            return self.compile(node.args[1])
+        if cc is False:
+            return self.compile(node.args[2])
+
+        def conditional(act: Any) -> Any:
+            c = cond(act)
+            if c is True:
+                return then(act)
+            if c is False:
+                return other(act)
+            raise _bool_error("_?_:_", c, start, end)
+
+        return conditional, _NOCONST
+
+    def _compile_in(self, node: Call) -> tuple[_Fn, object]:
+        (elem, ec), (container, cc) = (self.compile(a) for a in node.args)
+        start, end = node.start, node.end
+        if cc is not _NOCONST and isinstance(cc, list | tuple) and cc and all(type(x) is str for x in cc):
+            members = frozenset(cc)
+            if ec is _NOCONST:
+                def in_strings(act: Any) -> bool:
+                    v = elem(act)
+                    if type(v) is str:
+                        return v in members
+                    try:
+                        return cel_in(v, cc)
+                    except CelEvalError as err:
+                        raise err.at(start, end) from None
+
+                return in_strings, _NOCONST
+
+        def in_(act: Any) -> bool:
+            e = elem(act)
+            c = container(act)
+            if type(e) is str and type(c) is list:
+                return e in c
+            try:
+                return cel_in(e, c)
+            except CelEvalError as err:
+                raise err.at(start, end) from None
+
+        if ec is not _NOCONST and cc is not _NOCONST:
+            return self.fold(in_, node)
+        return in_, _NOCONST
+
+    def _compile_eq(self, node: Call) -> tuple[_Fn, object]:
+        (left, lc), (right, rc) = (self.compile(a) for a in node.args)
+        negate = node.function == "_!=_"
+        if lc is not _NOCONST and rc is not _NOCONST:
+            value = cel_eq(lc, rc) != negate
+            return _const(value), value
+        for fn, const in ((left, rc), (right, lc)):
+            if type(const) in (str, bytes):
+                other = fn
+                c = const
+                if negate:
+                    return (lambda act: other(act) != c), _NOCONST
+                return (lambda act: other(act) == c), _NOCONST
+        if negate:
+            return (lambda act: not cel_eq(left(act), right(act))), _NOCONST
+        return (lambda act: cel_eq(left(act), right(act))), _NOCONST
+
+    def _compile_index(self, node: Call) -> tuple[_Fn, object]:
+        target_node, key_node = node.args
+        path = attribute_path(target_node)
+        (key, kc) = self.compile(key_node)
+        if path is not None and self._local_key(path[0]) is None and path[0] in self.declared:
+            t = self.declared[path[0]]
+            for name in path[1:]:
+                t = _member_type(t, name)
+            if t is not None and t.kind == "map" and kc is not _NOCONST and type(kc) is str:
+                return self._compile_name_chain(
+                    Select(node.start, node.end, target_node, kc), (*path, kc)
+                )
+        container, cc = self.compile(target_node)
+        start, end = node.start, node.end
+
+        def index_(act: Any) -> Any:
+            try:
+                return index(container(act), key(act))
+            except CelEvalError as err:
+                raise err.at(start, end) from None
+
+        if cc is not _NOCONST and kc is not _NOCONST:
+            return self.fold(index_, node)
+        return index_, _NOCONST
+
+    # -- literals that build values --------------------------------------------------------------
+
+    def _compile_list(self, node: CreateList) -> tuple[_Fn, object]:
+        compiled = [self.compile(e) for e in node.elements]
+        if all(c[1] is not _NOCONST for c in compiled):
+            value = tuple(c[1] for c in compiled)
+            return _const(value), value
+        fns = [c[0] for c in compiled]
+        return (lambda act: [f(act) for f in fns]), _NOCONST
+
+    def _compile_map(self, node: CreateMap) -> tuple[_Fn, object]:
+        entries = [(self.compile(k), self.compile(v), k) for k, v in node.entries]
+        pairs = [(k[0], v[0], kn.start, kn.end) for k, v, kn in entries]
+
+        def make_map(act: Any) -> dict[Any, Any]:
+            out: dict[Any, Any] = {}
+            for kf, vf, ks, ke in pairs:
+                k = kf(act)
+                if type(k) not in (str, int, UInt, bool):
+                    raise CelEvalError("invalid-argument", f"unsupported map key type `{_tname(k)}`", ks, ke)
+                if k in out:
+                    raise CelEvalError("invalid-argument", f"repeated key `{k}` in map literal", ks, ke)
+                out[k] = vf(act)
+            return out
+
+        if all(k[1] is not _NOCONST and v[1] is not _NOCONST for k, v, _ in entries):
+            return self.fold(make_map, node)
+        return make_map, _NOCONST
+
+    def _compile_struct(self, node: CreateStruct) -> tuple[_Fn, object]:
+        for _, value in node.fields:
+            self.compile(value)
+        message = f"message type `{node.type_name}` is not supported"
+        return _raiser(CelEvalError("no-such-type", message, node.start, node.end)), _NOCONST
+
+    # -- macros --------------------------------------------------------------------------------
+
+    def _compile_comprehension(self, node: Comprehension) -> tuple[_Fn, object]:
+        rng, _ = self.compile(node.range)
+        key = f"\x00{node.var}#{len(self.scopes)}"
+        self.scopes.append({node.var: key})
+        try:
+            body, _ = self.compile(node.body)
+            pred = self.compile(node.predicate)[0] if node.predicate is not None else None
+        finally:
+            self.scopes.pop()
+        loop = _LOOPS[node.kind]
+        return loop(rng, body, pred, key, node, self.env.max_iterations), _NOCONST
+
+
+def _tname(v: object) -> str:
+    from compliance.values import type_of  # noqa: PLC0415 - error path only
+
+    try:
+        return type_of(v).name
+    except CelEvalError:
+        return type(v).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# closure factories: names, paths, selection
+
+
+def _resolve_fn(candidates: list[tuple[str, tuple[str, ...]]], start: int, end: int) -> _Fn:
+    """Runtime lookup of an undeclared name chain among the bindings (container aware)."""
+    if len(candidates) == 1 and not candidates[0][1]:
+        name = candidates[0][0]
+        type_value = TYPE_CONSTANTS.get(name)
+
+        def lookup(act: Any) -> Any:
+            try:
+                return act[name]
+            except KeyError:
+                if type_value is not None:
+                    return type_value
+                message = f"undeclared reference to `{name}`"
+                raise CelEvalError("undeclared-reference", message, start, end) from None
+
+        return lookup
+    first = candidates[0][0]
+
+    def resolve(act: Any) -> Any:
+        for name, rest in candidates:
+            if name in act:
+                value = act[name]
+                for f in rest:
+                    value = _select(value, f, start, end)
+                return value
+            if not rest and name in TYPE_CONSTANTS:
+                return TYPE_CONSTANTS[name]
+        message = f"undeclared reference to `{first}`"
+        raise CelEvalError("undeclared-reference", message, start, end)
+
+    return resolve
+
+
+def _select(value: Any, name: str, start: int, end: int) -> Any:
+    if isinstance(value, Mapping):
+        try:
+            return value[name]
+        except KeyError:
+            raise CelEvalError("no-such-key", f"no such key: `{name}`", start, end) from None
+    message = f"no such field `{name}` on a value of type `{_tname(value)}`"
+    raise CelEvalError("no-such-field", message, start, end)
+
+
+def _select_fn(operand: _Fn, name: str, start: int, end: int) -> _Fn:
+    def select(act: Any) -> Any:
+        value = operand(act)
+        if type(value) is dict:
+            try:
+                return value[name]
+            except KeyError:
+                pass
+        return _select(value, name, start, end)
+
+    return select
+
+
+def _has_fn(operand: _Fn, name: str, start: int, end: int, absent_ok: bool) -> _Fn:
+    def has(act: Any) -> bool:
+        try:
+            value = operand(act)
+        except CelUnknown:
+            if absent_ok:
+                return False
+            raise
+        if isinstance(value, Mapping):
+            return name in value
+        if value is None and absent_ok:
+            return False
+        message = f"`has` cannot test field `{name}` on a value of type `{_tname(value)}`"
+        raise CelEvalError("no-such-field", message, start, end)
+
+    return has
+
+
+def _member_type(t: CelType | None, name: str) -> CelType | None:
+    if t is None:
+        return None
+    if t.kind == "object":
+        return t.field_type(name)
+    if t.kind == "map":
+        return t.value
+    return None
+
+
+def _path_fn(
+    path: tuple[str, ...], dotted: str, coerce: Callable[[Any], Any], start: int, end: int
+) -> _Fn:
+    """The getter of a declared attribute path; absent keys (or nulls) raise ``CelUnknown``."""
+    unknown = frozenset({dotted})
+    if len(path) == 2:
+        k0, k1 = path
+
+        def get2(act: Any) -> Any:
+            try:
+                v = act[k0][k1]
+            except (KeyError, TypeError, IndexError):
+                v = _walk(act, path, unknown, start, end)
+            if v is None:
+                raise CelUnknown(unknown)
+            return coerce(v)
+
+        return get2
+
+    def get(act: Any) -> Any:
+        v = _walk(act, path, unknown, start, end)
+        if v is None:
+            raise CelUnknown(unknown)
+        return coerce(v)
+
+    return get
+
+
+def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, end: int) -> Any:
+    value: Any = act
+    for i, name in enumerate(path):
+        if value is None:
+            raise CelUnknown(unknown)
+        if not isinstance(value, Mapping):
+            where = ".".join(path[:i])
+            message = f"`{where}` must be an object, got {_tname(value)}"
+            raise CelEvalError("bad-context", message, start, end)
+        if name not in value:
+            raise CelUnknown(unknown)
+        value = value[name]
+    return value
+
+
+def _describe_value(v: object) -> str:
+    text = repr(v) if not isinstance(v, str) else v
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{_tname(v)} `{text}`"
+
+
+def _coercer(t: CelType | None, dotted: str, start: int, end: int) -> Callable[[Any], Any]:
+    """Validate (and convert) a context value against its declared type at access."""
+    kind = t.kind if t is not None else "dyn"
+
+    def bad(v: Any, what: str) -> CelEvalError:
+        message = f"`{dotted}` must be {what}, got {_describe_value(v)}"
+        return CelEvalError("bad-context", message, start, end)
+
+    simple = _SIMPLE_KINDS.get(kind)
+    if simple is not None:
+        py_type, what = simple
+
+        def check(v: Any) -> Any:
+            if type(v) is py_type:
+                return v
+            raise bad(v, what)
+
+        return check
+    if kind == "double":
+        def to_double(v: Any) -> Any:
+            if type(v) is float:
+                return v
+            if type(v) in (int, UInt):
+                return float(v)
+            raise bad(v, "a double")
+
+        return to_double
+    if kind in ("timestamp", "duration"):
+        return _time_coercer(kind, bad)
+    if kind == "list":
+        def to_list(v: Any) -> Any:
+            if type(v) is list or type(v) is tuple:
+                return v
+            raise bad(v, f"a {t}")
+
+        return to_list
+    if kind in ("map", "object"):
+        def to_map(v: Any) -> Any:
+            if isinstance(v, Mapping):
+                return v
+            raise bad(v, "an object" if kind == "object" else f"a {t}")
+
+        return to_map
+    if kind == "uint":
+        def to_uint(v: Any) -> Any:
+            if type(v) is UInt:
+                return v
+            if type(v) is int and v >= 0:
+                return UInt(v)
+            raise bad(v, "a uint")
+
+        return to_uint
+    return lambda v: v
+
+
+_SIMPLE_KINDS: dict[str, tuple[type, str]] = {
+    "string": (str, "a string"), "bool": (bool, "a bool"), "int": (int, "an int"),
+    "bytes": (bytes, "bytes"),
+}
+
+
+def _time_coercer(kind: str, bad: Callable[[Any, str], CelEvalError]) -> Callable[[Any], Any]:
+    cls = Timestamp if kind == "timestamp" else Duration
+    convert: Callable[[object], object] = to_timestamp if kind == "timestamp" else to_duration
+    what = "a timestamp" if kind == "timestamp" else "a duration"
+
+    def coerce(v: Any) -> Any:
+        if type(v) is cls:
+            return v
+        try:
+            out = convert(v)
+        except (ValueError, CelEvalError):
+            raise bad(v, what) from None
+        if out is None:
+            raise bad(v, what)
+        return out
+
+    return coerce
+
+
+# ---------------------------------------------------------------------------------------------
+# closure factories: calls and logic
+
+
+def _call_fn(impl: Callable[..., Any], fns: list[_Fn], start: int, end: int) -> _Fn:
+    if len(fns) == 1:
+        (a,) = fns
+
+        def call1(act: Any) -> Any:
+            try:
+                return impl(a(act))
+            except CelEvalError as err:
+                raise err.at(start, end) from None
+
+        return call1
+    if len(fns) == 2:
+        a, b = fns
+
+        def call2(act: Any) -> Any:
+            try:
+                return impl(a(act), b(act))
+            except CelEvalError as err:
+                raise err.at(start, end) from None
+
+        return call2
+
+    def call(act: Any) -> Any:
+        try:
+            return impl(*[f(act) for f in fns])
+        except CelEvalError as err:
+            raise err.at(start, end) from None
+
+    return call
+
+
+def _and_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
+    start, end = node.start, node.end
+
+    def and_(act: Any) -> Any:
+        try:
+            lv = left(act)
+        except (CelEvalError, CelUnknown) as err:
+            failure: BaseException = err
+        else:
+            if lv is False:
+                return False
+            if lv is True:
+                rv = right(act)
+                if rv is True or rv is False:
+                    return rv
+                raise _bool_error("_&&_", rv, start, end)
+            failure = _bool_error("_&&_", lv, start, end)
+        return _absorb(failure, right, act, False, "_&&_", start, end)
+
+    return and_
+
+
+def _or_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
+    start, end = node.start, node.end
+
+    def or_(act: Any) -> Any:
+        try:
+            lv = left(act)
+        except (CelEvalError, CelUnknown) as err:
+            failure: BaseException = err
+        else:
+            if lv is True:
+                return True
+            if lv is False:
+                rv = right(act)
+                if rv is True or rv is False:
+                    return rv
+                raise _bool_error("_||_", rv, start, end)
+            failure = _bool_error("_||_", lv, start, end)
+        return _absorb(failure, right, act, True, "_||_", start, end)
+
+    return or_
+
+
+def _absorb(
+    failure: BaseException, right: _Fn, act: Any, absorbing: bool, fn: str, start: int, end: int
+) -> bool:
+    """The left side failed: the right side's absorbing value wins, else the failures merge."""
+    try:
+        rv = right(act)
+    except (CelEvalError, CelUnknown) as err:
+        raise _merge_unknown(failure, err) from None
+    if rv is absorbing:
+        return absorbing
+    raise failure
+
+
+_SPECIAL: dict[str, Callable[[_Compiler, Call], tuple[_Fn, object]]] = {
+    "_&&_": _Compiler._compile_and_or,
+    "_||_": _Compiler._compile_and_or,
+    "!_": _Compiler._compile_not,
+    "_?_:_": _Compiler._compile_conditional,
+    "@in": _Compiler._compile_in,
+    "_==_": _Compiler._compile_eq,
+    "_!=_": _Compiler._compile_eq,
+    "_[_]": _Compiler._compile_index,
+}
+_IMPURE: frozenset[str] = frozenset()
+
+
+# ---------------------------------------------------------------------------------------------
+# macros
+
+
+def _range_items(value: Any, start: int, end: int) -> Any:
+    if type(value) is list or type(value) is tuple:
+        return value
+    if isinstance(value, Mapping):
+        return list(value.keys())
+    if isinstance(value, list | tuple):
+        return value
+    raise CelEvalError(
+        "no-matching-overload", f"cannot iterate over a value of type `{_tname(value)}`", start, end
+    )
+
+
+def _scope(act: Any, n: int, max_iterations: int, start: int, end: int) -> dict[str, Any]:
+    """A child activation for a macro; the iteration budget is shared with enclosing macros."""
+    local = dict(act)
+    budget = local.get(_BUDGET)
+    if budget is None:
+        budget = [max_iterations]
+        local[_BUDGET] = budget
+    budget[0] -= n
+    if budget[0] < 0:
+        message = f"comprehension work exceeds the limit of {max_iterations} iterations"
+        raise CelEvalError("cost-limit", message, start, end)
+    return local
+
+
+_Loop = Callable[[_Fn, _Fn, "_Fn | None", str, Comprehension, int], _Fn]
+
+
+def _loop_quantifier(
+    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+) -> _Fn:
+    start, end = node.start, node.end
+    is_all = node.kind == "all"
+    stop = not is_all  # all stops on false, exists on true
+
+    def quantifier(act: Any) -> bool:
+        items = _range_items(rng(act), start, end)
+        local = _scope(act, len(items), limit, start, end)
+        failure: BaseException | None = None
+        for item in items:
+            local[key] = item
+            try:
+                v = body(local)
+            except (CelEvalError, CelUnknown) as err:
+                failure = err if failure is None else _merge_unknown(failure, err)
+                continue
+            if v is stop:
+                return stop
+            if v is not (not stop):
+                err2 = _bool_error(node.kind, v, start, end)
+                failure = err2 if failure is None else _merge_unknown(failure, err2)
+        if failure is not None:
+            raise failure
+        return not stop
+
+    return quantifier
+
+
+def _loop_exists_one(
+    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+) -> _Fn:
+    start, end = node.start, node.end
+
+    def exists_one(act: Any) -> bool:
+        items = _range_items(rng(act), start, end)
+        local = _scope(act, len(items), limit, start, end)
+        count = 0
+        for item in items:
+            local[key] = item
+            v = body(local)
+            if v is True:
+                count += 1
+            elif v is not False:
+                raise _bool_error("exists_one", v, start, end)
+        return count == 1
+
+    return exists_one
+
+
+def _loop_map(
+    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+) -> _Fn:
+    start, end = node.start, node.end
+
+    def map_(act: Any) -> list[Any]:
+        items = _range_items(rng(act), start, end)
+        local = _scope(act, len(items), limit, start, end)
+        out = []
+        for item in items:
+            local[key] = item
+            if pred is not None:
+                keep = pred(local)
+                if keep is False:
+                    continue
+                if keep is not True:
+                    raise _bool_error("map", keep, start, end)
+            out.append(body(local))
+        return out
+
+    return map_
+
+
+def _loop_filter(
+    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+) -> _Fn:
+    start, end = node.start, node.end
+
+    def filter_(act: Any) -> list[Any]:
+        items = _range_items(rng(act), start, end)
+        local = _scope(act, len(items), limit, start, end)
+        out = []
+        for item in items:
+            local[key] = item
+            keep = body(local)
+            if keep is True:
+                out.append(item)
+            elif keep is not False:
+                raise _bool_error("filter", keep, start, end)
+        return out
+
+    return filter_
+
+
+_LOOPS: dict[str, _Loop] = {
+    "all": _loop_quantifier,
+    "exists": _loop_quantifier,
+    "exists_one": _loop_exists_one,
+    "map": _loop_map,
+    "filter": _loop_filter,
+}
+
