@@ -65,14 +65,17 @@ def pack_set_digest(
     Pass a ``PackSet`` alone, or its packs, schema and default effect. Pack order does not
     change what a set decides, so the digests are sorted first.
     """
+    items: Iterable[Pack]
     if schema is None:
         pack_set = cast("PackSet", packs)
-        packs, schema = pack_set.packs, pack_set.schema
+        items, schema = pack_set.packs, pack_set.schema
         default_effect = pack_set.default_effect
+    else:
+        items = cast("Iterable[Pack]", packs)
     return digest(
         {
             "default_effect": default_effect or "allow",
-            "packs": sorted(p.digest for p in packs),
+            "packs": sorted(p.digest for p in items),
             "schema": schema_to_data(schema),
         }
     )

@@ -4,7 +4,7 @@ Stages produce ``Diagnostic`` data with 0-based positions; this module alone tur
 into output and adds 1 to lines and columns (STYLE R1, R2 (d)). The text form follows
 compilers and CI problem matchers::
 
-    rules/payments.yaml:14:29: error[type-mismatch]: `>=` expects `int` on both sides, found `string`
+    rules/payments.yaml:14:29: error[type-mismatch]: `>=` expects `int`, found `string`
         |
      14 |     when: request.amount >= "10000"
         |                             ^^^^^^^
@@ -45,8 +45,10 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -
     """All diagnostics as text blocks separated by blank lines (capped at ``MAX_DIAGNOSTICS``)."""
     items = list(diagnostics)
     lines_of = {name: _LINE_BREAK.split(text) for name, text in sources.items()}
-    blocks = [render_one(d, lines_of.get(d.span.file) if d.span else None)
-              for d in items[:MAX_DIAGNOSTICS]]
+    blocks = [
+        render_one(d, lines_of.get(d.span.file) if d.span else None)
+        for d in items[:MAX_DIAGNOSTICS]
+    ]
     if len(items) > MAX_DIAGNOSTICS:
         blocks.append(f"{len(items) - MAX_DIAGNOSTICS} more diagnostics were truncated")
     return "\n\n".join(blocks)
@@ -146,7 +148,10 @@ def _as_dict(d: Diagnostic) -> dict[str, object]:
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    """A JSON list of ``{code, severity, message, file, line, column, end_line, end_column, help}``."""
+    """A JSON list of diagnostics.
+
+    Each is ``{code, severity, message, file, line, column, end_line, end_column, help}``.
+    """
     return json.dumps([_as_dict(d) for d in diagnostics], indent=2, ensure_ascii=False)
 
 
@@ -165,8 +170,11 @@ def render_github(diagnostics: Iterable[Diagnostic]) -> str:
         props: list[str] = []
         if d.span is not None:
             s = d.span
-            props += [f"file={_escape_property(s.file)}", f"line={s.start.line + 1}",
-                      f"col={s.start.col + 1}"]
+            props += [
+                f"file={_escape_property(s.file)}",
+                f"line={s.start.line + 1}",
+                f"col={s.start.col + 1}",
+            ]
             if s.end.line != s.start.line:
                 props.append(f"endLine={s.end.line + 1}")
             props.append(f"endColumn={max(s.end.col, s.start.col + 1)}")
@@ -185,10 +193,15 @@ def _sarif_result(d: Diagnostic) -> dict[str, object]:
     }
     if d.span is not None:
         s = d.span
-        region = {"startLine": s.start.line + 1, "startColumn": s.start.col + 1,
-                  "endLine": s.end.line + 1, "endColumn": max(s.end.col, s.start.col + 1) + 1}
-        result["locations"] = [{"physicalLocation": {
-            "artifactLocation": {"uri": s.file}, "region": region}}]
+        region = {
+            "startLine": s.start.line + 1,
+            "startColumn": s.start.col + 1,
+            "endLine": s.end.line + 1,
+            "endColumn": max(s.end.col, s.start.col + 1) + 1,
+        }
+        result["locations"] = [
+            {"physicalLocation": {"artifactLocation": {"uri": s.file}, "region": region}}
+        ]
     return result
 
 
@@ -201,9 +214,11 @@ def render_sarif(
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "compliance", "rules": rules}},
-            "results": [_sarif_result(d) for d in items],
-        }],
+        "runs": [
+            {
+                "tool": {"driver": {"name": "compliance", "rules": rules}},
+                "results": [_sarif_result(d) for d in items],
+            }
+        ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)

@@ -8,7 +8,9 @@ import pytest
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register ``--update-goldens``; review the rewritten files in the diff before committing."""
     parser.addoption(
-        "--update-goldens", action="store_true", default=False,
+        "--update-goldens",
+        action="store_true",
+        default=False,
         help="rewrite tests/golden/**/expected.txt from the current output",
     )
 

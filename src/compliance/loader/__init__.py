@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from yaml.nodes import MappingNode, Node, ScalarNode
+
 from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.loader._manifest import Manifest, build_manifest, build_schema
 from compliance.loader._nodes import Ctx
@@ -21,7 +23,7 @@ from compliance.loader._pack import build_pack
 from compliance.loader._yaml import DEFAULT_LIMITS, Limits, compose_text, read_yaml, split_lines
 from compliance.pack import Pack, PackSet
 from compliance.schema import ContextSchema
-from compliance.source import Span, SourceFile
+from compliance.source import SourceFile
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -94,10 +96,13 @@ def load_pack_set(
         diags.extend(found)
         manifest_source = _source_of(manifest_path)
     elif schema is None:
-        diags.add(Diagnostic(
-            "missing-manifest", "no `packset.yaml` found in the given directories",
-            help="add a `packset.yaml` declaring `packset` and `context`, or pass a schema",
-        ))
+        diags.add(
+            Diagnostic(
+                "missing-manifest",
+                "no `packset.yaml` found in the given directories",
+                help="add a `packset.yaml` declaring `packset` and `context`, or pass a schema",
+            )
+        )
     packs = _load_packs(pack_paths, limits, diags)
     schema = schema or (manifest.schema if manifest else None)
     if schema is None:
@@ -116,18 +121,22 @@ def _load_packs(paths: list[Path], limits: Limits, diags: DiagnosticSet) -> list
             continue
         if pack.id in packs:
             first = packs[pack.id].span
-            diags.add(Diagnostic(
-                "duplicate-pack-id", f"duplicate pack id `{pack.id}`", pack.span,
-                notes=(f"pack `{pack.id}` is first defined in {first.file}:{first.start.line + 1}",),
-            ))
+            diags.add(
+                Diagnostic(
+                    "duplicate-pack-id",
+                    f"duplicate pack id `{pack.id}`",
+                    pack.span,
+                    notes=(
+                        f"pack `{pack.id}` is first defined in {first.file}:{first.start.line + 1}",
+                    ),
+                )
+            )
             continue
         packs[pack.id] = pack
     return list(packs.values())
 
 
-def _discover(
-    paths: Sequence[str | Path], diags: DiagnosticSet
-) -> tuple[Path | None, list[Path]]:
+def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path | None, list[Path]]:
     """The manifest and the pack files named by ``paths``, de-duplicated, in given order."""
     manifest: Path | None = None
     files: list[Path] = []
@@ -144,9 +153,10 @@ def _discover(
             files.append(path)
         else:
             diags.add(Diagnostic("file-not-found", f"no such file or directory `{raw}`"))
-    seen: set[Path] = set()
-    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
-    return manifest, unique
+    unique: dict[Path, Path] = {}
+    for f in files:
+        unique.setdefault(f.resolve(), f)
+    return manifest, list(unique.values())
 
 
 def _is_pack_file(path: Path) -> bool:
@@ -181,20 +191,13 @@ def _load_manifest(
         return None, parsed.diagnostics
     ctx = Ctx(name, split_lines(parsed.text))
     root = parsed.root
-    if bare_context and not _has_key(root, "context"):
-        from yaml.nodes import MappingNode
-
-        if isinstance(root, MappingNode):
-            return Manifest("", "allow", build_schema(ctx, root)), ctx.diagnostics
+    if bare_context and isinstance(root, MappingNode) and not _has_key(root, "context"):
+        return Manifest("", "allow", build_schema(ctx, root)), ctx.diagnostics
     return build_manifest(ctx, root), ctx.diagnostics
 
 
-def _has_key(node: object, key: str) -> bool:
-    from yaml.nodes import MappingNode, ScalarNode
-
+def _has_key(node: Node, key: str) -> bool:
     return isinstance(node, MappingNode) and any(
         isinstance(k, ScalarNode) and k.value == key for k, _ in node.value
     )
 
-
-_ = Span  # re-exported types stay importable for callers that annotate with them

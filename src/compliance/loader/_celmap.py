@@ -87,7 +87,9 @@ def _decode_double(out: Mapped, raw: str, line: int, col: int, file: str) -> Non
 
 
 _DECODERS: dict[str | None, Callable[[Mapped, str, int, int, str], None]] = {
-    None: _decode_plain, "'": _decode_single, '"': _decode_double,
+    None: _decode_plain,
+    "'": _decode_single,
+    '"': _decode_double,
 }
 
 
@@ -166,7 +168,11 @@ def _folded(node: ScalarNode, lines: list[str], file: str) -> Mapped:
             continue
         more = content[0] in " \t"
         if prev_more is not None:
-            fold = (" " if breaks == 0 else "\n" * breaks) if not (more or prev_more) else "\n" * (breaks + 1)
+            fold = (
+                (" " if breaks == 0 else "\n" * breaks)
+                if not (more or prev_more)
+                else "\n" * (breaks + 1)
+            )
             for ch in fold:
                 out.put(ch, *prev_end, contiguous=False)
             out.joined = out.joined or " " in fold
@@ -178,7 +184,11 @@ def _folded(node: ScalarNode, lines: list[str], file: str) -> Mapped:
 
 
 _STYLES: dict[str | None, Callable[[ScalarNode, list[str], str], Mapped]] = {
-    None: _flow, "'": _flow, '"': _flow, "|": _literal, ">": _folded,
+    None: _flow,
+    "'": _flow,
+    '"': _flow,
+    "|": _literal,
+    ">": _folded,
 }
 
 
@@ -218,14 +228,18 @@ def _first(full: SourceMap, offset: int) -> tuple[int, int]:
 
 def _cel_scalar(ctx: Ctx, node: Node, what: str) -> ScalarNode | None:
     if not isinstance(node, ScalarNode) or kind_of(node) == "null":
-        ctx.report("wrong-type", f"{what} must be a CEL expression string, found {describe(node)}", node)
+        ctx.report(
+            "wrong-type", f"{what} must be a CEL expression string, found {describe(node)}", node
+        )
         return None
     return node
 
 
 def _folded_hint(ctx: Ctx, node: ScalarNode, what: str) -> None:
     ctx.report(
-        "folded-condition", f"{what} is folded from several lines", ctx.head(node),
+        "folded-condition",
+        f"{what} is folded from several lines",
+        ctx.head(node),
         help_="write multi-line CEL as a `|` block so line breaks and positions are kept",
         severity=Severity.WARNING,
     )
@@ -233,8 +247,10 @@ def _folded_hint(ctx: Ctx, node: ScalarNode, what: str) -> None:
 
 def _escape_error(ctx: Ctx, span: Span, what: str) -> None:
     ctx.report(
-        "escape-in-condition", f"{what} contains a YAML escape sequence", span,
-        help_="write the CEL in a single-quoted scalar or a `|` block so CEL reads the escape itself",
+        "escape-in-condition",
+        f"{what} contains a YAML escape sequence",
+        span,
+        help_="write the CEL in single quotes or a `|` block so CEL reads the escape itself",
     )
 
 
@@ -261,9 +277,12 @@ def template(ctx: Ctx, node: Node, what: str) -> Template | None:
     full = SourceMap(ctx.file, tuple(mapped.segments))
     pieces = split_template(node.value)
     if isinstance(pieces, int):
-        ctx.report("invalid-template", f"{what}: unbalanced `{node.value[pieces]}` in text",
-                   full.span(pieces, pieces + 1),
-                   help_="write `{{` or `}}` for a literal brace")
+        ctx.report(
+            "invalid-template",
+            f"{what}: unbalanced `{node.value[pieces]}` in text",
+            full.span(pieces, pieces + 1),
+            help_="write `{{` or `}}` for a literal brace",
+        )
         return None
     parts: list[str | CelSource] = []
     for piece in pieces:
@@ -276,8 +295,11 @@ def template(ctx: Ctx, node: Node, what: str) -> Template | None:
             _escape_error(ctx, bad[0], f"{what}: interpolation")
             return None
         if not node.value[start:end].strip():
-            ctx.report("invalid-template", f"{what}: empty interpolation `{{}}`",
-                       full.span(start - 1, end + 1))
+            ctx.report(
+                "invalid-template",
+                f"{what}: empty interpolation `{{}}`",
+                full.span(start - 1, end + 1),
+            )
             return None
         sub = sub_map(full, start, end)
         parts.append(CelSource(node.value[start:end], sub, full.span(start, end)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -33,27 +33,30 @@ def _zone_names() -> dict[str, str]:
     return {name.lower(): name for name in available_timezones()}
 
 
-class _BadInstant(ValueError):
+class _BadInstantError(ValueError):
     def __init__(self, code: str, message: str, help_: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.help = code, message, help_
 
 
 def parse_instant(raw: str) -> datetime:
-    """Resolve an RFC 3339 / RFC 9557 instant to an aware datetime, or raise ``_BadInstant``."""
+    """Resolve an RFC 3339 / RFC 9557 instant to an aware datetime (or ``_BadInstantError``)."""
     match = _INSTANT.fullmatch(raw.strip())
     if match is None:
-        raise _BadInstant(
-            "invalid-instant", f"`{raw}` is not a date and time",
+        raise _BadInstantError(
+            "invalid-instant",
+            f"`{raw}` is not a date and time",
             "write e.g. `2026-06-12T17:21:00-04:00` or `2026-06-12T17:21:00[America/New_York]`",
         )
     local = datetime.fromisoformat(match["local"].replace("t", "T"))
     offset = _offset(match["offset"])
     if match["zone"] is None:
         if offset is None:
-            raise _BadInstant(
-                "naive-time", f"`{raw}` has no offset or time zone",
-                f"add an offset (`{match['local']}Z`) or a zone (`{match['local']}[America/New_York]`)",
+            raise _BadInstantError(
+                "naive-time",
+                f"`{raw}` has no offset or time zone",
+                f"add an offset or a zone: `{match['local']}Z`, "
+                f"`{match['local']}[America/New_York]`",
             )
         return local.replace(tzinfo=timezone(offset))
     return _zoned(raw, local, offset, _zone(match["zone"]))
@@ -76,8 +79,12 @@ def _zone(name: str) -> ZoneInfo:
         pass
     names = _zone_names()
     close = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.6)
-    help_ = f"did you mean `{names[close[0]]}`?" if close else "use an IANA zone such as `America/New_York`"
-    raise _BadInstant("unknown-time-zone", f"unknown time zone `{name}`", help_)
+    help_ = (
+        f"did you mean `{names[close[0]]}`?"
+        if close
+        else "use an IANA zone such as `America/New_York`"
+    )
+    raise _BadInstantError("unknown-time-zone", f"unknown time zone `{name}`", help_)
 
 
 def _zoned(raw: str, local: datetime, offset: timedelta | None, zone: ZoneInfo) -> datetime:
@@ -85,25 +92,28 @@ def _zoned(raw: str, local: datetime, offset: timedelta | None, zone: ZoneInfo) 
     candidates: dict[timedelta, datetime] = {}
     for fold in (0, 1):
         at = local.replace(tzinfo=zone, fold=fold)
-        back = at.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+        back = at.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         utc_offset = at.utcoffset()
         if back == local and utc_offset is not None:
             candidates[utc_offset] = at
     if offset is not None:
         if offset not in candidates:
-            raise _BadInstant(
-                "offset-zone-mismatch", f"`{raw}`: the offset does not match time zone `{zone.key}`",
+            raise _BadInstantError(
+                "offset-zone-mismatch",
+                f"`{raw}`: the offset does not match time zone `{zone.key}`",
                 _offsets_help(candidates),
             )
         return candidates[offset]
     if not candidates:
-        raise _BadInstant(
-            "nonexistent-local-time", f"`{raw}` does not exist in `{zone.key}` (a DST gap)",
+        raise _BadInstantError(
+            "nonexistent-local-time",
+            f"`{raw}` does not exist in `{zone.key}` (a DST gap)",
             "the clocks skip this hour; pick a time outside the gap",
         )
     if len(candidates) > 1:
-        raise _BadInstant(
-            "ambiguous-local-time", f"`{raw}` happens twice in `{zone.key}` (DST ends)",
+        raise _BadInstantError(
+            "ambiguous-local-time",
+            f"`{raw}` happens twice in `{zone.key}` (DST ends)",
             _offsets_help(candidates),
         )
     return next(iter(candidates.values()))
@@ -123,7 +133,7 @@ def instant(ctx: Ctx, node: Node, what: str) -> Instant | None:
         return None
     try:
         at = parse_instant(node.value)
-    except _BadInstant as bad:
+    except _BadInstantError as bad:
         ctx.report(bad.code, f"{what}: {bad.message}", node, help_=bad.help)
         return None
     return Instant(node.value, at, ctx.span(node))
@@ -132,7 +142,9 @@ def instant(ctx: Ctx, node: Node, what: str) -> Instant | None:
 def window(ctx: Ctx, node: Node, where: str) -> Window | None:
     """Read ``effective: {from, until}``; an empty window (``until <= from``) is an error."""
     if not isinstance(node, MappingNode):
-        ctx.report("wrong-type", f"{where}`effective` must be a mapping, found {describe(node)}", node)
+        ctx.report(
+            "wrong-type", f"{where}`effective` must be a mapping, found {describe(node)}", node
+        )
         return None
     fields = Fields(ctx, node, _WINDOW_FIELDS, where + "effective: ")
     start_node, until_node = fields.node("from"), fields.node("until")
@@ -140,7 +152,9 @@ def window(ctx: Ctx, node: Node, where: str) -> Window | None:
     until = instant(ctx, until_node, f"{where}`until`") if until_node else None
     if start and until and until.at <= start.at:
         ctx.report(
-            "empty-window", f"{where}`until` is not later than `from`: the window is empty",
-            until.span, notes=(f"`from` is `{start.raw}` at line {start.span.start.line + 1}",),
+            "empty-window",
+            f"{where}`until` is not later than `from`: the window is empty",
+            until.span,
+            notes=(f"`from` is `{start.raw}` at line {start.span.start.line + 1}",),
         )
     return Window(start, until, ctx.span(node))

@@ -40,7 +40,9 @@ def build_manifest(ctx: Ctx, root: Node) -> Manifest:
     effect = fields.choice("default_effect", DEFAULT_EFFECTS) or "allow"
     context = fields.mapping("context")
     schema = build_schema(ctx, context) if context is not None else None
-    return Manifest(fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema)
+    return Manifest(
+        fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema
+    )
 
 
 def build_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:
@@ -50,7 +52,9 @@ def build_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:
 
 def _fields(ctx: Ctx, node: MappingNode, prefix: str) -> dict[str, CelType]:
     names = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
-    fields = Fields(ctx, node, names, f"context `{prefix.rstrip('.')}`: " if prefix else "context: ")
+    fields = Fields(
+        ctx, node, names, f"context `{prefix.rstrip('.')}`: " if prefix else "context: "
+    )
     out: dict[str, CelType] = {}
     for name, (_, value) in fields.items.items():
         t = _declared(ctx, value, prefix + name)
@@ -69,17 +73,22 @@ def _declared(ctx: Ctx, node: Node, path: str) -> CelType | None:
 
 def _type(ctx: Ctx, node: Node, path: str) -> CelType | None:
     if not is_str(node):
-        ctx.report("wrong-type", f"context `{path}`: a type must be a string, found {describe(node)}",
-                   node)
+        ctx.report(
+            "wrong-type", f"context `{path}`: a type must be a string, found {describe(node)}", node
+        )
         return None
     assert isinstance(node, ScalarNode)
     try:
         return parse_type(node.value)
     except TypeSyntaxError as exc:
         where = SourceMap(ctx.file, tuple(map_scalar(node, ctx.lines, ctx.file).segments))
-        ctx.report("invalid-type", f"context `{path}`: {exc}", where.span(exc.offset, exc.offset + 1),
-                   help_="types are `int`, `uint`, `double`, `bool`, `string`, `bytes`, "
-                   "`timestamp`, `duration`, `dyn`, `list<T>`, `map<K, V>`")
+        ctx.report(
+            "invalid-type",
+            f"context `{path}`: {exc}",
+            where.span(exc.offset, exc.offset + 1),
+            help_="types are `int`, `uint`, `double`, `bool`, `string`, `bytes`, "
+            "`timestamp`, `duration`, `dyn`, `list<T>`, `map<K, V>`",
+        )
         return None
 
 
@@ -93,7 +102,10 @@ def _leaf(ctx: Ctx, node: MappingNode, path: str) -> CelType | None:
         return t
     values = fields.strings("enum")
     if t.kind != "string":
-        ctx.report("invalid-value", f"context `{path}`: `enum` is only allowed for `string`, not `{t}`",
-                   fields.key("enum") or enum_node)
+        ctx.report(
+            "invalid-value",
+            f"context `{path}`: `enum` is only allowed for `string`, not `{t}`",
+            fields.key("enum") or enum_node,
+        )
         return t
     return replace(t, enum=values) if values else replace(STRING)

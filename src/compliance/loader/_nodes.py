@@ -27,8 +27,14 @@ _SCALAR_BUILDERS: dict[str, Callable[[ScalarNode], object]] = {
     TAG + "bool": _CONSTRUCTOR.construct_yaml_bool,
     TAG + "null": _CONSTRUCTOR.construct_yaml_null,
 }
-_TYPE_NAMES = {"int": "int", "float": "float", "bool": "bool", "str": "string",
-               "timestamp": "timestamp", "null": "null"}
+_TYPE_NAMES = {
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "str": "string",
+    "timestamp": "timestamp",
+    "null": "null",
+}
 
 
 @dataclass
@@ -52,8 +58,14 @@ class Ctx:
         return Span.point(self.file, mark.line, mark.column)
 
     def report(
-        self, code: str, message: str, at: Node | Span, *, help_: str | None = None,
-        notes: tuple[str, ...] = (), severity: Severity = Severity.ERROR,
+        self,
+        code: str,
+        message: str,
+        at: Node | Span,
+        *,
+        help_: str | None = None,
+        notes: tuple[str, ...] = (),
+        severity: Severity = Severity.ERROR,
     ) -> None:
         """Record one diagnostic at a node or span."""
         span = at if isinstance(at, Span) else self.span(at)
@@ -127,7 +139,11 @@ class Fields:
     """
 
     def __init__(
-        self, ctx: Ctx, node: MappingNode, allowed: Sequence[str], where: str = "",
+        self,
+        ctx: Ctx,
+        node: MappingNode,
+        allowed: Sequence[str],
+        where: str = "",
         unknown: tuple[str, str] = ("unknown-field", "field"),
     ) -> None:
         self.ctx, self.root, self.where, self.unknown = ctx, node, where, unknown
@@ -137,19 +153,25 @@ class Fields:
 
     def _add(self, key: Node, value: Node, allowed: Sequence[str]) -> None:
         if not isinstance(key, ScalarNode) or kind_of(key) in ("mapping", "list", "null"):
-            self.ctx.report("wrong-type", f"{self.where}keys must be names, found {describe(key)}", key)
+            self.ctx.report(
+                "wrong-type", f"{self.where}keys must be names, found {describe(key)}", key
+            )
             return
         name = key.value
         if name in self.items:
             first = self.items[name][0].start_mark
             self.ctx.report(
-                "duplicate-key", f"{self.where}duplicate key `{name}`", key,
+                "duplicate-key",
+                f"{self.where}duplicate key `{name}`",
+                key,
                 notes=(f"`{name}` was first set at line {first.line + 1}",),
             )
         elif name not in allowed:
             code, noun = self.unknown
             self.ctx.report(
-                code, f"{self.where}unknown {noun} `{name}`", key,
+                code,
+                f"{self.where}unknown {noun} `{name}`",
+                key,
                 help_=suggest(name, allowed) or one_of(allowed),
             )
         else:
@@ -172,7 +194,8 @@ class Fields:
             if name not in self.items:
                 ok = False
                 self.ctx.report(
-                    "missing-field", f"{self.where}missing required field `{name}`",
+                    "missing-field",
+                    f"{self.where}missing required field `{name}`",
                     self.ctx.head(self.root),
                 )
         return ok
@@ -192,7 +215,7 @@ class Fields:
             self.wrong(name, "a string", node)
             return None
         assert isinstance(node, ScalarNode)
-        return node.value
+        return str(node.value)
 
     def text(self, name: str) -> str | None:
         """A free-text field: any scalar but null, read as written (``version: 1.0``)."""
@@ -202,7 +225,7 @@ class Fields:
         if not isinstance(node, ScalarNode) or kind_of(node) == "null":
             self.wrong(name, "a string", node)
             return None
-        return node.value
+        return str(node.value)
 
     def integer(self, name: str) -> int | None:
         """An int field (``true`` is not an int here)."""
@@ -236,11 +259,13 @@ class Fields:
             return None
         if node.value not in choices:
             self.ctx.report(
-                "invalid-value", f"{self.where}invalid `{name}` `{node.value}`", node,
+                "invalid-value",
+                f"{self.where}invalid `{name}` `{node.value}`",
+                node,
                 help_=suggest(node.value, choices) or one_of(choices),
             )
             return None
-        return node.value
+        return str(node.value)
 
     def mapping(self, name: str) -> MappingNode | None:
         """A mapping field."""

@@ -13,7 +13,15 @@ from typing import get_args
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from compliance.loader._nodes import Ctx, Fields, describe, kind_of, plain_data, scalar_value, suggest
+from compliance.loader._nodes import (
+    Ctx,
+    Fields,
+    describe,
+    kind_of,
+    plain_data,
+    scalar_value,
+    suggest,
+)
 from compliance.pack import TIER_RANKS, MergeRule, Obligation, Override
 
 MERGE_RULES: tuple[str, ...] = get_args(MergeRule)
@@ -122,11 +130,17 @@ def obligations(ctx: Ctx, node: Node, where: str) -> tuple[Obligation, ...]:
         _, more = _table(ctx, retention, _RETENTION, _RETENTION_KEYS, where + "retention: ")
         out.extend(more)
     elif retention is not None:
-        _invalid(ctx, where, f"`retention` must be a mapping, found {describe(retention)}", retention)
+        _invalid(
+            ctx, where, f"`retention` must be a mapping, found {describe(retention)}", retention
+        )
     trainings = [ob for ob in out if ob.kind == "training"]
     if len(trainings) > 1 and trainings[0].value != trainings[1].value:
-        _invalid(ctx, where, "`training` is set twice with different values",
-                 fields.node("training") or node)
+        _invalid(
+            ctx,
+            where,
+            "`training` is set twice with different values",
+            fields.node("training") or node,
+        )
     custom = fields.node("custom")
     if custom is not None:
         out.extend(_custom(ctx, custom, where))
@@ -160,28 +174,37 @@ def _custom_one(ctx: Ctx, name: str, node: Node, where: str) -> Obligation | Non
     assert merge_node is not None
     merge = merge_node.value if isinstance(merge_node, ScalarNode) else None
     if merge not in MERGE_RULES:
-        _invalid(ctx, where, f"unknown merge rule {describe(merge_node)}", merge_node,
-                 suggest(str(merge), MERGE_RULES) or "expected one of " + ", ".join(
-                     f"`{m}`" for m in MERGE_RULES))
+        _invalid(
+            ctx,
+            where,
+            f"unknown merge rule {describe(merge_node)}",
+            merge_node,
+            suggest(str(merge), MERGE_RULES)
+            or "expected one of " + ", ".join(f"`{m}`" for m in MERGE_RULES),
+        )
         return None
     value_node = fields.node("value")
     assert value_node is not None
     value = plain_data(value_node)
     accepts, expected = _CUSTOM_VALUES[merge]
-    if not accepts(value) or isinstance(value_node, SequenceNode) and merge != "union":
-        _invalid(ctx, where, f"merge `{merge}` needs {expected}, found {describe(value_node)}",
-                 value_node)
+    if not accepts(value) or (isinstance(value_node, SequenceNode) and merge != "union"):
+        _invalid(
+            ctx,
+            where,
+            f"merge `{merge}` needs {expected}, found {describe(value_node)}",
+            value_node,
+        )
         return None
     frozen = tuple(value) if isinstance(value, list) else value
-    return Obligation(name, frozen, merge, name, ctx.span(value_node))  # type: ignore[arg-type]
+    return Obligation(name, frozen, merge, name, ctx.span(value_node))
 
 
-def overrides(
-    ctx: Ctx, node: Node, groups: set[str], where: str
-) -> tuple[Override, ...]:
+def overrides(ctx: Ctx, node: Node, groups: set[str], where: str) -> tuple[Override, ...]:
     """Read ``overrides: {group: tier}``; ``groups`` are the custom names this rule declares."""
     if not isinstance(node, MappingNode):
-        ctx.report("wrong-type", f"{where}`overrides` must be a mapping, found {describe(node)}", node)
+        ctx.report(
+            "wrong-type", f"{where}`overrides` must be a mapping, found {describe(node)}", node
+        )
         return ()
     known = (*BUILTIN_GROUPS, *sorted(groups))
     out: list[Override] = []
@@ -204,7 +227,10 @@ def tier_of(ctx: Ctx, node: Node, where: str) -> tuple[str, int] | None:
     choices = list(TIER_RANKS)
     text = node.value if isinstance(node, ScalarNode) else ""
     ctx.report(
-        "invalid-value", f"{where}invalid tier {describe(node)}", node,
-        help_=suggest(text, choices) or "expected `law`, `contract`, `policy`, `product` or an int rank",
+        "invalid-value",
+        f"{where}invalid tier {describe(node)}",
+        node,
+        help_=suggest(text, choices)
+        or "expected `law`, `contract`, `policy`, `product` or an int rank",
     )
     return None

@@ -20,16 +20,48 @@ from compliance.loader._instants import window
 from compliance.loader._nodes import Ctx, Fields, describe, plain_data
 from compliance.loader._obligations import obligations, overrides, tier_of
 from compliance.pack import (
-    CelSource, Disclosure, Effect, Intervention, InterventionKind, OnUnknown, Obligation, Pack,
-    Rule, Template, Variable, Window,
+    CelSource,
+    Disclosure,
+    Effect,
+    Intervention,
+    InterventionKind,
+    Obligation,
+    OnUnknown,
+    Pack,
+    Rule,
+    Template,
+    Variable,
+    Window,
 )
 from compliance.source import SourceFile
 
-PACK_FIELDS = ("pack", "version", "tier", "authority", "owners", "description", "effective",
-               "forbid_silent", "variables", "rules")
-RULE_FIELDS = ("id", "description", "when", "unless", "effect", "reason", "on_unknown",
-               "priority", "effective", "intervention", "obligations", "overrides",
-               "justification")
+PACK_FIELDS = (
+    "pack",
+    "version",
+    "tier",
+    "authority",
+    "owners",
+    "description",
+    "effective",
+    "forbid_silent",
+    "variables",
+    "rules",
+)
+RULE_FIELDS = (
+    "id",
+    "description",
+    "when",
+    "unless",
+    "effect",
+    "reason",
+    "on_unknown",
+    "priority",
+    "effective",
+    "intervention",
+    "obligations",
+    "overrides",
+    "justification",
+)
 INTERVENTION_FIELDS = ("kind", "target", "disclosure", "message", "instruction", "justification")
 EFFECTS: tuple[str, ...] = get_args(Effect)
 ON_UNKNOWN: tuple[str, ...] = get_args(OnUnknown)
@@ -75,8 +107,10 @@ def _pack_id(ctx: Ctx, fields: Fields) -> str | None:
     node = fields.node("pack")
     if pack_id is not None and node is not None and not _PACK_ID.fullmatch(pack_id):
         ctx.report(
-            "invalid-value", f"invalid pack id `{pack_id}`", node,
-            help_="use lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit",
+            "invalid-value",
+            f"invalid pack id `{pack_id}`",
+            node,
+            help_="use lowercase letters, digits, `.`, `_` and `-`; start with a letter or digit",
         )
     return pack_id
 
@@ -112,7 +146,9 @@ def _rules(ctx: Ctx, fields: Fields) -> tuple[Rule, ...]:
         if rule.id in seen:
             first = seen[rule.id].span.start.line + 1
             ctx.report(
-                "duplicate-rule-id", f"duplicate rule id `{rule.id}`", rule.span,
+                "duplicate-rule-id",
+                f"duplicate rule id `{rule.id}`",
+                rule.span,
                 notes=(f"rule `{rule.id}` is first defined at line {first}",),
             )
             continue
@@ -123,7 +159,9 @@ def _rules(ctx: Ctx, fields: Fields) -> tuple[Rule, ...]:
 
 def _rule(ctx: Ctx, node: Node, index: int) -> Rule | None:
     if not isinstance(node, MappingNode):
-        ctx.report("wrong-type", f"rule {index + 1} must be a mapping, found {describe(node)}", node)
+        ctx.report(
+            "wrong-type", f"rule {index + 1} must be a mapping, found {describe(node)}", node
+        )
         return None
     id_fields = Fields(Ctx(ctx.file, ctx.lines), node, RULE_FIELDS)  # read the id quietly first
     rule_id = id_fields.string("id")
@@ -176,14 +214,19 @@ def _with_overrides(ctx: Ctx, fields: Fields, rule: Rule, where: str) -> Rule:
     node = fields.node("overrides")
     if node is None:
         if fields.node("effect") is None and not rule.obligations:
-            ctx.report("no-effect", f"{where}rule has neither `effect` nor `obligations`",
-                       rule.span, severity=Severity.WARNING)
+            ctx.report(
+                "no-effect",
+                f"{where}rule has neither `effect` nor `obligations`",
+                rule.span,
+                severity=Severity.WARNING,
+            )
         return rule
     custom = {ob.group for ob in rule.obligations}
     found = overrides(ctx, node, custom, where)
     if not rule.justification:
         ctx.report(
-            "missing-justification", f"{where}`overrides` needs a `justification`",
+            "missing-justification",
+            f"{where}`overrides` needs a `justification`",
             fields.key("overrides") or node,
             help_="say why this rule may beat a higher tier; the decision cites it",
         )
@@ -196,15 +239,20 @@ def _intervention_field(
     """``intervention`` is required exactly when the effect is ``intervene``."""
     node = fields.node("intervention")
     if effect == "intervene" and node is None:
-        ctx.report("missing-field", f"{where}`effect: intervene` needs an `intervention`",
-                   fields.node("effect") or fields.root)
+        ctx.report(
+            "missing-field",
+            f"{where}`effect: intervene` needs an `intervention`",
+            fields.node("effect") or fields.root,
+        )
         return None
     if node is None:
         return None
     if effect != "intervene":
         ctx.report(
-            "unexpected-field", f"{where}`intervention` is only allowed with `effect: intervene`",
-            fields.key("intervention") or node, help_="set `effect: intervene` or drop it",
+            "unexpected-field",
+            f"{where}`intervention` is only allowed with `effect: intervene`",
+            fields.key("intervention") or node,
+            help_="set `effect: intervene` or drop it",
         )
         return None
     if not isinstance(node, MappingNode):
@@ -224,20 +272,27 @@ def _intervention(ctx: Ctx, node: MappingNode, where: str) -> Intervention | Non
     justification = fields.string("justification")
     if disclosure == "silent" and not justification:
         ctx.report(
-            "missing-justification", f"{where}a silent `{kind}` needs a `justification`",
+            "missing-justification",
+            f"{where}a silent `{kind}` needs a `justification`",
             fields.node("disclosure") or node,
             help_="explain why the user is not told, or make it `disclosure: visible`",
         )
     if disclosure == "visible" and kind != "modify" and message_node is None and kind:
         ctx.report(
-            "missing-message", f"{where}a visible `{kind}` should carry a `message` for the user",
-            fields.node("disclosure") or node, severity=Severity.WARNING,
+            "missing-message",
+            f"{where}a visible `{kind}` should carry a `message` for the user",
+            fields.node("disclosure") or node,
+            severity=Severity.WARNING,
         )
     if kind is None or disclosure is None:
         return None
     return Intervention(
-        kind=cast("InterventionKind", kind), disclosure=cast("Disclosure", disclosure),
-        span=ctx.head(node), target=target, message=message, justification=justification,
+        kind=cast("InterventionKind", kind),
+        disclosure=cast("Disclosure", disclosure),
+        span=ctx.head(node),
+        target=target,
+        message=message,
+        justification=justification,
         instruction=fields.string("instruction"),
     )
 
@@ -245,9 +300,16 @@ def _intervention(ctx: Ctx, node: MappingNode, where: str) -> Intervention | Non
 def _target(ctx: Ctx, fields: Fields, kind: str | None, where: str) -> str | None:
     target = fields.string("target")
     if kind in _TARGETED and fields.node("target") is None:
-        ctx.report("missing-field", f"{where}`{kind}` needs a `target` model",
-                   fields.node("kind") or fields.root)
+        ctx.report(
+            "missing-field",
+            f"{where}`{kind}` needs a `target` model",
+            fields.node("kind") or fields.root,
+        )
     elif kind is not None and kind not in _TARGETED and fields.node("target") is not None:
-        ctx.report("unexpected-field", f"{where}`target` is only used by `route` and `degrade`",
-                   fields.key("target") or fields.node, severity=Severity.WARNING)
+        ctx.report(
+            "unexpected-field",
+            f"{where}`target` is only used by `route` and `degrade`",
+            fields.key("target") or fields.root,
+            severity=Severity.WARNING,
+        )
     return target

@@ -17,7 +17,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import Node
 
 from compliance.diagnostics import Diagnostic
-from compliance.source import Position, Span
+from compliance.source import Span
 
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
@@ -42,7 +42,7 @@ class ParsedYaml:
     diagnostics: list[Diagnostic]
 
 
-class _Stop(Exception):
+class _StopError(Exception):
     """Aborts composing at ``mark`` with a diagnostic (alias or nesting limit)."""
 
     def __init__(self, code: str, message: str, mark: yaml.Mark, help_: str | None) -> None:
@@ -61,9 +61,9 @@ class _Composer(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             anchor = getattr(event, "anchor", "")
-            raise _Stop(
+            raise _StopError(
                 "yaml-alias",
                 f"YAML alias `*{anchor}` is not allowed in rule packs",
                 event.start_mark,
@@ -72,10 +72,10 @@ class _Composer(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                raise _Stop(
+                raise _StopError(
                     "too-deep",
                     f"nesting deeper than {self.max_depth} levels",
-                    self.peek_event().start_mark,
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                     None,
                 )
             return super().compose_node(parent, index)
@@ -105,8 +105,10 @@ def compose_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parse
     loader.max_depth = limits.max_depth
     try:
         root = loader.get_single_node()
-    except _Stop as stop:
-        return ParsedYaml(text, None, [_at_mark(file, stop.code, stop.message, stop.mark, stop.help)])
+    except _StopError as stop:
+        return ParsedYaml(
+            text, None, [_at_mark(file, stop.code, stop.message, stop.mark, stop.help)]
+        )
     except yaml.MarkedYAMLError as exc:
         return ParsedYaml(text, None, [_syntax_error(file, exc)])
     except yaml.reader.ReaderError as exc:
@@ -125,7 +127,12 @@ def split_lines(text: str) -> list[str]:
 
 
 def _at_mark(
-    file: str, code: str, message: str, mark: yaml.Mark | None, help_: str | None = None,
+    file: str,
+    code: str,
+    message: str,
+    mark: yaml.Mark | None,
+    help_: str | None = None,
+    *,
     notes: tuple[str, ...] = (),
 ) -> Diagnostic:
     span = Span.point(file, mark.line, mark.column) if mark else Span.point(file, 0, 0, 0)
@@ -167,8 +174,10 @@ def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnos
 
 
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"found character '\\t' that cannot start any token"),
-     "found a tab character, which YAML does not allow for indentation"),
+    (
+        re.compile(r"found character '\\t' that cannot start any token"),
+        "found a tab character, which YAML does not allow for indentation",
+    ),
     (re.compile(r"<block (mapping |sequence )?end>"), "end of block"),
     (re.compile(r"<stream end>"), "end of file"),
     (re.compile(r"<document start>"), "start of document"),
@@ -192,13 +201,15 @@ def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     if "expected a single document" in (exc.context or ""):
         return _at_mark(
-            file, "multiple-documents", "a pack file must hold exactly one YAML document",
-            exc.problem_mark, "put each pack in its own file",
+            file,
+            "multiple-documents",
+            "a pack file must hold exactly one YAML document",
+            exc.problem_mark,
+            "put each pack in its own file",
         )
     notes: tuple[str, ...] = ()
     if exc.context and exc.context_mark:
         where = f"{exc.context_mark.line + 1}:{exc.context_mark.column + 1}"
         notes = (f"{clean_problem(exc.context)} started at {where}",)
-    return _at_mark(
-        file, "yaml-syntax", clean_problem(problem), mark, _HELP.get(problem), notes
-    )
+    message = clean_problem(problem)
+    return _at_mark(file, "yaml-syntax", message, mark, _HELP.get(problem), notes=notes)
