@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from compliance.expr import (
@@ -25,6 +26,7 @@ from compliance.expr import (
     Literal,
     MacroKind,
     Select,
+    children,
 )
 from compliance.values import UInt
 
@@ -159,15 +161,17 @@ def _describe(expected: set[str]) -> str:
 # tree conversion
 
 
-def _span(tree: Any) -> tuple[int, int]:
-    meta = tree.meta
-    if getattr(meta, "empty", True):
-        return (0, 0)
-    return (meta.start_pos, meta.end_pos)
-
-
 def _token_span(tok: Any) -> tuple[int, int]:
     return (tok.start_pos or 0, tok.end_pos or 0)
+
+
+def _widen(node: Expr, children: list[Expr]) -> Expr:
+    """Stretch a node's span over its children (lark misses tokens made by lexer callbacks)."""
+    start = min([node.start, *(c.start for c in children)])
+    end = max([node.end, *(c.end for c in children)])
+    if start == node.start and end == node.end:
+        return node
+    return replace(node, start=start, end=end)
 
 
 class _Converter:
@@ -176,6 +180,7 @@ class _Converter:
     def __init__(self, text: str) -> None:
         self.text = text
         self.depth = 0
+        self.cursor = 0
         self.handlers: dict[str, Callable[[Any], Expr]] = {
             "conditionalor": self._binary_rule,
             "conditionaland": self._binary_rule,
@@ -204,20 +209,41 @@ class _Converter:
             tree = tree.children[0]
         handler = self.handlers.get(tree.data)
         if handler is None:
-            start, end = _span(tree)
+            start, end = self._span(tree)
             raise CelSyntaxError(f"unsupported syntax `{self.text[start:end]}`", start, end)
         self.depth += 1
         if self.depth > MAX_NESTING:
-            start, end = _span(tree)
+            start, end = self._span(tree)
             raise CelSyntaxError("expression nested too deeply", start, end)
         try:
-            return handler(tree)
+            node = handler(tree)
         finally:
             self.depth -= 1
+        kids = children(node)
+        if kids:
+            node = _widen(node, kids)
+        self.cursor = max(self.cursor, node.end)
+        return node
+
+    def _span(self, tree: Any) -> tuple[int, int]:
+        """``tree``'s offsets; a ``true``/``false`` token (re-made by celpy) is found by search."""
+        meta = tree.meta
+        empty = getattr(meta, "empty", True)
+        start = None if empty else getattr(meta, "start_pos", None)
+        end = None if empty else getattr(meta, "end_pos", None)
+        if start is not None and end is not None:
+            return (start, end)
+        if tree.data == "literal":
+            word = str(tree.children[0])
+            at = self.text.find(word, self.cursor)
+            if at >= 0:
+                return (at, at + len(word))
+        start = self.cursor if start is None else start
+        return (start, start if end is None else end)
 
     def _binary_rule(self, tree: Any) -> Expr:
         left_tree, right_tree = tree.children
-        start, end = _span(tree)
+        start, end = self._span(tree)
         op_tree = left_tree
         if tree.data in ("conditionalor", "conditionaland"):
             fn = _BINARY[tree.data]
@@ -230,12 +256,12 @@ class _Converter:
 
     def _conditional(self, tree: Any) -> Expr:
         cond, then, other = (self.convert(c) for c in tree.children)
-        start, end = _span(tree)
+        start, end = self._span(tree)
         return Call(start, end, "_?_:_", (cond, then, other))
 
     def _unary(self, tree: Any) -> Expr:
         op, operand_tree = tree.children
-        start, end = _span(tree)
+        start, end = self._span(tree)
         if op.data == "unary_neg":
             lit = _int_literal_token(operand_tree)
             if lit is not None:
@@ -245,13 +271,13 @@ class _Converter:
 
     def _member_dot(self, tree: Any) -> Expr:
         operand_tree, name = tree.children
-        start, end = _span(tree)
+        start, end = self._span(tree)
         return Select(start, end, self.convert(operand_tree), str(name))
 
     def _member_dot_arg(self, tree: Any) -> Expr:
         operand_tree, name = tree.children[0], str(tree.children[1])
         arg_trees = tree.children[2].children if len(tree.children) > 2 else []
-        start, end = _span(tree)
+        start, end = self._span(tree)
         target = self.convert(operand_tree)
         macro = _MACROS.get(name)
         if macro is not None and len(arg_trees) in macro[1]:
@@ -273,12 +299,12 @@ class _Converter:
 
     def _member_index(self, tree: Any) -> Expr:
         operand_tree, index_tree = tree.children
-        start, end = _span(tree)
+        start, end = self._span(tree)
         return Call(start, end, "_[_]", (self.convert(operand_tree), self.convert(index_tree)))
 
     def _member_object(self, tree: Any) -> Expr:
         type_node = self.convert(tree.children[0])
-        start, end = _span(tree)
+        start, end = self._span(tree)
         name = _qualified_name(type_node)
         if name is None:
             message = "expected a message type name before `{`"
@@ -292,7 +318,7 @@ class _Converter:
 
     def _ident(self, tree: Any) -> Expr:
         tok = tree.children[0]
-        start, end = _span(tree)
+        start, end = self._span(tree)
         name = str(tok)
         if name in RESERVED:
             raise CelSyntaxError(f"`{name}` is a reserved word", start, end)
@@ -300,7 +326,7 @@ class _Converter:
 
     def _ident_arg(self, tree: Any) -> Expr:
         tok = tree.children[0]
-        start, end = _span(tree)
+        start, end = self._span(tree)
         name = str(tok)
         if name in RESERVED:
             raise CelSyntaxError(f"`{name}` is a reserved word", *_token_span(tok))
@@ -323,12 +349,12 @@ class _Converter:
         return self.convert(tree.children[0])
 
     def _list(self, tree: Any) -> Expr:
-        start, end = _span(tree)
+        start, end = self._span(tree)
         items = tree.children[0].children if tree.children else []
         return CreateList(start, end, tuple(self.convert(c) for c in items))
 
     def _map(self, tree: Any) -> Expr:
-        start, end = _span(tree)
+        start, end = self._span(tree)
         items = tree.children[0].children if tree.children else []
         entries = tuple(
             (self.convert(items[i]), self.convert(items[i + 1])) for i in range(0, len(items), 2)
@@ -337,7 +363,7 @@ class _Converter:
 
     def _literal(self, tree: Any) -> Expr:
         tok = tree.children[0]
-        start, end = _span(tree)
+        start, end = self._span(tree)
         return Literal(start, end, self._literal_value(tok.type, str(tok), start, end))
 
     def _literal_value(self, kind: str, raw: str, start: int, end: int) -> object:

@@ -166,6 +166,8 @@ def cel_eq(a: object, b: object) -> bool:
     if ta is bool or tb is bool:
         return ta is tb and a == b
     if ta in _NUMERIC or tb in _NUMERIC:
+        if ta is float or tb is float:  # as cel-go: int and uint compare with doubles as doubles
+            return ta in _NUMERIC and tb in _NUMERIC and float(a) == float(b)  # type: ignore[arg-type]
         return ta in _NUMERIC and tb in _NUMERIC and a == b
     if _is_list(a):
         if not _is_list(b):
@@ -231,6 +233,9 @@ _ORDERED_SAME = (str, bytes, bool, Timestamp, Duration)
 def _compare(fn: str, a: object, b: object) -> int:
     """-1/0/1, or 2 when unordered (NaN); raises for incomparable types."""
     ta, tb = type(a), type(b)
+    if ta is not tb and (ta is float or tb is float) and ta in _NUMERIC and tb in _NUMERIC:
+        a, b = float(a), float(b)  # type: ignore[arg-type]
+        ta = tb = float
     if (ta in _NUMERIC and tb in _NUMERIC) or (ta is tb and ta in _ORDERED_SAME):
         if a < b:  # type: ignore[operator]
             return -1
@@ -293,8 +298,11 @@ def _sub(a: Any, b: Any) -> object:
             return _checked_uint(a - b)
         if ta is Duration:
             return check_duration(a.nanos - b.nanos)
-        if ta is Timestamp:
-            return check_duration(a.nanos - b.nanos)
+        if ta is Timestamp:  # as cel-go: the difference must fit int64 nanoseconds
+            diff = a.nanos - b.nanos
+            if not INT64_MIN <= diff <= INT64_MAX:
+                raise _overflow("duration")
+            return Duration(diff)
     if ta is Timestamp and tb is Duration:
         return check_timestamp(a.nanos - b.nanos)
     raise no_overload("_-_", a, b)
