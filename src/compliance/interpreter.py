@@ -95,19 +95,13 @@ def interpreted_program(
     """
     expanded = substitute_variables(expr, variables)
     tree = _parse(unparse(expanded))
-    reads = attribute_reads(expanded, schema)
-    roots = tuple(sorted({path[0] for path in reads}))
+    reads, tested = attribute_reads(expanded, schema)
 
     def program(context: Mapping[str, object]) -> object:
-        absent = frozenset(".".join(p) for p in reads if _absent(context, p))
+        absent = frozenset(".".join(p) for p in reads if _lookup(context, p) is _ABSENT)
         if absent:
             raise CelUnknown(absent)
-        activation = {
-            name: _to_celpy(context[name], schema.variables[name], name)
-            for name in roots
-            if context.get(name) is not None
-        }
-        return _run(tree, activation)
+        return _run(tree, _activation(context, reads, tested, schema))
 
     return program
 
@@ -175,14 +169,19 @@ def _map_children(node: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     return node
 
 
-def attribute_reads(expr: Expr, schema: ContextSchema) -> tuple[tuple[str, ...], ...]:
-    """The declared attribute paths ``expr`` reads, longest declared prefix of each chain.
+def attribute_reads(
+    expr: Expr, schema: ContextSchema
+) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+    """``(reads, tested)``: the context attribute chains ``expr`` reads, and those it only tests.
 
-    ``request.risk_scores["cyber"]`` reads ``request.risk_scores`` (a map: the key is data,
-    not an attribute); ``has(request.model)`` reads ``request`` (testing a field for
-    presence is not reading it). Macro variables shadow context variables.
+    A chain is a whole name chain rooted at a declared variable (``request.risk_scores.cyber``
+    included: selecting a map key by name is part of the chain, as in the compiler, so an
+    absent key is unknown). ``has(request.model)`` tests ``request.model`` without reading
+    it: its absence makes ``has`` false, not the expression unknown. Macro variables shadow
+    context variables.
     """
-    found: set[tuple[str, ...]] = set()
+    reads: set[tuple[str, ...]] = set()
+    tested: set[tuple[str, ...]] = set()
     stack: list[tuple[Expr, frozenset[str]]] = [(expr, frozenset())]
     while stack:
         node, bound = stack.pop()
@@ -193,16 +192,22 @@ def attribute_reads(expr: Expr, schema: ContextSchema) -> tuple[tuple[str, ...],
             if node.predicate is not None:
                 stack.append((node.predicate, inner))
             continue
-        if isinstance(node, Select | Ident) and not (isinstance(node, Select) and node.test_only):
+        if isinstance(node, Select) and node.test_only:
+            path = attribute_path(node.operand)
+            if path is not None and path[0] not in bound and path[0] in schema.variables:
+                tested.add((*path, node.field))
+                continue
+        elif isinstance(node, Select | Ident):
             path = attribute_path(node)
             if path is not None and path[0] not in bound and path[0] in schema.variables:
-                found.add(_declared_prefix(path, schema))
+                reads.add(path)
                 continue
         stack.extend((child, bound) for child in children(node))
-    return tuple(sorted(found))
+    return tuple(sorted(reads)), tuple(sorted(tested - reads))
 
 
 def _declared_prefix(path: tuple[str, ...], schema: ContextSchema) -> tuple[str, ...]:
+    """The longest prefix of ``path`` the schema declares (beyond it are map keys)."""
     for n in range(len(path), 0, -1):
         if schema.lookup(".".join(path[:n])) is not None:
             return path[:n]
@@ -224,16 +229,68 @@ def _parse(text: str) -> Any:
 # --- call time: context in, result out -----------------------------------------------------
 
 
-def _absent(context: Mapping[str, object], path: tuple[str, ...]) -> bool:
-    """True when the attribute at ``path`` is missing or null (null reads as absent)."""
+_ABSENT: Any = object()
+
+
+def _lookup(context: Mapping[str, object], path: tuple[str, ...]) -> Any:
+    """The value at ``path``, or ``_ABSENT`` when a key is missing or null (null is absent).
+
+    A non-object where the path needs an object is a ``bad-context`` error, as in the
+    compiled backend.
+    """
     value: object = context
-    for part in path:
+    for i, part in enumerate(path):
         if not isinstance(value, Mapping):
-            return False  # a malformed parent is an error, reported when it is converted
+            where = ".".join(path[:i])
+            raise CelEvalError("bad-context", f"`{where}` must be an object")
         value = value.get(part)
         if value is None:
-            return True
-    return False
+            return _ABSENT
+    return value
+
+
+class _Partial(dict[str, Any]):
+    """An object of the context under construction: only the attributes the program reads."""
+
+
+def _activation(
+    context: Mapping[str, object],
+    reads: tuple[tuple[str, ...], ...],
+    tested: tuple[tuple[str, ...], ...],
+    schema: ContextSchema,
+) -> dict[str, Any]:
+    """celpy variables holding exactly the attributes read or tested, converted per schema.
+
+    Converting only what is read keeps the oracle's errors where the compiler's are: a
+    malformed attribute the expression never touches is not an error.
+    """
+    root = _Partial()
+    done: set[tuple[str, ...]] = set()
+    for path in sorted((*reads, *tested), key=len):
+        declared = _declared_prefix(path, schema)
+        if any(declared[:n] in done for n in range(1, len(declared) + 1)):
+            continue
+        parent = root
+        for part in declared[:-1]:  # a tested path's parents exist even when empty
+            child = parent.setdefault(part, _Partial())
+            if not isinstance(child, _Partial):  # pragma: no cover - guarded by `done`
+                break
+            parent = child
+        else:
+            value = _lookup(context, declared)
+            t = schema.lookup(".".join(declared))
+            if value is not _ABSENT and t is not None:
+                parent[declared[-1]] = _to_celpy(value, t, ".".join(declared))
+                done.add(declared)
+    return {name: _wrap(value) for name, value in root.items()}
+
+
+def _wrap(value: Any) -> Any:
+    from celpy import celtypes  # noqa: PLC0415 - optional backend
+
+    if isinstance(value, _Partial):
+        return celtypes.MapType({celtypes.StringType(k): _wrap(v) for k, v in value.items()})
+    return value
 
 
 def _run(tree: Any, activation: dict[str, Any]) -> object:
@@ -281,8 +338,8 @@ def _eval_error(err: Any) -> CelEvalError:
 
 
 def _invalid(path: str, t: CelType, value: object) -> CelEvalError:
-    message = f"context attribute `{path}` must be {t}, got `{type(value).__name__}`"
-    return CelEvalError("invalid-argument", message)
+    message = f"`{path}` must be {t}, got `{type(value).__name__}`"
+    return CelEvalError("bad-context", message)
 
 
 def _to_celpy(value: object, t: CelType, path: str) -> Any:
@@ -328,7 +385,7 @@ _WRONG = object()
 def _int(value: object) -> Any:
     from celpy import celtypes  # noqa: PLC0415
 
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int:
         return _WRONG
     if not -(1 << 63) <= value < (1 << 63):
         raise CelEvalError("overflow", f"int value {value} out of range")
@@ -368,8 +425,6 @@ def _string(value: object) -> Any:
 def _bytes(value: object) -> Any:
     from celpy import celtypes  # noqa: PLC0415
 
-    if isinstance(value, str):
-        return celtypes.BytesType(value.encode("utf-8"))
     return celtypes.BytesType(value) if isinstance(value, bytes) else _WRONG
 
 
@@ -379,7 +434,7 @@ def _timestamp(value: object) -> Any:
     try:
         ts = to_timestamp(value)
     except ValueError as err:
-        raise CelEvalError("invalid-argument", str(err)) from None
+        raise CelEvalError("bad-context", str(err)) from None
     if ts is None:
         return _WRONG
     return celtypes.TimestampType(_EPOCH + timedelta(microseconds=ts.nanos // 1000))
@@ -391,7 +446,7 @@ def _duration(value: object) -> Any:
     try:
         d = to_duration(value)
     except ValueError as err:
-        raise CelEvalError("invalid-argument", str(err)) from None
+        raise CelEvalError("bad-context", str(err)) from None
     if d is None:
         return _WRONG
     return celtypes.DurationType(timedelta(microseconds=_trunc_div(d.nanos, 1000)))
