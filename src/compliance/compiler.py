@@ -37,7 +37,7 @@ from compliance.functions import (
     index,
     no_overload,
 )
-from compliance.schema import ContextSchema, CelType
+from compliance.schema import CelType, ContextSchema
 from compliance.values import (
     TYPE_CONSTANTS,
     CelEvalError,
@@ -275,12 +275,15 @@ class _Compiler:
         name = ".".join((*path, node.function))
         return name if name in IMPLEMENTATIONS else None
 
-    def _generic_call(self, node: Call, name: str, arg_nodes: tuple[Expr, ...]) -> tuple[_Fn, object]:
+    def _generic_call(
+        self, node: Call, name: str, arg_nodes: tuple[Expr, ...]
+    ) -> tuple[_Fn, object]:
         compiled = [self.compile(a) for a in arg_nodes]
         impl = IMPLEMENTATIONS.get(name.lstrip("."))
         if impl is None:
             message = f"undeclared reference to function `{name}`"
-            return _raiser(CelEvalError("no-matching-overload", message, node.start, node.end)), _NOCONST
+            err = CelEvalError("no-matching-overload", message, node.start, node.end)
+            return _raiser(err), _NOCONST
         if name == "matches" and len(compiled) == 2 and compiled[1][1] is not _NOCONST:
             return self._compile_matches(node, compiled)
         fns = [c[0] for c in compiled]
@@ -289,10 +292,13 @@ class _Compiler:
             return self.fold(fn, node)
         return fn, _NOCONST
 
-    def _compile_matches(self, node: Call, compiled: list[tuple[_Fn, object]]) -> tuple[_Fn, object]:
+    def _compile_matches(
+        self, node: Call, compiled: list[tuple[_Fn, object]]
+    ) -> tuple[_Fn, object]:
         pattern = compiled[1][1]
         if type(pattern) is not str:
-            return _call_fn(IMPLEMENTATIONS["matches"], [c[0] for c in compiled], node.start, node.end), _NOCONST
+            fns = [c[0] for c in compiled]
+            return _call_fn(IMPLEMENTATIONS["matches"], fns, node.start, node.end), _NOCONST
         try:
             regex = compile_regex(pattern)
         except CelEvalError as err:
@@ -352,24 +358,13 @@ class _Compiler:
     def _compile_in(self, node: Call) -> tuple[_Fn, object]:
         (elem, ec), (container, cc) = (self.compile(a) for a in node.args)
         start, end = node.start, node.end
-        if cc is not _NOCONST and isinstance(cc, list | tuple) and cc and all(type(x) is str for x in cc):
-            members = frozenset(cc)
-            if ec is _NOCONST:
-                def in_strings(act: Any) -> bool:
-                    v = elem(act)
-                    if type(v) is str:
-                        return v in members
-                    try:
-                        return cel_in(v, cc)
-                    except CelEvalError as err:
-                        raise err.at(start, end) from None
-
-                return in_strings, _NOCONST
+        if ec is _NOCONST and isinstance(cc, list | tuple) and all(type(x) is str for x in cc):
+            return _in_strings_fn(elem, tuple(cc), start, end), _NOCONST
 
         def in_(act: Any) -> bool:
             e = elem(act)
             c = container(act)
-            if type(e) is str and type(c) is list:
+            if type(e) is str and (type(c) is list or type(c) is tuple):
                 return e in c
             try:
                 return cel_in(e, c)
@@ -388,11 +383,7 @@ class _Compiler:
             return _const(value), value
         for fn, const in ((left, rc), (right, lc)):
             if type(const) in (str, bytes):
-                other = fn
-                c = const
-                if negate:
-                    return (lambda act: other(act) != c), _NOCONST
-                return (lambda act: other(act) == c), _NOCONST
+                return _eq_const_fn(fn, const, negate), _NOCONST
         if negate:
             return (lambda act: not cel_eq(left(act), right(act))), _NOCONST
         return (lambda act: cel_eq(left(act), right(act))), _NOCONST
@@ -402,7 +393,7 @@ class _Compiler:
         path = attribute_path(target_node)
         (key, kc) = self.compile(key_node)
         if path is not None and self._local_key(path[0]) is None and path[0] in self.declared:
-            t = self.declared[path[0]]
+            t: CelType | None = self.declared[path[0]]
             for name in path[1:]:
                 t = _member_type(t, name)
             if t is not None and t.kind == "map" and kc is not _NOCONST and type(kc) is str:
@@ -441,9 +432,11 @@ class _Compiler:
             for kf, vf, ks, ke in pairs:
                 k = kf(act)
                 if type(k) not in (str, int, UInt, bool):
-                    raise CelEvalError("invalid-argument", f"unsupported map key type `{_tname(k)}`", ks, ke)
+                    message = f"unsupported map key type `{_tname(k)}`"
+                    raise CelEvalError("invalid-argument", message, ks, ke)
                 if k in out:
-                    raise CelEvalError("invalid-argument", f"repeated key `{k}` in map literal", ks, ke)
+                    message = f"repeated key `{k}` in map literal"
+                    raise CelEvalError("invalid-argument", message, ks, ke)
                 out[k] = vf(act)
             return out
 
@@ -469,7 +462,8 @@ class _Compiler:
         finally:
             self.scopes.pop()
         loop = _LOOPS[node.kind]
-        return loop(rng, body, pred, key, node, self.env.max_iterations), _NOCONST
+        limit = self.env.max_iterations
+        return loop(rng, body, pred=pred, key=key, node=node, limit=limit), _NOCONST
 
 
 def _tname(v: object) -> str:
@@ -734,6 +728,29 @@ def _call_fn(impl: Callable[..., Any], fns: list[_Fn], start: int, end: int) -> 
     return call
 
 
+def _in_strings_fn(elem: _Fn, items: tuple[str, ...], start: int, end: int) -> _Fn:
+    """``x in ["a", "b"]``: a frozenset lookup, exact because strings only equal strings."""
+    members = frozenset(items)
+
+    def in_strings(act: Any) -> bool:
+        v = elem(act)
+        if type(v) is str:
+            return v in members
+        try:
+            return cel_in(v, items)
+        except CelEvalError as err:
+            raise err.at(start, end) from None
+
+    return in_strings
+
+
+def _eq_const_fn(operand: _Fn, const: object, negate: bool) -> _Fn:
+    """``x == "a"``: Python equality is CEL equality when one side is a string or bytes."""
+    if negate:
+        return lambda act: operand(act) != const
+    return lambda act: operand(act) == const
+
+
 def _and_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
     start, end = node.start, node.end
 
@@ -751,7 +768,7 @@ def _and_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
                     return rv
                 raise _bool_error("_&&_", rv, start, end)
             failure = _bool_error("_&&_", lv, start, end)
-        return _absorb(failure, right, act, False, "_&&_", start, end)
+        return _absorb(failure, right, act, False)
 
     return and_
 
@@ -773,21 +790,19 @@ def _or_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
                     return rv
                 raise _bool_error("_||_", rv, start, end)
             failure = _bool_error("_||_", lv, start, end)
-        return _absorb(failure, right, act, True, "_||_", start, end)
+        return _absorb(failure, right, act, True)
 
     return or_
 
 
-def _absorb(
-    failure: BaseException, right: _Fn, act: Any, absorbing: bool, fn: str, start: int, end: int
-) -> bool:
+def _absorb(failure: BaseException, right: _Fn, act: Any, absorbing: bool) -> bool:
     """The left side failed: the right side's absorbing value wins, else the failures merge."""
     try:
         rv = right(act)
     except (CelEvalError, CelUnknown) as err:
         raise _merge_unknown(failure, err) from None
     if rv is absorbing:
-        return absorbing
+        return bool(absorbing)
     raise failure
 
 
@@ -834,11 +849,11 @@ def _scope(act: Any, n: int, max_iterations: int, start: int, end: int) -> dict[
     return local
 
 
-_Loop = Callable[[_Fn, _Fn, "_Fn | None", str, Comprehension, int], _Fn]
+_Loop = Callable[..., _Fn]
 
 
 def _loop_quantifier(
-    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
 ) -> _Fn:
     start, end = node.start, node.end
     is_all = node.kind == "all"
@@ -856,7 +871,7 @@ def _loop_quantifier(
                 failure = err if failure is None else _merge_unknown(failure, err)
                 continue
             if v is stop:
-                return stop
+                return bool(stop)
             if v is not (not stop):
                 err2 = _bool_error(node.kind, v, start, end)
                 failure = err2 if failure is None else _merge_unknown(failure, err2)
@@ -868,7 +883,7 @@ def _loop_quantifier(
 
 
 def _loop_exists_one(
-    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
 ) -> _Fn:
     start, end = node.start, node.end
 
@@ -889,7 +904,7 @@ def _loop_exists_one(
 
 
 def _loop_map(
-    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
 ) -> _Fn:
     start, end = node.start, node.end
 
@@ -912,7 +927,7 @@ def _loop_map(
 
 
 def _loop_filter(
-    rng: _Fn, body: _Fn, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
 ) -> _Fn:
     start, end = node.start, node.end
 

@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
             required_failures += 1
         by_file[case.file][status] += 1
         by_section[case.section][status] += 1
-    _table("file", by_file, lambda f: _group(f))
+    _table("file", by_file, _group)
     if "--sections" in argv:
         _table("section", by_section, lambda s: _group(s.split("/")[0]))
     if "--failures" in argv:
@@ -47,12 +47,14 @@ def _group(file: str) -> str:
 
 
 def _table(title: str, rows: dict[str, Counter[str]], group: object) -> None:
-    print(f"{title:<48} {'group':<13} {'pass':>5} {'fail':>5} {'crash':>5} {'skip':>5} {'total':>6}")
+    header = f"{'pass':>5} {'fail':>5} {'crash':>5} {'skip':>5} {'total':>6}"
+    print(f"{title:<48} {'group':<13} {header}")
     totals: Counter[str] = Counter()
     for name in sorted(rows):
         c = rows[name]
         totals.update(c)
-        print(f"{name:<48} {group(name):<13} {c['pass']:>5} {c['fail']:>5} {c['crash']:>5}"  # type: ignore[operator]
+        label = group(name)  # type: ignore[operator]
+        print(f"{name:<48} {label:<13} {c['pass']:>5} {c['fail']:>5} {c['crash']:>5}"
               f" {c['skip']:>5} {sum(c.values()):>6}")
     print(f"{'all':<48} {'':<13} {totals['pass']:>5} {totals['fail']:>5} {totals['crash']:>5}"
           f" {totals['skip']:>5} {sum(totals.values()):>6}\n")
