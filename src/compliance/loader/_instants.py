@@ -132,7 +132,8 @@ def instant(ctx: Ctx, node: Node, what: str) -> Instant | None:
         ctx.report("wrong-type", f"{what} must be a date-time string, found {describe(node)}", node)
         return None
     try:
-        at = parse_instant(node.value)
+        # in UTC: aware datetimes with fold=1 never compare equal across zones (PEP 495)
+        at = parse_instant(node.value).astimezone(timezone.utc)
     except _BadInstantError as bad:
         ctx.report(bad.code, f"{what}: {bad.message}", node, help_=bad.help)
         return None
