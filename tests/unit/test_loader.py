@@ -1,4 +1,4 @@
-"""Stage 1: pack files and pack sets load into the model, and every structural problem is reported."""
+"""Stage 1: pack files and sets load into the model; every structural problem is reported."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from compliance.diagnostics import Diagnostic
-from compliance.loader import Limits, load_pack_file, load_pack_set, load_pack_text, load_schema_file
+from compliance.loader import (
+    Limits,
+    load_pack_file,
+    load_pack_set,
+    load_pack_text,
+    load_schema_file,
+)
 from compliance.pack import Pack
 
 GOOD = """\
@@ -31,7 +37,8 @@ rules:
     when: request.use_case == "llm-dev"
     effect: intervene
     priority: 5
-    intervention: {kind: route, target: opus-4.8, disclosure: visible, message: "Handled by opus-4.8."}
+    intervention:
+      {kind: route, target: opus-4.8, disclosure: visible, message: "Handled by opus-4.8."}
   - id: safety-retention
     obligations:
       retention: {min_days: 30, purpose: safety-review, training: prohibited}
@@ -84,16 +91,24 @@ class TestGoodPack:
         assert diags == []
         assert pack is not None
         assert (pack.id, pack.version, pack.tier, pack.tier_rank) == (
-            "us-export-control", "2026.06.15-1", "law", 400)
+            "us-export-control",
+            "2026.06.15-1",
+            "law",
+            400,
+        )
         assert pack.owners == ("trade@example.com",)
-        assert pack.effective is not None and pack.effective.start is not None
+        assert pack.effective is not None
+        assert pack.effective.start is not None
         assert pack.effective.start.at == datetime(2026, 6, 15, 21, 21, tzinfo=UTC)
         assert [v.name for v in pack.variables] == ["restricted_model"]
         deny, route, retention = pack.rules
-        assert deny.effect == "deny" and deny.unknown_policy == "deny"
-        assert route.intervention is not None and route.intervention.target == "opus-4.8"
+        assert deny.effect == "deny"
+        assert deny.unknown_policy == "deny"
+        assert route.intervention is not None
+        assert route.intervention.target == "opus-4.8"
         assert route.priority == 5
-        assert retention.effect is None and retention.unknown_policy == "skip"
+        assert retention.effect is None
+        assert retention.unknown_policy == "skip"
 
     def test_obligations_flattened(self) -> None:
         """Obligations become kind/value/merge/group records per the format table."""
@@ -113,7 +128,8 @@ class TestGoodPack:
     def test_numeric_tier(self) -> None:
         """A numeric tier is its own rank."""
         pack, diags = load(GOOD.replace("tier: law", "tier: 250"))
-        assert diags == [] and pack is not None
+        assert diags == []
+        assert pack is not None
         assert (pack.tier, pack.tier_rank) == ("250", 250)
 
 
@@ -124,7 +140,12 @@ class TestStructuralErrors:
         ("old", "new", "code", "underline"),
         [
             ("    effect: deny\n", "    effect: deny\n    whn: x\n", "unknown-field", "whn"),
-            ("    effect: deny\n", "    effect: deny\n    effect: allow\n", "duplicate-key", "effect"),
+            (
+                "    effect: deny\n",
+                "    effect: deny\n    effect: allow\n",
+                "duplicate-key",
+                "effect",
+            ),
             ("    priority: 5", "    priority: high", "wrong-type", "high"),
             ("effect: deny\n", "effect: dney\n", "invalid-value", "dney"),
             ("target: opus-4.8", "target: 4.8", "wrong-type", "4.8"),
@@ -132,17 +153,29 @@ class TestStructuralErrors:
             ("logging: full", "logging: loud", "invalid-obligation", "loud"),
             ("min_days: 30", "min_days: -3", "invalid-obligation", "-3"),
             ("merge: by-tier", "merge: by-tear", "invalid-obligation", "by-tear"),
-            ("    justification: safety", "    description: safety", "missing-justification",
-             "overrides"),
+            (
+                "    justification: safety",
+                "    description: safety",
+                "missing-justification",
+                "overrides",
+            ),
             ("disclosure: visible", "disclosure: silent", "missing-justification", "silent"),
-            ("id: llm-dev-handoff", "id: foreign-national-suspension", "duplicate-rule-id",
-             "foreign-national-suspension"),
-            ('{from: "2026-06-15T17:21:00[America/New_York]"}', '{from: "2026-06-15T17:21:00"}',
-             "naive-time", '"2026-06-15T17:21:00"'),
+            (
+                "id: llm-dev-handoff",
+                "id: foreign-national-suspension",
+                "duplicate-rule-id",
+                "foreign-national-suspension",
+            ),
+            (
+                '{from: "2026-06-15T17:21:00[America/New_York]"}',
+                '{from: "2026-06-15T17:21:00"}',
+                "naive-time",
+                '"2026-06-15T17:21:00"',
+            ),
         ],
     )
     def test_problem(self, old: str, new: str, code: str, underline: str) -> None:
-        """Changing ``old`` to ``new`` yields exactly one ``code`` diagnostic under ``underline``."""
+        """Changing ``old`` to ``new`` yields one ``code`` diagnostic under ``underline``."""
         text = GOOD.replace(old, new, 1)
         assert text != GOOD
         _, diags = load(text)
@@ -166,8 +199,13 @@ class TestStructuralErrors:
 
     def test_intervene_needs_intervention(self) -> None:
         """`effect: intervene` without an intervention, and the reverse, are both errors."""
-        _, missing = load(GOOD.replace("effect: intervene", "effect: intervene\n    x: 1")
-                          .replace("    intervention: {", "    #"))
+        block = (
+            "    intervention:\n"
+            "      {kind: route, target: opus-4.8, disclosure: visible,"
+            ' message: "Handled by opus-4.8."}\n'
+        )
+        assert block in GOOD
+        _, missing = load(GOOD.replace(block, ""))
         assert "missing-field" in codes(missing)
         _, unexpected = load(GOOD.replace("effect: intervene", "effect: deny"))
         assert "unexpected-field" in codes(unexpected)
@@ -176,7 +214,8 @@ class TestStructuralErrors:
         """A pack with errors still loads its sound rules, for the checker to read."""
         pack, diags = load(GOOD.replace("priority: 5", "priority: high"))
         assert codes(diags) == ["wrong-type"]
-        assert pack is not None and len(pack.rules) == 3
+        assert pack is not None
+        assert len(pack.rules) == 3
 
 
 class TestUntrustedYaml:
@@ -189,7 +228,8 @@ class TestUntrustedYaml:
             for i in range(9)
         )
         pack, diags = load_pack_text(bomb, "p.yaml")
-        assert pack is None and codes(diags) == ["yaml-alias"]
+        assert pack is None
+        assert codes(diags) == ["yaml-alias"]
 
     def test_too_deep(self) -> None:
         """Nesting beyond the limit stops composing with `too-deep`."""
@@ -207,18 +247,24 @@ class TestUntrustedYaml:
         path.write_bytes(b"pack: x\nauthority: caf\xe9\n")
         _, diags = load_pack_file(path)
         assert codes(diags) == ["invalid-encoding"]
-        assert diags[0].span is not None and diags[0].span.start.line == 1
+        assert diags[0].span is not None
+        assert diags[0].span.start.line == 1
 
     @pytest.mark.parametrize(
         ("text", "code"),
-        [("a: [1, 2\n", "yaml-syntax"), ("a: 1\n---\nb: 2\n", "multiple-documents"),
-         ("# only a comment\n", "empty-file"), ("- 1\n", "wrong-type")],
+        [
+            ("a: [1, 2\n", "yaml-syntax"),
+            ("a: 1\n---\nb: 2\n", "multiple-documents"),
+            ("# only a comment\n", "empty-file"),
+            ("- 1\n", "wrong-type"),
+        ],
         ids=["syntax", "two-documents", "empty", "not-a-mapping"],
     )
     def test_unusable_files(self, text: str, code: str) -> None:
         """Files without one usable mapping give no pack and one diagnostic."""
         pack, diags = load_pack_text(text, "p.yaml")
-        assert pack is None and codes(diags) == [code]
+        assert pack is None
+        assert codes(diags) == [code]
 
 
 class TestInstants:
@@ -230,15 +276,20 @@ class TestInstants:
             ("2026-06-15T17:21:00-04:00", datetime(2026, 6, 15, 21, 21, tzinfo=UTC)),
             ("2026-06-15T17:21:00Z", datetime(2026, 6, 15, 17, 21, tzinfo=UTC)),
             ("2026-01-15T17:21:00[America/New_York]", datetime(2026, 1, 15, 22, 21, tzinfo=UTC)),
-            ("2026-11-01T01:30:00-05:00[America/New_York]",
-             datetime(2026, 11, 1, 6, 30, tzinfo=UTC)),
+            (
+                "2026-11-01T01:30:00-05:00[America/New_York]",
+                datetime(2026, 11, 1, 6, 30, tzinfo=UTC),
+            ),
         ],
     )
     def test_resolves(self, raw: str, utc: datetime) -> None:
         """Offsets and zones resolve to the right UTC instant."""
         pack, diags = load(GOOD.replace("2026-06-15T17:21:00[America/New_York]", raw))
-        assert diags == [] and pack is not None and pack.effective is not None
-        assert pack.effective.start is not None and pack.effective.start.at == utc
+        assert diags == []
+        assert pack is not None
+        assert pack.effective is not None
+        assert pack.effective.start is not None
+        assert pack.effective.start.at == utc
 
     @pytest.mark.parametrize(
         ("raw", "code"),
@@ -263,8 +314,10 @@ class TestInstants:
 
     def test_empty_window(self) -> None:
         """``until`` not after ``from`` is `empty-window`, underlining ``until``."""
-        text = GOOD.replace('{from: "2026-06-15T17:21:00[America/New_York]"}',
-                            '{from: "2026-06-15T17:21:00-04:00", until: "2026-06-15T21:21:00Z"}')
+        text = GOOD.replace(
+            '{from: "2026-06-15T17:21:00[America/New_York]"}',
+            '{from: "2026-06-15T17:21:00-04:00", until: "2026-06-15T21:21:00Z"}',
+        )
         _, diags = load(text)
         assert codes(diags) == ["empty-window"]
         assert underlined(text, diags[0]) == '"2026-06-15T21:21:00Z"'
@@ -277,17 +330,21 @@ class TestDigest:
         """Comments, key order, quoting and flow/block style leave the digest alone."""
         a, _ = load("pack: x\nversion: '1'\ntier: law\nrules:\n  - {id: r, effect: deny}\n")
         b, _ = load(
-            "# a comment\ntier: law\nrules:\n- effect: deny   # why\n  id: \"r\"\n"
-            "version: \"1\"\npack: x\n"
+            '# a comment\ntier: law\nrules:\n- effect: deny   # why\n  id: "r"\n'
+            'version: "1"\npack: x\n'
         )
-        assert a is not None and b is not None
-        assert a.digest == b.digest and a.digest.startswith("sha256:")
+        assert a is not None
+        assert b is not None
+        assert a.digest == b.digest
+        assert a.digest.startswith("sha256:")
 
     def test_values_change_it(self) -> None:
         """Changing any value changes the digest."""
         a, _ = load("pack: x\nversion: '1'\ntier: law\nrules:\n  - {id: r, effect: deny}\n")
         b, _ = load("pack: x\nversion: '1'\ntier: law\nrules:\n  - {id: r, effect: allow}\n")
-        assert a is not None and b is not None and a.digest != b.digest
+        assert a is not None
+        assert b is not None
+        assert a.digest != b.digest
 
 
 class TestPackSet:
@@ -301,36 +358,47 @@ class TestPackSet:
 
     def test_directory_with_manifest(self, tmp_path: Path) -> None:
         """Packs are found recursively; the manifest gives schema and default effect."""
-        self._write(tmp_path, {"packset.yaml": MANIFEST, "a.yaml": GOOD,
-                               "sub/b.yml": GOOD.replace("us-export-control", "other")})
+        self._write(
+            tmp_path,
+            {
+                "packset.yaml": MANIFEST,
+                "a.yaml": GOOD,
+                "sub/b.yml": GOOD.replace("us-export-control", "other"),
+            },
+        )
         pack_set, diags = load_pack_set([tmp_path])
         assert not diags.errors, list(diags)
         assert pack_set is not None
         assert sorted(p.id for p in pack_set.packs) == ["other", "us-export-control"]
         assert pack_set.default_effect == "deny"
         kind = pack_set.schema.lookup("principal.kind")
-        assert kind is not None and kind.enum == ("customer", "employee")
+        assert kind is not None
+        assert kind.enum == ("customer", "employee")
 
     def test_duplicate_pack_ids(self, tmp_path: Path) -> None:
         """Two packs with one id give `duplicate-pack-id` and only the first is kept."""
         self._write(tmp_path, {"packset.yaml": MANIFEST, "a.yaml": GOOD, "b.yaml": GOOD})
         pack_set, diags = load_pack_set([tmp_path])
         assert [d.code for d in diags] == ["duplicate-pack-id"]
-        assert pack_set is not None and len(pack_set.packs) == 1
+        assert pack_set is not None
+        assert len(pack_set.packs) == 1
 
     def test_missing_manifest(self, tmp_path: Path) -> None:
         """Without a manifest or a schema the set cannot be built."""
         self._write(tmp_path, {"a.yaml": GOOD})
         pack_set, diags = load_pack_set([tmp_path])
-        assert pack_set is None and [d.code for d in diags] == ["missing-manifest"]
+        assert pack_set is None
+        assert [d.code for d in diags] == ["missing-manifest"]
 
     def test_schema_argument_replaces_manifest(self, tmp_path: Path) -> None:
         """A schema passed in makes the manifest optional."""
         self._write(tmp_path, {"a.yaml": GOOD, "ctx.yaml": MANIFEST})
         schema, problems = load_schema_file(tmp_path / "ctx.yaml")
-        assert schema is not None and problems == []
+        assert schema is not None
+        assert problems == []
         pack_set, diags = load_pack_set([tmp_path / "a.yaml"], schema=schema)
-        assert pack_set is not None and not diags
+        assert pack_set is not None
+        assert not diags
 
     def test_type_error_in_manifest(self, tmp_path: Path) -> None:
         """A bad type string is `invalid-type` at the exact character."""
@@ -343,7 +411,8 @@ class TestPackSet:
 
     def test_enum_only_for_strings(self, tmp_path: Path) -> None:
         """`enum` on a non-string type is refused."""
-        self._write(tmp_path, {"packset.yaml": MANIFEST.replace(
-            "{type: string, enum", "{type: int, enum")})
+        self._write(
+            tmp_path, {"packset.yaml": MANIFEST.replace("{type: string, enum", "{type: int, enum")}
+        )
         _, diags = load_pack_set([tmp_path])
         assert [d.code for d in diags] == ["invalid-value"]

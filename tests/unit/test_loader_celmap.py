@@ -57,7 +57,7 @@ class TestExactMaps:
         ids=["folded", "plain-multiline", "literal"],
     )
     def test_folded_scalars_get_a_hint(self, rule: str, warned: bool) -> None:
-        """Folded and multi-line plain conditions earn a `folded-condition` warning, `|` does not."""
+        """Folded and multi-line plain conditions earn a `folded-condition` warning; `|` not."""
         _, _, codes = _load(rule)
         assert ("folded-condition" in codes) is warned
 

@@ -23,7 +23,8 @@ class TestErrors:
 
     def test_tree(self) -> None:
         """PackError and ContextError are ValueErrors; all are ComplianceErrors."""
-        assert issubclass(PackError, ValueError) and issubclass(ContextError, ValueError)
+        assert issubclass(PackError, ValueError)
+        assert issubclass(ContextError, ValueError)
         for cls in (PackError, ContextError, EvaluationError, LogIntegrityError):
             assert issubclass(cls, ComplianceError)
 
@@ -31,12 +32,14 @@ class TestErrors:
         """``str(PackError)`` lists the first few diagnostics as file:line:col one-liners."""
         diags = [Diagnostic("c", f"m{i}", Span.point("p.yaml", i, 2)) for i in range(7)]
         text = str(PackError(diags))
-        assert "p.yaml:1:3: error[c]: m0" in text and "... and 2 more" in text
+        assert "p.yaml:1:3: error[c]: m0" in text
+        assert "... and 2 more" in text
 
     def test_context_error_path(self) -> None:
         """ContextError keeps the attribute path."""
         err = ContextError("request.time", "not a timestamp")
-        assert err.path == "request.time" and "request.time" in str(err)
+        assert err.path == "request.time"
+        assert "request.time" in str(err)
 
 
 class TestCanonicalJson:

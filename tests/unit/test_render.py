@@ -56,21 +56,25 @@ class TestText:
         text = "x" * 500 + "TARGET" + "y" * 500
         d = Diagnostic("x", "m", Span.point("f", 0, 500, 6))
         out = render_text([d], {"f": text}).split("\n")
-        assert len(out[2]) < 200 and "..." in out[2]
+        assert len(out[2]) < 200
+        assert "..." in out[2]
         start = out[3].index("^")
         assert out[2][start : start + 6] == "TARGET"
         assert out[3].count("^") == 6
 
     def test_without_span_or_source(self) -> None:
         """No span renders as `error[code]: message`; no source renders the header only."""
-        assert render_text([Diagnostic("missing-manifest", "m")], {}) == "error[missing-manifest]: m"
+        assert (
+            render_text([Diagnostic("missing-manifest", "m")], {}) == "error[missing-manifest]: m"
+        )
         assert render_text([TYPE_ERROR], {}).count("\n") == 1  # header + help
 
     def test_notes_and_warnings(self) -> None:
         """Warnings say so in the header and notes follow help."""
         d = Diagnostic("w", "m", Span.point("f", 0, 0), Severity.WARNING, "h", ("n",))
         out = render_text([d], {"f": "a"})
-        assert out.startswith("f:1:1: warning[w]: m") and out.endswith("= help: h\n   = note: n")
+        assert out.startswith("f:1:1: warning[w]: m")
+        assert out.endswith("= help: h\n   = note: n")
 
     def test_summary(self) -> None:
         """The summary counts errors and warnings with plurals."""
@@ -86,9 +90,15 @@ class TestMachineFormats:
         """JSON carries 1-based positions and the help."""
         (item,) = json.loads(render_json([TYPE_ERROR]))
         assert item == {
-            "code": "type-mismatch", "severity": "error", "message": TYPE_ERROR.message,
-            "file": "rules/payments.yaml", "line": 14, "column": 29, "end_line": 14,
-            "end_column": 36, "help": TYPE_ERROR.help,
+            "code": "type-mismatch",
+            "severity": "error",
+            "message": TYPE_ERROR.message,
+            "file": "rules/payments.yaml",
+            "line": 14,
+            "column": 29,
+            "end_line": 14,
+            "end_column": 36,
+            "help": TYPE_ERROR.help,
         }
 
     def test_github(self) -> None:
@@ -107,6 +117,7 @@ class TestMachineFormats:
         log = json.loads(render_sarif([TYPE_ERROR], {}))
         assert log["version"] == "2.1.0"
         (result,) = log["runs"][0]["results"]
-        assert result["ruleId"] == "type-mismatch" and result["level"] == "error"
+        assert result["ruleId"] == "type-mismatch"
+        assert result["level"] == "error"
         region = result["locations"][0]["physicalLocation"]["region"]
         assert (region["startLine"], region["startColumn"], region["endColumn"]) == (14, 29, 36)

@@ -133,7 +133,7 @@ def instant(ctx: Ctx, node: Node, what: str) -> Instant | None:
         return None
     try:
         # in UTC: aware datetimes with fold=1 never compare equal across zones (PEP 495)
-        at = parse_instant(node.value).astimezone(timezone.utc)
+        at = parse_instant(node.value).astimezone(UTC)
     except _BadInstantError as bad:
         ctx.report(bad.code, f"{what}: {bad.message}", node, help_=bad.help)
         return None
