@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from compliance.expr import (
@@ -33,9 +34,9 @@ from compliance.functions import (
     IMPLEMENTATIONS,
     cel_eq,
     cel_in,
-    compile_regex,
     index,
     no_overload,
+    regex_searcher,
 )
 from compliance.schema import CelType, ContextSchema
 from compliance.values import (
@@ -251,7 +252,8 @@ class _Compiler:
             types.append(t)
         dotted = ".".join(path)
         coerce = _coercer(types[-1], dotted, node.start, node.end)
-        return _path_fn(path, dotted, coerce, node.start, node.end)
+        fast = _FAST_TYPES.get(types[-1].kind if types[-1] is not None else "dyn", object)
+        return _path_fn(path, dotted, (fast, coerce), node.start, node.end)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -300,18 +302,17 @@ class _Compiler:
             fns = [c[0] for c in compiled]
             return _call_fn(IMPLEMENTATIONS["matches"], fns, node.start, node.end), _NOCONST
         try:
-            regex = compile_regex(pattern)
+            search = regex_searcher(pattern)
         except CelEvalError as err:
             return _raiser(err.at(node.start, node.end)), _NOCONST
         subject = compiled[0][0]
         start, end = node.start, node.end
-        search = regex.search
 
         def matches(act: Any) -> bool:
             s = subject(act)
             if type(s) is not str:
                 raise no_overload("matches", s, pattern).at(start, end)
-            return search(s) is not None
+            return search(s)
 
         return matches, _NOCONST
 
@@ -360,6 +361,9 @@ class _Compiler:
         start, end = node.start, node.end
         if ec is _NOCONST and isinstance(cc, list | tuple) and all(type(x) is str for x in cc):
             return _in_strings_fn(elem, tuple(cc), start, end), _NOCONST
+
+        if type(ec) is str and cc is _NOCONST:
+            return _const_str_in_fn(ec, container, start, end), _NOCONST
 
         def in_(act: Any) -> bool:
             e = elem(act)
@@ -564,10 +568,15 @@ def _member_type(t: CelType | None, name: str) -> CelType | None:
 
 
 def _path_fn(
-    path: tuple[str, ...], dotted: str, coerce: Callable[[Any], Any], start: int, end: int
+    path: tuple[str, ...], dotted: str, check: tuple[type, Callable[[Any], Any]],
+    start: int, end: int,
 ) -> _Fn:
-    """The getter of a declared attribute path; absent keys (or nulls) raise ``CelUnknown``."""
+    """The getter of a declared attribute path; absent keys (or nulls) raise ``CelUnknown``.
+
+    ``check`` is ``(fast_type, coerce)``: a value of exactly ``fast_type`` needs no coercion.
+    """
     unknown = frozenset({dotted})
+    fast, coerce = check
     if len(path) == 2:
         k0, k1 = path
 
@@ -576,11 +585,28 @@ def _path_fn(
                 v = act[k0][k1]
             except (KeyError, TypeError, IndexError):
                 v = _walk(act, path, unknown, start, end)
+            if type(v) is fast:
+                return v
             if v is None:
                 raise CelUnknown(unknown)
             return coerce(v)
 
         return get2
+    if len(path) == 3:
+        j0, j1, j2 = path
+
+        def get3(act: Any) -> Any:
+            try:
+                v = act[j0][j1][j2]
+            except (KeyError, TypeError, IndexError):
+                v = _walk(act, path, unknown, start, end)
+            if type(v) is fast:
+                return v
+            if v is None:
+                raise CelUnknown(unknown)
+            return coerce(v)
+
+        return get3
 
     def get(act: Any) -> Any:
         v = _walk(act, path, unknown, start, end)
@@ -589,6 +615,12 @@ def _path_fn(
         return coerce(v)
 
     return get
+
+
+_FAST_TYPES: dict[str, type] = {
+    "string": str, "bool": bool, "int": int, "double": float, "list": list, "map": dict,
+    "object": dict, "timestamp": Timestamp, "duration": Duration, "bytes": bytes, "uint": UInt,
+}
 
 
 def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, end: int) -> Any:
@@ -679,11 +711,15 @@ def _time_coercer(kind: str, bad: Callable[[Any, str], CelEvalError]) -> Callabl
     convert: Callable[[object], object] = to_timestamp if kind == "timestamp" else to_duration
     what = "a timestamp" if kind == "timestamp" else "a duration"
 
+    @lru_cache(maxsize=1024)
+    def parse_text(v: str) -> object:
+        return convert(v)
+
     def coerce(v: Any) -> Any:
         if type(v) is cls:
             return v
         try:
-            out = convert(v)
+            out = parse_text(v) if type(v) is str else convert(v)
         except (ValueError, CelEvalError):
             raise bad(v, what) from None
         if out is None:
@@ -742,6 +778,21 @@ def _in_strings_fn(elem: _Fn, items: tuple[str, ...], start: int, end: int) -> _
             raise err.at(start, end) from None
 
     return in_strings
+
+
+def _const_str_in_fn(elem: str, container: _Fn, start: int, end: int) -> _Fn:
+    """``"US" in principal.nationalities``: Python's ``in`` on a list is exact for a string."""
+
+    def const_in(act: Any) -> bool:
+        c = container(act)
+        if type(c) is list or type(c) is tuple:
+            return elem in c
+        try:
+            return cel_in(elem, c)
+        except CelEvalError as err:
+            raise err.at(start, end) from None
+
+    return const_in
 
 
 def _eq_const_fn(operand: _Fn, const: object, negate: bool) -> _Fn:

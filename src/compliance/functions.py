@@ -64,6 +64,7 @@ __all__ = [
     "format_double",
     "index",
     "no_overload",
+    "regex_searcher",
 ]
 
 INT64_MIN = -(1 << 63)
@@ -440,9 +441,31 @@ def compile_regex(pattern: str) -> Any:
         raise CelEvalError("invalid-argument", message) from None
 
 
+@lru_cache(maxsize=512)
+def regex_searcher(pattern: str) -> Callable[[str], bool]:
+    """A fast ``text -> bool`` partial-match test for an RE2 pattern (CEL ``matches``).
+
+    Calls RE2's match directly on UTF-8 bytes when the binding exposes it: the public
+    ``search`` also decodes span offsets, which costs several times more.
+    """
+    regex = compile_regex(pattern)
+    raw = getattr(regex, "_regexp", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if raw is None or anchor is None:
+        return lambda text: regex.search(text) is not None
+    match = raw.Match
+    miss = (-1, -1)
+
+    def search(text: str) -> bool:
+        data = text.encode("utf-8")
+        return bool(match(anchor, data, 0, len(data))[0] != miss)
+
+    return search
+
+
 def _matches(s: Any, pattern: Any) -> bool:
     _str_args("matches", s, pattern)
-    return compile_regex(pattern).search(s) is not None
+    return regex_searcher(pattern)(s)
 
 
 def _lower_ascii(s: Any) -> str:
