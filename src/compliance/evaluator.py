@@ -99,8 +99,9 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         ctx = _with_model(ctx, target)
     if strict and errors:
         first = errors[0]
-        raise EvaluationError(first.code, first.message, pack=first.pack, rule=first.rule,
-                              location=first.location)
+        where = f" (at {first.location})" if first.location else ""
+        raise EvaluationError(first.code, first.message + where, pack=first.pack or None,
+                              rule=first.rule or None)
     return _decision(plan, context, passes, at, errors, reasons, interventions, explain)
 
 
