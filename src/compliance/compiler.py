@@ -40,10 +40,12 @@ from compliance.functions import (
 )
 from compliance.schema import CelType, ContextSchema
 from compliance.values import (
+    OPTIONAL_NONE,
     TYPE_CONSTANTS,
     CelEvalError,
     CelUnknown,
     Duration,
+    Optional,
     Timestamp,
     UInt,
     to_duration,
@@ -517,6 +519,11 @@ def _resolve_fn(candidates: list[tuple[str, tuple[str, ...]]], start: int, end: 
 
 
 def _select(value: Any, name: str, start: int, end: int) -> Any:
+    if type(value) is Optional:  # selecting through an optional stays optional
+        inner = value.value
+        if value.present and isinstance(inner, Mapping) and name in inner:
+            return Optional(True, inner[name])
+        return OPTIONAL_NONE
     if isinstance(value, Mapping):
         try:
             return value[name]
@@ -549,6 +556,9 @@ def _has_fn(operand: _Fn, name: str, start: int, end: int, absent_ok: bool) -> _
             raise
         if isinstance(value, Mapping):
             return name in value
+        if type(value) is Optional:
+            inner = value.value
+            return value.present and isinstance(inner, Mapping) and name in inner
         if value is None and absent_ok:
             return False
         message = f"`has` cannot test field `{name}` on a value of type `{_tname(value)}`"

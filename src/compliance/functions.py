@@ -40,9 +40,11 @@ from compliance.schema import (
 )
 from compliance.values import (
     NANOS,
+    OPTIONAL_NONE,
     CelEvalError,
     CelTypeValue,
     Duration,
+    Optional,
     Timestamp,
     UInt,
     check_duration,
@@ -1046,7 +1048,37 @@ def _register_strings_ext() -> None:
     _define("strings.quote", _quote, _o(STRING, result=STRING))
 
 
+def _optional_of(v: object) -> Optional:
+    return Optional(True, v)
+
+
+def _optional_none() -> Optional:
+    return OPTIONAL_NONE
+
+
+def _has_value(o: object) -> bool:
+    if type(o) is Optional:
+        return o.present
+    raise no_overload("hasValue", o)
+
+
+def _or_value(o: object, default: object) -> object:
+    if type(o) is Optional:
+        return o.value if o.present else default
+    raise no_overload("orValue", o, default)
+
+
+def _register_optionals() -> None:
+    """A minimal slice of cel-go's optional library: enough to carry and test optionals."""
+    opt = CelType("optional_type", (A,))
+    _define("optional.of", _optional_of, _o(A, result=opt))
+    _define("optional.none", _optional_none, _o(result=opt))
+    _define("hasValue", _has_value, _o(opt, result=BOOL, receiver=True))
+    _define("orValue", _or_value, _o(opt, A, result=A, receiver=True))
+
+
 _register_operators()
+_register_optionals()
 _register_library()
 _register_time()
 _register_strings_ext()

@@ -24,6 +24,7 @@ __all__ = [
     "CelTypeValue",
     "CelUnknown",
     "Duration",
+    "Optional",
     "Timestamp",
     "UInt",
     "format_duration",
@@ -88,6 +89,17 @@ class CelTypeValue:
 
     def __str__(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Optional:
+    """A CEL optional value (``optional.of(x)``/``optional.none()``); ``present`` says which."""
+
+    present: bool
+    value: object = None
+
+
+OPTIONAL_NONE = Optional(False)
 
 
 class CelEvalError(Exception):
@@ -291,6 +303,7 @@ _TYPE_BY_CLASS: dict[type, CelTypeValue] = {
     bool: BOOL_TYPE, int: INT_TYPE, UInt: UINT_TYPE, float: DOUBLE_TYPE, str: STRING_TYPE,
     bytes: BYTES_TYPE, list: LIST_TYPE, tuple: LIST_TYPE, dict: MAP_TYPE, type(None): NULL_TYPE,
     Timestamp: TIMESTAMP_TYPE, Duration: DURATION_TYPE, CelTypeValue: TYPE_TYPE,
+    Optional: CelTypeValue("optional_type"),
 }
 
 

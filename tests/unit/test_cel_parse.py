@@ -78,7 +78,7 @@ class TestLiterals:
     @pytest.mark.parametrize("text", ["9223372036854775808", "18446744073709551616u", "-1u"])
     def test_out_of_range_integers_are_syntax_errors(self, text: str) -> None:
         """Integer literals outside int64/uint64 are rejected at parse, as cel-go does."""
-        with pytest.raises(CelSyntaxError, match="range|negative"):
+        with pytest.raises(CelSyntaxError, match=r"range|negative"):
             parse(text)
 
     @pytest.mark.parametrize("text", [r'"\q"', r'b"\u00e9"', r'"\ud800"'])

@@ -193,7 +193,7 @@ class TestVariables:
 
     def test_unknown_variable_is_a_compile_error(self) -> None:
         """An undefined `vars.x` fails at compile time."""
-        with pytest.raises(CelCompileError, match="undefined variable `vars.nope`"):
+        with pytest.raises(CelCompileError, match=r"undefined variable `vars\.nope`"):
             compile_expr(parse("vars.nope"), ENV)
 
 
