@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from compliance.schema import CelType, ContextSchema
-from compliance.timeparse import TimeFormatError, to_epoch_nanos
+from compliance.values import to_timestamp
 
 _MAX_DEPTH = 32
 
@@ -115,9 +115,9 @@ def _double(_: CelType, v: object) -> str | None:
 def _timestamp(_: CelType, v: object) -> str | None:
     if isinstance(v, datetime | str):
         try:
-            to_epoch_nanos(v)
-        except TimeFormatError as exc:
-            return str(exc)
+            to_timestamp(v)
+        except ValueError as exc:
+            return f"must be an RFC 3339 timestamp: {exc}"
         return None
     return f"must be an RFC 3339 timestamp string, got {_kind(v)}"
 

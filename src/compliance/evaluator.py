@@ -36,8 +36,7 @@ from compliance.decision import (
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
-from compliance.timeparse import TimeFormatError, to_epoch_nanos
-from compliance.values import CelEvalError, CelUnknown
+from compliance.values import CelEvalError, CelUnknown, to_timestamp
 
 Status = Literal[
     "applied", "not-effective", "condition-false", "exception-held",
@@ -312,10 +311,15 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
     if not isinstance(request, Mapping) or request.get("time") is None:
         return None, True
     try:
-        return to_epoch_nanos(request["time"]), False
-    except TimeFormatError as exc:
-        errors.append(_context_error(f"`request.time` {exc}"))
+        stamp = to_timestamp(request["time"])
+    except ValueError as exc:
+        errors.append(_context_error(f"`request.time` must be an RFC 3339 timestamp: {exc}"))
         return None, False
+    if stamp is None:
+        kind = type(request["time"]).__name__
+        errors.append(_context_error(f"`request.time` must be an RFC 3339 timestamp, got {kind}"))
+        return None, False
+    return stamp.nanos, False
 
 
 def _current_model(context: Mapping[str, Any]) -> str | None:
