@@ -38,8 +38,27 @@ def digest(obj: object) -> str:
 
 
 def digest_json(obj: object) -> str:
-    """Alias of ``digest`` for callers hashing request contexts (audit records)."""
-    return digest(obj)
+    """``digest`` of a request context: values JSON lacks (datetimes, NaN) hash by spelling.
+
+    Contexts come from hosts, not from our loader, so this never raises: a datetime hashes
+    as its ISO 8601 text, bytes as hex, NaN and infinities as their names.
+    """
+    return digest(_plain(obj))
+
+
+def _plain(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return repr(obj)
+    if isinstance(obj, bytes):
+        return {"bytes": obj.hex()}
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    iso = getattr(obj, "isoformat", None)
+    return iso() if callable(iso) else str(obj)
 
 
 def schema_to_data(schema: ContextSchema) -> dict[str, object]:
