@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
     _add_eval(sub)
+    _add_log(sub)
+    _add_replay(sub)
     return parser
 
 
@@ -150,6 +152,8 @@ def _add_eval(sub: Any) -> None:
                    help="fail (exit 1) on evaluation errors instead of a fail-closed decision")
     p.add_argument("--backend", choices=["compiled", "interpreter"], default="compiled",
                    help="CEL backend: compiled closures (default) or cel-python's interpreter")
+    p.add_argument("--log", metavar="FILE",
+                   help="also append the decision and its context to a hash-chained log")
     p.set_defaults(run=_run_eval)
 
 
@@ -174,11 +178,83 @@ def _run_eval(args: argparse.Namespace) -> int:
     except EvaluationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
+    if args.log:
+        from compliance.audit import DecisionLog  # noqa: PLC0415
+
+        with DecisionLog(args.log) as log:
+            log.record(decision, context)
     if args.format == "json":
         print(decision_json(decision))
     else:
         print(render_decision(decision))
     return EXIT_OK
+
+
+# --- audit logs ---------------------------------------------------------------------------
+
+
+def _add_log(sub: Any) -> None:
+    p = sub.add_parser("log", help="work with hash-chained decision logs")
+    verbs = p.add_subparsers(dest="log_command", metavar="VERB", required=True)
+    v = verbs.add_parser(
+        "verify", help="check that no record was removed, reordered or edited",
+        description="Verify a decision log's hash chain. exit codes: 0 intact, 1 broken, 2 I/O",
+    )
+    v.add_argument("log", metavar="FILE")
+    v.set_defaults(run=_run_log_verify)
+
+
+def _run_log_verify(args: argparse.Namespace) -> int:
+    from compliance.audit import verify_log  # noqa: PLC0415
+    from compliance.errors import LogIntegrityError  # noqa: PLC0415
+
+    try:
+        count = verify_log(args.log)
+    except OSError as exc:
+        print(f"error: {args.log}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LogIntegrityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"ok: {count} records, chain intact")
+    return EXIT_OK
+
+
+def _add_replay(sub: Any) -> None:
+    p = sub.add_parser(
+        "replay", help="re-evaluate logged contexts and compare with the logged decisions",
+        description="Replay a decision log against a pack set. Records made with another pack "
+                    "set digest are reported, not compared.\n\nexit codes: 0 all the same, "
+                    "1 some decision differs or the log is broken, 2 usage or I/O error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("log", metavar="FILE")
+    p.add_argument("--rules", "-r", action="append", required=True, metavar="PATH")
+    p.set_defaults(run=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from compliance.audit import replay  # noqa: PLC0415
+    from compliance.errors import LogIntegrityError  # noqa: PLC0415
+
+    diagnostics, checked = check_paths(args.rules)
+    if checked is None:
+        _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", sys.stderr)
+        return EXIT_ERRORS
+    try:
+        results = replay(args.log, Engine(checked))
+    except OSError as exc:
+        print(f"error: {args.log}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LogIntegrityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    for r in results:
+        if r.status != "same":
+            print(f"record {r.seq}: {r.status}" + (f": {r.detail}" if r.detail else ""))
+    same = sum(r.status == "same" for r in results)
+    print(f"{same} of {len(results)} records replayed to the same decision")
+    return EXIT_OK if all(r.status == "same" for r in results) else EXIT_ERRORS
 
 
 def _read_context(name: str) -> Any:
