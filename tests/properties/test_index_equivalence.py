@@ -1,0 +1,221 @@
+"""The rule index never skips a rule whose ``when`` could be anything but false.
+
+Hypothesis builds rule sets whose conditions mix indexable conjuncts (``==``/``in``
+against constants, same-path ``||``, ``vars.<name>``) with unindexable ones (``!=``,
+``has``, comparisons that may error, erroring constants), over attributes of every
+indexable declared type, and contexts with absent, null, wrong-typed, NaN, huge and
+cross-type numeric values. For every rule the index leaves out, the compiled ``when``
+must return ``False`` - not an error, not an unknown, not ``True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compliance.compiler import CompileEnv, compile_expr
+from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select
+from compliance.index import RuleIndex
+from compliance.schema import (
+    BOOL,
+    DOUBLE,
+    DYN,
+    INT,
+    STRING,
+    TIMESTAMP,
+    UINT,
+    ContextSchema,
+    list_of,
+    map_of,
+    object_of,
+)
+from compliance.values import CelEvalError, CelUnknown, UInt
+
+SCHEMA = ContextSchema({
+    "request": object_of("request", {
+        "s": STRING, "t": STRING, "i": INT, "u": UINT, "d": DOUBLE, "b": BOOL, "x": DYN,
+        "ts": TIMESTAMP, "ls": list_of(STRING), "m": map_of(STRING, DOUBLE),
+        "deep": object_of("deep", {"s": STRING}),
+    }),
+    "org": object_of("org", {"id": STRING}),
+})
+PATHS = [("request", f) for f in ("s", "t", "i", "u", "d", "b", "x")] + [
+    ("request", "m", "k"), ("request", "deep", "s"), ("org", "id"),
+]
+
+LITERALS: list[object] = [
+    "a", "b", "c", "", 0, 1, -1, 2**53 - 1, 2**53, 2**53 + 1, 2**63 - 1, UInt(1), UInt(2**60),
+    0.0, 1.0, 2.5, -0.0, 1e300, True, False, None, b"a",
+]
+VALUES: list[object] = [
+    *LITERALS, "z", 2**60 + 1, float(2**53), float("nan"), float("inf"), UInt(0), [], ["a"],
+    {"k": 1.0}, {}, "2026-01-01T00:00:00Z",
+]
+
+
+def node(expr_kind: type, *args: Any) -> Any:
+    """Build a node with zero offsets (offsets only matter for error messages)."""
+    return expr_kind(0, 0, *args)
+
+
+def path_expr(path: tuple[str, ...]) -> Expr:
+    """``request.s`` as a Select chain."""
+    out: Expr = node(Ident, path[0])
+    for name in path[1:]:
+        out = node(Select, out, name)
+    return out
+
+
+def call(function: str, *args: Expr) -> Expr:
+    """An operator call."""
+    return node(Call, function, tuple(args))
+
+
+paths = st.sampled_from(PATHS).map(path_expr)
+literals = st.sampled_from(LITERALS).map(lambda v: node(Literal, v))
+
+
+@st.composite
+def atoms(draw: st.DrawFn) -> Expr:
+    """One conjunct: mostly indexable shapes, sometimes shapes the index must ignore."""
+    p = draw(paths)
+    choice = draw(st.integers(0, 9))
+    if choice == 0:
+        return call("_==_", draw(literals), p)
+    if choice in (1, 2):
+        return call("_==_", p, draw(literals))
+    if choice in (3, 4):
+        return call("@in", p, node(CreateList, tuple(draw(st.lists(literals, max_size=4)))))
+    if choice == 5:
+        return call("_||_", call("_==_", p, draw(literals)), call("_==_", p, draw(literals)))
+    if choice == 6:
+        return call("_!=_", p, draw(literals))
+    if choice == 7:
+        return node(Select, p.operand, p.field, True) if isinstance(p, Select) else p
+    if choice == 8:
+        return call("_>_", p, node(Literal, 1))
+    return call("_==_", call("_/_", node(Literal, 1), node(Literal, 0)), node(Literal, 1))
+
+
+@st.composite
+def conditions(draw: st.DrawFn, var_names: list[str]) -> Expr:
+    """A left-nested ``&&`` of atoms and ``vars.<name>`` references."""
+    parts: list[Expr] = []
+    for _ in range(draw(st.integers(1, 3))):
+        if var_names and draw(st.booleans()):
+            parts.append(node(Select, node(Ident, "vars"), draw(st.sampled_from(var_names))))
+        else:
+            parts.append(draw(atoms()))
+    out = parts[0]
+    for part in parts[1:]:
+        out = call("_&&_", out, part)
+    return out
+
+
+@st.composite
+def rule_sets(draw: st.DrawFn) -> list[tuple[Expr | None, Mapping[str, Expr]]]:
+    """Several packs, each with its own variables (which may alias paths or conditions)."""
+    out: list[tuple[Expr | None, Mapping[str, Expr]]] = []
+    for _ in range(draw(st.integers(1, 3))):
+        variables: dict[str, Expr] = {}
+        for n in range(draw(st.integers(0, 2))):
+            alias = draw(st.booleans())
+            variables[f"v{n}"] = draw(paths) if alias else draw(conditions(list(variables)))
+        for _ in range(draw(st.integers(1, 5))):
+            when = None if draw(st.integers(0, 9)) == 0 else draw(conditions(list(variables)))
+            if when is not None and draw(st.integers(0, 4)) == 0 and variables:
+                name = draw(st.sampled_from(list(variables)))
+                when = call("_&&_", call("_==_", node(Select, node(Ident, "vars"), name),
+                                         draw(literals)), when)
+            out.append((when, variables))
+    return out
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> dict[str, Any]:
+    """A context where each attribute is absent, null, or any value of any type."""
+    ctx: dict[str, Any] = {}
+    for root in ("request", "org"):
+        shape = draw(st.integers(0, 9))
+        if shape == 0:
+            continue  # the whole object absent
+        if shape == 1:
+            ctx[root] = draw(st.sampled_from([None, "oops", [1], 3]))
+            continue
+        ctx[root] = {}
+    for path in PATHS:
+        holder: Any = ctx
+        for name in path[:-1]:
+            if not isinstance(holder, dict):
+                break
+            if name not in holder:
+                holder[name] = {} if draw(st.integers(0, 5)) else draw(st.sampled_from([None, 1]))
+            holder = holder[name]
+        if isinstance(holder, dict) and draw(st.integers(0, 4)):
+            holder[path[-1]] = draw(st.sampled_from(VALUES))
+    return ctx
+
+
+def when_result(program: Any, ctx: Mapping[str, Any]) -> object:
+    """The program's value, or the exception it raised (as a value)."""
+    try:
+        return program(ctx)
+    except (CelEvalError, CelUnknown) as err:
+        return err
+
+
+@given(rules=rule_sets(), ctxs=st.lists(contexts(), min_size=1, max_size=4))
+def test_skipped_rules_are_certainly_false(rules: list[tuple[Expr | None, Mapping[str, Expr]]],
+                                           ctxs: list[dict[str, Any]]) -> None:
+    """Every rule ``candidates`` omits evaluates to exactly ``False`` for that context."""
+    index = RuleIndex.build(rules, schema=SCHEMA)
+    programs = [
+        compile_expr(when, CompileEnv(schema=SCHEMA, variables=variables))
+        if when is not None else None
+        for when, variables in rules
+    ]
+    for ctx in ctxs:
+        chosen = index.candidates(ctx)
+        assert list(chosen) == sorted(set(chosen))
+        assert index.candidates(ctx) == chosen  # cached answer is the same answer
+        for position, program in enumerate(programs):
+            if position in chosen:
+                continue
+            assert program is not None, "a rule without `when` must always be a candidate"
+            assert when_result(program, ctx) is False, (position, rules[position][0], ctx)
+
+
+@given(rules=rule_sets(), ctx=contexts())
+def test_index_without_schema_is_also_exact(rules: list[tuple[Expr | None, Mapping[str, Expr]]],
+                                            ctx: dict[str, Any]) -> None:
+    """Built without a schema (every path ``dyn``), skipped rules are still certainly false."""
+    index = RuleIndex.build(rules)
+    chosen = set(index.candidates(ctx))
+    for position, (when, variables) in enumerate(rules):
+        if position in chosen:
+            continue
+        assert when is not None
+        program = compile_expr(when, CompileEnv(schema=None, variables=variables))
+        assert when_result(program, ctx) is False
+
+
+@pytest.mark.parametrize("value", [float("nan"), 2**60 + 1, float(2**53)], ids=repr)
+def test_numeric_edge_values_are_never_wrongly_skipped(value: object) -> None:
+    """NaN, huge ints and big doubles follow CEL numeric equality in the index."""
+    d = path_expr(("request", "d"))
+    x = path_expr(("request", "x"))
+    rules: list[tuple[Expr | None, Mapping[str, Expr]]] = [
+        (call("_==_", d, node(Literal, 2**53 - 1)), {}),
+        (call("_==_", x, node(Literal, 1.0)), {}),
+    ]
+    index = RuleIndex.build(rules, schema=SCHEMA)
+    ctx = {"request": {"d": value, "x": value}}
+    for position in set(range(2)) - set(index.candidates(ctx)):
+        when = rules[position][0]
+        assert when is not None
+        program = compile_expr(when, CompileEnv(schema=SCHEMA))
+        assert when_result(program, ctx) is False
