@@ -1,0 +1,404 @@
+"""The rule index: evaluate only the rules whose ``when`` can possibly hold for a context.
+
+Most rules target a particular model, organisation or use case (``request.model in
+["fable-5", "mythos-5"]``, ``org.id == "acme"``), so a context matches a handful of a
+thousand rules. Running every ``when`` costs microseconds per rule; a few dictionary
+look-ups cost almost nothing. The index must never change a decision, so it is built on
+one narrow, provable fact:
+
+    A rule may be skipped only when one of its top-level conjuncts is *certainly false*.
+
+CEL's ``&&`` is false as soon as either side is false, whatever the other side is (error
+and unknown included, in either order), so a certainly-false conjunct makes ``when``
+false, the rule ``condition-false``, and nothing of it reaches ``missing`` or ``errors``:
+exactly what evaluating it would have produced. A conjunct ``path == c`` / ``path in [c1,
+c2]`` (also ``c == path`` and same-path ``||`` of those, also through ``vars.<name>``) is
+certainly false only when the attribute is present, not null, of a type the compiled
+getter accepts for the declared type without an error, and unequal under CEL equality to
+every constant. Anything else - absent, null, wrong type, a non-mapping on the way - makes
+the rule a candidate, so the evaluator sees the unknown or the error as before.
+
+Numbers follow ``functions.cel_eq``: int, uint and double compare as numbers (an int
+against a double compares as doubles), bools never equal numbers. To keep set look-ups
+exact, numeric constants are indexed only when they are integral with magnitude below
+2**53 (where int and double comparison agree) or non-integral finite doubles; other
+numeric constants (NaN, infinities, huge values) leave the conjunct unindexed.
+
+Per rule the most selective indexable conjunct is chosen (fewest constants, then the
+path most other rules use), and at most ``MAX_PATHS`` attribute paths are indexed.
+``candidates`` reduces a context to one key per path and caches the sorted candidate
+tuple per key combination (bounded), so the steady-state cost is a few dict look-ups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
+from compliance.schema import CelType, ContextSchema
+from compliance.values import UInt
+
+__all__ = ["MAX_PATHS", "RuleIndex"]
+
+MAX_PATHS: Final = 8
+"""Attribute paths indexed at most; each costs one look-up per ``candidates`` call."""
+
+_CACHE_SIZE: Final = 4096
+"""Cached key combinations; the cache is emptied when full (traffic is concentrated)."""
+
+_EXACT: Final = 2**53
+"""Integers below this magnitude compare the same as ints and as doubles."""
+
+_INDEXABLE_KINDS: Final = frozenset({"string", "bool", "int", "uint", "double", "dyn"})
+
+
+class _Marker:
+    """A sentinel key with a readable repr (for debugging cached keys)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_UNKNOWN: Final = _Marker("<unknown>")  # absent, null, wrong type: every rule on the path runs
+_OTHER: Final = _Marker("<other>")  # a valid value no rule on the path names: none of them runs
+_TRUE: Final = ("bool", True)  # bools are tagged: True == 1 in Python, never in CEL
+_FALSE: Final = ("bool", False)
+
+_Key = Hashable
+_Lookup = Callable[[Mapping[str, object]], _Key]
+
+
+@dataclass(frozen=True, slots=True)
+class _Constraint:
+    """``path`` must equal one of ``keys`` (normalised constants) for the conjunct to hold."""
+
+    path: tuple[str, ...]
+    keys: frozenset[_Key]
+
+
+class RuleIndex:
+    """Maps a context to the rule positions that must be evaluated for it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_always", "_by_value", "_cache", "_lookups", "_on_path", "_paths", "_size")
+
+    def __init__(self, size: int, always: Sequence[int],
+                 by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
+                 kinds: Mapping[tuple[str, ...], str]) -> None:
+        self._size = size
+        self._always = frozenset(always)
+        self._paths = tuple(by_path)
+        self._on_path = tuple(frozenset(by_path[p]) for p in self._paths)
+        self._by_value: tuple[dict[_Key, frozenset[int]], ...] = tuple(
+            _invert(by_path[p]) for p in self._paths
+        )
+        self._lookups: tuple[_Lookup, ...] = tuple(
+            _lookup(p, kinds[p], frozenset(v))
+            for p, v in zip(self._paths, self._by_value, strict=True)
+        )
+        self._cache: dict[tuple[_Key, ...], tuple[int, ...]] = {}
+
+    @classmethod
+    def build(cls, whens: Sequence[tuple[Expr | None, Mapping[str, Expr]]], *,
+              schema: ContextSchema | None = None) -> RuleIndex:
+        """Index rule ``i`` of ``whens`` (its ``when`` and its pack's variables).
+
+        ``schema`` must be the one the rules were compiled with: the declared type of a
+        path decides which context values its getter accepts without an error. Without
+        it every path is treated as ``dyn`` (the value is compared as it is).
+        """
+        found: list[list[_Constraint]] = []
+        kinds: dict[tuple[str, ...], str] = {}
+        for when, variables in whens:
+            usable = []
+            for c in _constraints(when, variables, schema):
+                kind = _declared_kind(c.path, schema)
+                if kind in _INDEXABLE_KINDS:
+                    kinds[c.path] = kind
+                    usable.append(c)
+            found.append(usable)
+        popularity = Counter(c.path for cs in found for c in {x.path: x for x in cs}.values())
+        ranked = sorted(popularity.items(), key=lambda pc: (-pc[1], pc[0]))
+        kept = {p for p, _ in ranked[:MAX_PATHS]}
+        always: list[int] = []
+        by_path: dict[tuple[str, ...], dict[int, frozenset[_Key]]] = {}
+        for position, constraints in enumerate(found):
+            options = [c for c in constraints if c.path in kept]
+            if not options:
+                always.append(position)
+                continue
+            best = min(options, key=lambda c: (len(c.keys), -popularity[c.path], c.path))
+            by_path.setdefault(best.path, {})[position] = best.keys
+        return cls(len(whens), always, by_path, kinds)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The dotted attribute paths the index reads, for ``--explain`` and tests."""
+        return tuple(".".join(p) for p in self._paths)
+
+    @property
+    def always(self) -> frozenset[int]:
+        """Rule positions without an indexable conjunct: candidates for every context."""
+        return self._always
+
+    def candidates(self, ctx: Mapping[str, object]) -> tuple[int, ...]:
+        """Sorted positions of the rules whose ``when`` is not certainly false for ``ctx``."""
+        key = tuple([lookup(ctx) for lookup in self._lookups])
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        found = set(self._always)
+        for on_path, by_value, k in zip(self._on_path, self._by_value, key, strict=True):
+            if k is _UNKNOWN:
+                found |= on_path
+            elif k is not _OTHER:
+                found |= by_value[k]
+        result = tuple(sorted(found))
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()  # concurrent readers just recompute; dict ops are atomic
+        self._cache[key] = result
+        return result
+
+    def __len__(self) -> int:
+        """Number of rules indexed (indexed or not)."""
+        return self._size
+
+    def __repr__(self) -> str:
+        indexed = self._size - len(self._always)
+        return f"RuleIndex(rules={self._size}, indexed={indexed}, paths={list(self.paths)})"
+
+
+def _invert(rules: Mapping[int, frozenset[_Key]]) -> dict[_Key, frozenset[int]]:
+    out: dict[_Key, set[int]] = {}
+    for position, keys in rules.items():
+        for key in keys:
+            out.setdefault(key, set()).add(position)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+# --- finding indexable conjuncts ----------------------------------------------------------
+
+
+def _constraints(when: Expr | None, variables: Mapping[str, Expr],
+                 schema: ContextSchema | None) -> list[_Constraint]:
+    """Every indexable top-level conjunct of ``when`` (``vars.<name>`` inlined)."""
+    if when is None:
+        return []
+    out: list[_Constraint] = []
+    for conjunct in _conjuncts(when, variables):
+        c = _constraint(conjunct, variables, schema)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+def _conjuncts(expr: Expr, variables: Mapping[str, Expr]) -> list[Expr]:
+    """The operands of top-level ``&&`` chains, looking through ``vars.<name>``."""
+    out: list[Expr] = []
+    stack: list[tuple[Expr, frozenset[str]]] = [(expr, frozenset())]
+    while stack:
+        node, seen = stack.pop()
+        if isinstance(node, Call) and node.function == "_&&_" and node.target is None:
+            stack.extend((arg, seen) for arg in reversed(node.args))
+            continue
+        name = _var_name(node, variables)
+        if name is not None and name not in seen:
+            stack.append((variables[name], seen | {name}))
+            continue
+        out.append(node)
+    return out
+
+
+def _var_name(node: Expr, variables: Mapping[str, Expr]) -> str | None:
+    """``x`` for a ``vars.x`` node naming a defined variable, else None."""
+    if (isinstance(node, Select) and not node.test_only and isinstance(node.operand, Ident)
+            and node.operand.name == "vars" and node.field in variables):
+        return node.field
+    return None
+
+
+def _constraint(node: Expr, variables: Mapping[str, Expr],
+                schema: ContextSchema | None) -> _Constraint | None:
+    """The constraint a conjunct imposes, if it is ``==``/``in`` of a path and constants."""
+    if not isinstance(node, Call) or node.target is not None or len(node.args) != 2:
+        return None
+    left, right = node.args
+    if node.function == "_||_":
+        a = _constraint(left, variables, schema)
+        b = _constraint(right, variables, schema)
+        if a is None or b is None or a.path != b.path:
+            return None
+        return _Constraint(a.path, a.keys | b.keys)
+    if node.function == "_==_":
+        for side, other in ((left, right), (right, left)):
+            path = _path(side, variables, schema)
+            key = _constant_key(other)
+            if path is not None and key is not None:
+                return _Constraint(path, frozenset({key}))
+        return None
+    if node.function == "@in" and isinstance(right, CreateList):
+        path = _path(left, variables, schema)
+        keys = [_constant_key(e) for e in right.elements]
+        if path is None or any(k is None for k in keys):
+            return None
+        return _Constraint(path, frozenset(k for k in keys if k is not None))
+    return None
+
+
+def _path(node: Expr, variables: Mapping[str, Expr],
+          schema: ContextSchema | None) -> tuple[str, ...] | None:
+    """The declared attribute path ``node`` reads, following ``vars.x`` aliases of paths."""
+    seen: set[str] = set()
+    while (name := _var_name(node, variables)) is not None and name not in seen:
+        seen.add(name)
+        node = variables[name]
+    if not isinstance(node, Select):
+        return None  # a bare root (``request``) is a map, never an indexable scalar
+    path = attribute_path(node)
+    if path is None or path[0] == "vars" or any("." in part for part in path):
+        return None
+    if schema is not None and path[0] not in schema.variables:
+        return None  # undeclared roots resolve by container rules at run time: not indexed
+    return path
+
+
+def _constant_key(node: Expr) -> _Key | None:
+    """The look-up key of a literal, or None when it cannot be indexed exactly."""
+    if not isinstance(node, Literal):
+        return None
+    value = node.value
+    if type(value) is str:
+        return value
+    if type(value) is bool:
+        return _TRUE if value else _FALSE
+    if type(value) is int or type(value) is UInt:
+        return int(value) if abs(value) < _EXACT else None
+    if type(value) is float:
+        if math.isnan(value) or abs(value) >= _EXACT:
+            return None
+        return int(value) if value.is_integer() else value
+    return None
+
+
+def _declared_kind(path: tuple[str, ...], schema: ContextSchema | None) -> str:
+    """The declared type kind of ``path`` as the compiler resolves it (``dyn`` if unknown)."""
+    if schema is None:
+        return "dyn"
+    t: CelType | None = schema.variables.get(path[0])
+    for name in path[1:]:
+        if t is None:
+            break
+        if t.kind == "object":
+            t = t.field_type(name)
+        elif t.kind == "map":
+            t = t.value
+        else:
+            t = None
+    return t.kind if t is not None else "dyn"
+
+
+# --- reading a context ----------------------------------------------------------------------
+
+
+def _number_key(value: int | float) -> _Key:
+    """The key of a number after the getter's coercion (see the module docstring)."""
+    if type(value) is float:
+        if math.isnan(value) or abs(value) >= _EXACT:
+            return _OTHER  # equals no indexed constant under CEL numeric equality
+        return int(value) if value.is_integer() else value
+    return int(value) if abs(value) < _EXACT else _OTHER
+
+
+def _key_string(v: object) -> _Key:
+    return v if type(v) is str else _UNKNOWN
+
+
+def _key_bool(v: object) -> _Key:
+    if type(v) is bool:
+        return _TRUE if v else _FALSE
+    return _UNKNOWN
+
+
+def _key_int(v: object) -> _Key:
+    return _number_key(v) if type(v) is int else _UNKNOWN
+
+
+def _key_uint(v: object) -> _Key:
+    if type(v) is UInt or (type(v) is int and v >= 0):
+        return _number_key(int(v))
+    return _UNKNOWN
+
+
+def _key_double(v: object) -> _Key:
+    if type(v) is float:
+        return _number_key(v)
+    if type(v) is int or type(v) is UInt:
+        return _number_key(float(v))  # the getter coerces to double first
+    return _UNKNOWN
+
+
+def _key_dyn(v: object) -> _Key:
+    t = type(v)
+    if t is str:
+        return v
+    if t is bool:
+        return _TRUE if v else _FALSE
+    if t is int or t is UInt or t is float:
+        return _number_key(v)  # type: ignore[arg-type]
+    return _UNKNOWN  # lists, maps, bytes, timestamps: not worth proving anything about
+
+
+_KEYERS: Final[dict[str, Callable[[object], _Key]]] = {
+    "string": _key_string, "bool": _key_bool, "int": _key_int, "uint": _key_uint,
+    "double": _key_double, "dyn": _key_dyn,
+}
+
+
+def _lookup(path: tuple[str, ...], kind: str, universe: frozenset[_Key]) -> _Lookup:
+    """A function ``ctx -> key``: the path's value as a key, ``_OTHER`` or ``_UNKNOWN``.
+
+    Any failure on the way (absent key, null, a non-mapping) gives ``_UNKNOWN``: the
+    rules on this path then run and report the unknown or the error themselves. Only a
+    value the compiled getter would return unchanged (or coerce, for doubles and uints)
+    becomes a key; ``universe`` is every constant some rule on the path names.
+    """
+    keyer = _KEYERS[kind]
+    if keyer is _key_string and len(path) == 2:
+        first, second = path
+
+        def look_string2(ctx: Mapping[str, object]) -> _Key:
+            outer = ctx.get(first)
+            if type(outer) is not dict:
+                return look(ctx)
+            value = outer.get(second)
+            if type(value) is not str:
+                return _UNKNOWN
+            return value if value in universe else _OTHER
+
+    def look(ctx: Mapping[str, object]) -> _Key:
+        value: object = ctx
+        for name in path:
+            if not isinstance(value, Mapping):
+                return _UNKNOWN
+            value = value.get(name)
+            if value is None:
+                return _UNKNOWN
+        key = keyer(value)
+        if key is _UNKNOWN or key is _OTHER:
+            return key
+        return key if key in universe else _OTHER
+
+    if keyer is _key_string and len(path) == 2:
+        return look_string2
+    return look
