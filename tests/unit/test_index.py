@@ -1,0 +1,198 @@
+"""Unit tests for ``compliance.index``: which conjuncts are indexed and what a context selects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import pytest
+
+from compliance.cel import parse
+from compliance.expr import Call, Expr, Literal
+from compliance.index import MAX_PATHS, RuleIndex
+from compliance.schema import BOOL, DOUBLE, INT, STRING, UINT, ContextSchema, map_of, object_of
+from compliance.values import UInt
+
+SCHEMA = ContextSchema({
+    "request": object_of("request", {
+        "model": STRING, "use_case": STRING, "tokens": INT, "n": UINT, "score": DOUBLE,
+        "streaming": BOOL, "risk_scores": map_of(STRING, DOUBLE),
+    }),
+    "org": object_of("org", {"id": STRING}),
+})
+
+
+def build(*whens: str | None, variables: Mapping[str, str] | None = None) -> RuleIndex:
+    """An index over rules written as CEL text, all in one pack with ``variables``."""
+    parsed_vars: dict[str, Expr] = {k: parse(v) for k, v in (variables or {}).items()}
+    return RuleIndex.build(
+        [(parse(w) if w is not None else None, parsed_vars) for w in whens], schema=SCHEMA
+    )
+
+
+class TestSelection:
+    """What a context selects."""
+
+    def test_equality_selects_only_matching_rules(self) -> None:
+        """A rule on `request.model == "a"` runs for model `a` only, alongside unindexed rules."""
+        index = build('request.model == "a"', 'request.model == "b"', "true")
+        assert index.candidates({"request": {"model": "a"}}) == (0, 2)
+        assert index.candidates({"request": {"model": "b"}}) == (1, 2)
+        assert index.candidates({"request": {"model": "zzz"}}) == (2,)
+
+    def test_in_list_selects_each_member(self) -> None:
+        """`in [..]` indexes every member of the literal list."""
+        index = build('request.model in ["fable-5", "mythos-5"]')
+        assert index.candidates({"request": {"model": "mythos-5"}}) == (0,)
+        assert index.candidates({"request": {"model": "opus-4.8"}}) == ()
+
+    def test_constant_on_the_left_is_indexed(self) -> None:
+        """`"bio" == request.use_case` is the same constraint as its mirror image."""
+        index = build('"bio" == request.use_case')
+        assert index.candidates({"request": {"use_case": "chem"}}) == ()
+
+    def test_absent_attribute_makes_a_candidate(self) -> None:
+        """An absent attribute is unknown: the rule must run to report it as missing."""
+        index = build('request.model == "a"')
+        assert index.candidates({"request": {}}) == (0,)
+        assert index.candidates({}) == (0,)
+
+    def test_null_attribute_makes_a_candidate(self) -> None:
+        """A null attribute is unknown as well."""
+        index = build('request.model == "a"')
+        assert index.candidates({"request": {"model": None}}) == (0,)
+
+    @pytest.mark.parametrize("value", [1, True, ["a"], {"x": 1}, b"a"], ids=repr)
+    def test_wrong_type_makes_a_candidate(self, value: object) -> None:
+        """A value the string getter rejects is an evaluation error the rule must report."""
+        index = build('request.model == "a"')
+        assert index.candidates({"request": {"model": value}}) == (0,)
+
+    def test_non_mapping_parent_makes_a_candidate(self) -> None:
+        """`request` being a string is a bad context, reported by the rule."""
+        index = build('request.model == "a"')
+        assert index.candidates({"request": "oops"}) == (0,)
+
+    def test_rule_without_when_always_runs(self) -> None:
+        """`when` omitted means always: never indexed."""
+        index = build(None, 'org.id == "x"')
+        assert index.candidates({"org": {"id": "y"}}) == (0,)
+        assert index.always == frozenset({0})
+
+
+class TestConjuncts:
+    """Which conjuncts are indexable."""
+
+    def test_conjunction_picks_the_most_selective_conjunct(self) -> None:
+        """Of `model in [2 values] && use_case == "bio"` the single-value conjunct is indexed."""
+        index = build('request.model in ["a", "b"] && request.use_case == "bio"')
+        assert index.paths == ("request.use_case",)
+        assert index.candidates({"request": {"model": "a", "use_case": "chem"}}) == ()
+
+    def test_variables_are_inlined(self) -> None:
+        """`vars.restricted && !vars.us` indexes the variable's `in` list."""
+        index = build("vars.restricted && !vars.us",
+                      variables={"restricted": 'request.model in ["fable-5", "mythos-5"]',
+                                 "us": '"US" in request.model'})
+        assert index.candidates({"request": {"model": "opus"}}) == ()
+        assert index.candidates({"request": {"model": "fable-5"}}) == (0,)
+
+    def test_variable_aliasing_a_path_is_followed(self) -> None:
+        """`vars.m == "a"` where `m` is `request.model` indexes `request.model`."""
+        index = build('vars.m == "a"', variables={"m": "request.model"})
+        assert index.paths == ("request.model",)
+
+    def test_same_path_disjunction_is_a_set(self) -> None:
+        """`m == "a" || m == "b"` is the set {a, b}."""
+        index = build('request.model == "a" || request.model == "b"')
+        assert index.candidates({"request": {"model": "b"}}) == (0,)
+        assert index.candidates({"request": {"model": "c"}}) == ()
+
+    @pytest.mark.parametrize("when", [
+        'request.model != "a"',
+        '!(request.model == "a")',
+        'request.model == "a" || org.id == "b"',
+        'request.model == request.use_case',
+        'request.model.startsWith("a")',
+        'request.risk_scores["bio"] == 1.0',
+        'request.score == double("NaN")',
+        "request.tokens == 9007199254740992",
+    ], ids=str)
+    def test_unindexable_shapes_always_run(self, when: str) -> None:
+        """Negations, mixed-path `||`, calls, map indexing, non-literal and huge constants."""
+        assert build(when).always == frozenset({0})
+
+    def test_paths_are_capped(self) -> None:
+        """At most MAX_PATHS attribute paths are read per context; the rest always run."""
+        schema = ContextSchema({"o": object_of("o", {f"f{i}": STRING for i in range(12)})})
+        whens = [(parse(f'o.f{i} == "x"'), {}) for i in range(12)]
+        index = RuleIndex.build(whens, schema=schema)
+        assert len(index.paths) == MAX_PATHS
+        assert len(index.always) == 12 - MAX_PATHS
+
+
+class TestNumbersAndBools:
+    """CEL numeric equality and bool/int distinctness."""
+
+    def test_int_constant_matches_a_double_value(self) -> None:
+        """`request.score == 1` holds for a score of 1.0 (numbers compare across types)."""
+        index = build("request.score == 1")
+        assert index.candidates({"request": {"score": 1.0}}) == (0,)
+        assert index.candidates({"request": {"score": 1}}) == (0,)
+        assert index.candidates({"request": {"score": 1.5}}) == ()
+
+    def test_uint_attribute_accepts_non_negative_ints(self) -> None:
+        """A uint attribute given as `2` is coerced and compared; `-1` is a context error."""
+        index = build("request.n == 2u")
+        assert index.candidates({"request": {"n": 2}}) == (0,)
+        assert index.candidates({"request": {"n": UInt(3)}}) == ()
+        assert index.candidates({"request": {"n": -1}}) == (0,)
+
+    def test_int_attribute_rejects_doubles_and_bools(self) -> None:
+        """An int attribute given as 2.0 or True is a context error: the rule runs."""
+        index = build("request.tokens == 3")
+        assert index.candidates({"request": {"tokens": 2.0}}) == (0,)
+        assert index.candidates({"request": {"tokens": True}}) == (0,)
+        assert index.candidates({"request": {"tokens": 2}}) == ()
+
+    def test_bool_constant_is_not_the_number_one(self) -> None:
+        """`streaming == true` is indexed apart from numbers (True == 1 only in Python)."""
+        index = build("request.streaming == true")
+        assert index.candidates({"request": {"streaming": True}}) == (0,)
+        assert index.candidates({"request": {"streaming": False}}) == ()
+
+    def test_huge_double_value_matches_no_exact_constant(self) -> None:
+        """A double beyond 2**53 cannot equal an exactly indexed integer constant."""
+        index = build("request.score == 9007199254740991")
+        assert index.candidates({"request": {"score": 1e300}}) == ()
+        assert index.candidates({"request": {"score": float("nan")}}) == ()
+
+    def test_without_schema_every_path_is_dyn(self) -> None:
+        """With no schema a value is compared as it is: 1.0 meets an int constant 1."""
+        index = RuleIndex.build([(parse("request.x == 1"), {})])
+        assert index.candidates({"request": {"x": 1.0}}) == (0,)
+        assert index.candidates({"request": {"x": "1"}}) == ()
+        assert index.candidates({"request": {"x": True}}) == ()
+
+
+class TestCache:
+    """The per-key cache."""
+
+    def test_cache_is_bounded(self) -> None:
+        """Thousands of distinct matched values never grow the cache past its bound."""
+        template = parse('org.id == "o"')
+        assert isinstance(template, Call)
+        whens: list[tuple[Expr | None, Mapping[str, Expr]]] = [
+            (replace(template, args=(template.args[0], Literal(0, 0, f"o{i}"))), {})
+            for i in range(5000)
+        ]
+        index = RuleIndex.build(whens, schema=SCHEMA)
+        for i in range(5000):
+            assert index.candidates({"org": {"id": f"o{i}"}}) == (i,)
+        assert len(index._cache) <= 4096
+        assert index.candidates({"org": {"id": "nobody"}}) == ()
+
+    def test_repr_names_the_paths(self) -> None:
+        """The repr shows rule count and indexed paths, for debugging."""
+        assert "org.id" in repr(build('org.id == "a"'))
+        assert len(build("true", "false")) == 2
