@@ -198,8 +198,12 @@ class Gen:
     def _double(self, depth: int, scope: Scope) -> Expr:
         e = self.expr
         return self.choose([
-            lambda: call(self.draw(st.sampled_from(ARITH["double"])), e("double", depth, scope),
+            lambda: call(self.draw(st.sampled_from(ARITH["double"][:3])), e("double", depth, scope),
                          e("double", depth, scope)),
+            # Division only by a non-zero constant: celpy's `x / 0.0` is +inf whatever the
+            # signs (0/0 too), or a division-by-zero error (KNOWN_CELPY_BUGS.md #6).
+            lambda: call("_/_", e("double", depth, scope),
+                         lit(self.draw(DOUBLES.filter(lambda x: x != 0.0)))),
             lambda: call("-_", e("double", depth, scope)),
             lambda: call("double", e("int", depth, scope)),
         ])
