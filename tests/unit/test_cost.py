@@ -1,0 +1,160 @@
+"""Unit tests for ``compliance.cost``: concrete bounds for concrete expressions, and the check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.cel import parse
+from compliance.cost import DEFAULT_MAX_LIST, check_cost, estimate_cost
+from compliance.expr import Expr
+from compliance.loader import load_pack_set, load_schema_file
+from compliance.pack import Pack, PackSet, Rule
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA, _ = load_schema_file(REPO / "rules" / "packset.yaml")
+RESTRICTED = {"restricted": parse('request.model in ["a", "b"]')}
+
+
+def cost(text: str, variables: Mapping[str, Expr] | None = None, **kw: Any) -> int:
+    """The estimate for CEL ``text`` against the canonical context schema."""
+    return estimate_cost(parse(text), SCHEMA, variables or {}, **kw)
+
+
+class TestEstimate:
+    """Concrete numbers: each node is 1, plus scans."""
+
+    @pytest.mark.parametrize(("expected", "text"), [
+        (5, 'request.model == "fable-5"'),  # 4 nodes + one 10-char chunk of the literal
+        (6, 'request.model in ["fable-5", "mythos-5"]'),  # a literal list is a hash look-up
+        (6, 'request.risk_scores["bio"] >= 0.8'),
+        (4, '"bio" in request.risk_scores'),  # map membership is a hash look-up
+        (1004, '"US" in principal.nationalities'),  # a context list is scanned: 1000
+        (17, "[1, 2, 3].map(x, x * 2)"),  # 1 + range 4 + 3 elements x (body 3 + 1)
+    ], ids=str)
+    def test_simple_expressions(self, expected: int, text: str) -> None:
+        """Node counts and list scans for everyday conditions."""
+        assert cost(text) == expected
+
+    def test_comprehension_over_unknown_list_counts_the_default_maximum(self) -> None:
+        """`exists` over a context list: 1 + range 2 + 1000 x (body 4 + 1)."""
+        assert DEFAULT_MAX_LIST == 1000
+        assert cost('principal.nationalities.exists(n, n == "US")') == 5003
+
+    def test_declared_maximum_replaces_the_default(self) -> None:
+        """A declared maximum of 4 nationalities bounds the same comprehension at 23."""
+        sizes = {"principal.nationalities": 4}
+        assert cost('principal.nationalities.exists(n, n == "US")', max_sizes=sizes) == 23
+
+    def test_nested_comprehensions_multiply(self) -> None:
+        """An `all` inside an `exists` over two unknown lists costs a million-odd steps."""
+        text = "principal.nationalities.all(a, principal.authorizations.exists(b, a == b))"
+        assert cost(text) == 1 + 2 + 1000 * (1 + (1 + 2 + 1000 * (3 + 1)))
+
+    def test_matches_scales_with_subject_and_pattern(self) -> None:
+        """`matches` on a context string: 4 nodes + ceil(1024/10) x ceil(14/4)."""
+        assert cost('request.model.matches("^fable-[0-9]+$")') == 4 + 103 * 4
+        assert cost('request.model.matches("^fable-[0-9]+$")', max_string=10) == 4 + 1 * 4
+
+    def test_string_functions_scan_their_strings(self) -> None:
+        """`startsWith` scans the context string (103) and the literal (1)."""
+        assert cost('request.model.startsWith("fable")') == 4 + 103 + 1
+
+    def test_variables_count_where_used(self) -> None:
+        """Each use of `vars.restricted` (6) costs it again, plus the reference node."""
+        assert cost("vars.restricted && vars.restricted", RESTRICTED) == 1 + 2 * (1 + 6)
+
+    def test_self_referencing_variable_does_not_loop(self) -> None:
+        """A variable cycle (a check error elsewhere) still gives a finite estimate."""
+        loop = {"a": parse("vars.a && true")}
+        assert cost("vars.a", loop) == 1 + (1 + 1 + 1)
+
+    def test_list_concatenation_counts_both_lists(self) -> None:
+        """`exists` over `list + [x]` iterates the sum of both bounds."""
+        text = '(principal.nationalities + ["US"]).exists(n, n == "US")'
+        assert cost(text) == 1 + (1 + 2 + 2 + 1000 + 1) + 1001 * 5
+
+
+@dataclass(frozen=True)
+class _CheckedRule:
+    rule: Rule
+    pack: Pack
+    when: Expr | None
+    unless: Expr | None
+
+
+@dataclass(frozen=True)
+class _CheckedPack:
+    pack: Pack
+    rules: tuple[_CheckedRule, ...]
+    variables: Mapping[str, Expr]
+
+
+@dataclass(frozen=True)
+class _Checked:
+    pack_set: PackSet
+    packs: tuple[_CheckedPack, ...]
+
+
+def _checked(directory: Path) -> Any:
+    """A stand-in for the checker's output: the loaded packs with parsed conditions."""
+    pack_set, diagnostics = load_pack_set([directory])
+    assert pack_set is not None, diagnostics.sorted()
+    packs = tuple(
+        _CheckedPack(
+            pack=p,
+            rules=tuple(
+                _CheckedRule(r, p, parse(r.when.text) if r.when else None,
+                             parse(r.unless.text) if r.unless else None)
+                for r in p.rules
+            ),
+            variables={v.name: parse(v.expr.text) for v in p.variables},
+        )
+        for p in pack_set.packs
+    )
+    return _Checked(pack_set, packs)
+
+
+NESTED = """\
+pack: p
+version: "1"
+tier: policy
+rules:
+  - id: cheap
+    when: request.model == "a"
+    effect: deny
+  - id: quadratic
+    when: >-
+      principal.nationalities.all(a, principal.authorizations.exists(b, a == b))
+    effect: deny
+"""
+
+
+class TestCheckCost:
+    """The `cost-exceeded` check pass."""
+
+    def test_shipped_rules_are_within_budget(self) -> None:
+        """Every pack in rules/ passes the default budgets."""
+        assert check_cost(_checked(REPO / "rules")) == []
+
+    def test_quadratic_rule_is_reported_at_its_when(self, packset: Callable[..., Path]) -> None:
+        """A nested comprehension over two unknown lists exceeds the per-rule budget."""
+        checked = _checked(packset({"p.yaml": NESTED}))
+        diagnostics = check_cost(checked)
+        assert [d.code for d in diagnostics] == ["cost-exceeded", "cost-exceeded"]
+        per_rule = diagnostics[0]
+        assert "`quadratic`" in per_rule.message
+        when = checked.packs[0].rules[1].rule.when
+        assert per_rule.span == when.span
+
+    def test_total_budget_names_the_most_expensive_rule(self,
+                                                        packset: Callable[..., Path]) -> None:
+        """Over the set budget only: one diagnostic naming the worst rule."""
+        diagnostics = check_cost(_checked(packset({"p.yaml": NESTED})),
+                                 budget_per_rule=10**9, budget_total=100)
+        assert len(diagnostics) == 1
+        assert "`quadratic`" in diagnostics[0].message
