@@ -34,6 +34,12 @@ def agree(expr: Expr, context: Mapping[str, object]) -> None:
     compiled = outcome(compile_expr(expr, CompileEnv(schema=SCHEMA)), context)
     interpreted = outcome(interpreted_program(expr, SCHEMA, {}), context)
     why = f"{unparse(expr)}\ncompiled:    {compiled!r}\ninterpreted: {interpreted!r}"
+    if interpreted[0] == "unknown":
+        # The interpreter's unknowns are coarse (any absent attribute read, evaluated or
+        # not), so it over-approximates: the compiled backend may still decide.
+        if compiled[0] == "unknown":
+            assert compiled[1] <= interpreted[1], why  # type: ignore[operator]
+        return
     assert compiled[0] == interpreted[0], why
     if compiled[0] == "value":
         assert same_value(compiled[1], interpreted[1]), why

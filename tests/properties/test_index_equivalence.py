@@ -83,7 +83,7 @@ literals = st.sampled_from(LITERALS).map(lambda v: node(Literal, v))
 def atoms(draw: st.DrawFn) -> Expr:
     """One conjunct: mostly indexable shapes, sometimes shapes the index must ignore."""
     p = draw(paths)
-    choice = draw(st.integers(0, 9))
+    choice = draw(st.integers(0, 11))
     if choice == 0:
         return call("_==_", draw(literals), p)
     if choice in (1, 2):
@@ -98,6 +98,10 @@ def atoms(draw: st.DrawFn) -> Expr:
         return node(Select, p.operand, p.field, True) if isinstance(p, Select) else p
     if choice == 8:
         return call("_>_", p, node(Literal, 1))
+    if choice == 10:
+        return p  # a bare attribute: a bool conjunct only if declared bool
+    if choice == 11:
+        return call("!_", p)
     return call("_==_", call("_/_", node(Literal, 1), node(Literal, 0)), node(Literal, 1))
 
 
