@@ -12,7 +12,8 @@ CEL's ``&&`` is false as soon as either side is false, whatever the other side i
 and unknown included, in either order), so a certainly-false conjunct makes ``when``
 false, the rule ``condition-false``, and nothing of it reaches ``missing`` or ``errors``:
 exactly what evaluating it would have produced. A conjunct ``path == c`` / ``path in [c1,
-c2]`` (also ``c == path`` and same-path ``||`` of those, also through ``vars.<name>``) is
+c2]`` (also ``c == path``, a bare bool ``path`` or ``!path``, same-path ``||`` of those,
+also through ``vars.<name>``) is
 certainly false only when the attribute is present, not null, of a type the compiled
 getter accepts for the declared type without an error, and unequal under CEL equality to
 every constant. Anything else - absent, null, wrong type, a non-mapping on the way - makes
@@ -83,6 +84,7 @@ class _Constraint:
 
     path: tuple[str, ...]
     keys: frozenset[_Key]
+    bool_only: bool = False  # a bare `path` / `!path` conjunct: exact only if declared bool
 
 
 class RuleIndex:
@@ -124,7 +126,7 @@ class RuleIndex:
             usable = []
             for c in _constraints(when, variables, schema):
                 kind = _declared_kind(c.path, schema)
-                if kind in _INDEXABLE_KINDS:
+                if kind in _INDEXABLE_KINDS and (kind == "bool" or not c.bool_only):
                     kinds[c.path] = kind
                     usable.append(c)
             found.append(usable)
@@ -230,7 +232,18 @@ def _var_name(node: Expr, variables: Mapping[str, Expr]) -> str | None:
 
 def _constraint(node: Expr, variables: Mapping[str, Expr],
                 schema: ContextSchema | None) -> _Constraint | None:
-    """The constraint a conjunct imposes, if it is ``==``/``in`` of a path and constants."""
+    """The constraint a conjunct imposes, if it is ``==``/``in`` of a path and constants.
+
+    A bare ``org.zdr`` (or ``!org.zdr``) is ``org.zdr == true`` (``false``) only when the
+    path is declared bool: a value of another type is an error there, not false.
+    """
+    path = _path(node, variables, schema)
+    if path is not None:
+        return _Constraint(path, frozenset({_TRUE}), bool_only=True)
+    if isinstance(node, Call) and node.function == "!_" and len(node.args) == 1:
+        path = _path(node.args[0], variables, schema)
+        if path is not None and node.target is None:
+            return _Constraint(path, frozenset({_FALSE}), bool_only=True)
     if not isinstance(node, Call) or node.target is not None or len(node.args) != 2:
         return None
     left, right = node.args
@@ -239,7 +252,7 @@ def _constraint(node: Expr, variables: Mapping[str, Expr],
         b = _constraint(right, variables, schema)
         if a is None or b is None or a.path != b.path:
             return None
-        return _Constraint(a.path, a.keys | b.keys)
+        return _Constraint(a.path, a.keys | b.keys, a.bool_only or b.bool_only)
     if node.function == "_==_":
         for side, other in ((left, right), (right, left)):
             path = _path(side, variables, schema)

@@ -196,3 +196,18 @@ class TestCache:
         """The repr shows rule count and indexed paths, for debugging."""
         assert "org.id" in repr(build('org.id == "a"'))
         assert len(build("true", "false")) == 2
+
+
+class TestBareBools:
+    """`org.zdr` as a conjunct."""
+
+    def test_declared_bool_path_is_indexed(self) -> None:
+        """`request.streaming` and `!request.streaming` select by the bool's value."""
+        index = build("request.streaming", "!request.streaming")
+        assert index.candidates({"request": {"streaming": True}}) == (0,)
+        assert index.candidates({"request": {"streaming": False}}) == (1,)
+        assert index.candidates({"request": {"streaming": "yes"}}) == (0, 1)
+
+    def test_non_bool_path_is_not_indexed(self) -> None:
+        """A bare string path is an error as a condition, never false: it always runs."""
+        assert build("request.model").always == frozenset({0})
