@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compliance.cel import parse
+from compliance.checker import CheckedPackSet, check_pack_set
 from compliance.cost import DEFAULT_MAX_LIST, check_cost, estimate_cost
 from compliance.expr import Expr
 from compliance.loader import load_pack_set, load_schema_file
-from compliance.pack import Pack, PackSet, Rule
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA, _ = load_schema_file(REPO / "rules" / "packset.yaml")
@@ -79,44 +78,13 @@ class TestEstimate:
         assert cost(text) == 1 + (1 + 2 + 2 + 1000 + 1) + 1001 * 5
 
 
-@dataclass(frozen=True)
-class _CheckedRule:
-    rule: Rule
-    pack: Pack
-    when: Expr | None
-    unless: Expr | None
-
-
-@dataclass(frozen=True)
-class _CheckedPack:
-    pack: Pack
-    rules: tuple[_CheckedRule, ...]
-    variables: Mapping[str, Expr]
-
-
-@dataclass(frozen=True)
-class _Checked:
-    pack_set: PackSet
-    packs: tuple[_CheckedPack, ...]
-
-
-def _checked(directory: Path) -> Any:
-    """A stand-in for the checker's output: the loaded packs with parsed conditions."""
+def _checked(directory: Path) -> CheckedPackSet:
+    """Load and check a pack set directory (it must be free of check errors)."""
     pack_set, diagnostics = load_pack_set([directory])
     assert pack_set is not None, diagnostics.sorted()
-    packs = tuple(
-        _CheckedPack(
-            pack=p,
-            rules=tuple(
-                _CheckedRule(r, p, parse(r.when.text) if r.when else None,
-                             parse(r.unless.text) if r.unless else None)
-                for r in p.rules
-            ),
-            variables={v.name: parse(v.expr.text) for v in p.variables},
-        )
-        for p in pack_set.packs
-    )
-    return _Checked(pack_set, packs)
+    report = check_pack_set(pack_set)
+    assert report.checked is not None, report.errors
+    return report.checked
 
 
 NESTED = """\
@@ -149,6 +117,7 @@ class TestCheckCost:
         per_rule = diagnostics[0]
         assert "`quadratic`" in per_rule.message
         when = checked.packs[0].rules[1].rule.when
+        assert when is not None
         assert per_rule.span == when.span
 
     def test_total_budget_names_the_most_expensive_rule(self,
