@@ -160,6 +160,21 @@ class Gen:
                 return CreateMap(0, 0, tuple((lit(k), lit(v)) for k, v in items.items()))
         raise AssertionError(t)
 
+    def safe(self, t: T, scope: Scope) -> Expr:
+        """An expression that cannot fail, for `map`/`filter` bodies.
+
+        celpy raises an error inside `map`/`filter` instead of returning it as a value, so
+        `false && xs.map(x, 1 / 0) == []` fails where CEL says false (KNOWN_CELPY_BUGS.md #7).
+        """
+        if t == "bool":
+            operand = self.draw(st.sampled_from(["int", "string"]))
+            op = self.draw(st.sampled_from(RELATIONS))
+            return call(op, self.safe(operand, scope), self.safe(operand, scope))
+        local = [name for name, vt in scope.items() if vt == t]
+        if local and self.draw(st.booleans()):
+            return Ident(0, 0, self.draw(st.sampled_from(local)))
+        return self.leaf(t)
+
     def index(self) -> Expr:
         """A list index, never negative: celpy counts from the end (KNOWN_CELPY_BUGS.md #4)."""
         return lit(self.draw(st.integers(0, 4)))
@@ -282,9 +297,9 @@ class Gen:
         return self.choose([
             lambda: call("_+_", e("list_int", depth, scope), e("list_int", depth, scope)),
             lambda: Comprehension(0, 0, "map", e("list_int", depth, scope), var,
-                                  e("int", depth, inner)),
+                                  self.safe("int", inner)),
             lambda: Comprehension(0, 0, "filter", e("list_int", depth, scope), var,
-                                  e("bool", depth, inner)),
+                                  self.safe("bool", inner)),
             lambda: CreateList(0, 0, (e("int", depth, scope), e("int", depth, scope))),
         ])
 
@@ -294,7 +309,7 @@ class Gen:
         return self.choose([
             lambda: call("_+_", e("list_string", depth, scope), e("list_string", depth, scope)),
             lambda: Comprehension(0, 0, "map", e("list_int", depth, scope), var,
-                                  e("string", depth, {**scope, var: "int"})),
+                                  self.safe("string", {**scope, var: "int"})),
             lambda: CreateList(0, 0, (e("string", depth, scope),)),
         ])
 
