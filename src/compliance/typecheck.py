@@ -118,6 +118,8 @@ def spell_type(t: CelType) -> str:
         return f"map<{spell_type(t.params[0])}, {spell_type(t.params[1])}>"
     if t.kind == "error":
         return "dyn"
+    if t.kind == "dyn" and t.name:
+        return t.name  # a type parameter of a signature, as in `size(list<A>)`
     return str(t)
 
 
@@ -383,7 +385,7 @@ class _Checker:
             f"`{node.function}`")
         given = ", ".join(spell_type(t) for t in (types[1:] if node.target is not None else types))
         accepted = sorted({_signature(node.function, o) for o in overloads})
-        help_ = "accepted: " + ", ".join(f"`{s}`" for s in accepted[:6])
+        help_ = "accepted: " + ", ".join(f"`{s}`" for s in accepted[:8])
         self.report("no-matching-overload",
                     f"no matching overload for {where} applied to `({given})`", node, help_)
 

@@ -98,12 +98,14 @@ def check_unreachable(parsed: ParsedSet) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for ppack in parsed.packs:
         for site in ppack.rules:
-            constant = site.expr.value if isinstance(site.expr, Literal) else None
-            if (site.role, constant) in (("when", False), ("unless", True)):
-                word = "false" if constant is False else "true"
+            expr = site.expr
+            if not isinstance(expr, Literal):
+                continue
+            if (site.role, expr.value) in (("when", False), ("unless", True)):
+                word = "false" if expr.value is False else "true"
                 out.append(Diagnostic(
                     "unreachable-rule", f"{site.where}always `{word}`: the rule never applies",
-                    site.source.span, Severity.WARNING,
+                    site.source.span_of(expr.start, expr.end), Severity.WARNING,
                     help="remove the rule, or give it a real condition",
                 ))
         out.extend(_window_diagnostics(ppack.pack))
