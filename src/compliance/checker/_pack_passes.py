@@ -62,18 +62,19 @@ def overrides_of(parsed: ParsedSet) -> tuple[OverrideInfo, ...]:
 def check_overrides(parsed: ParsedSet) -> list[Diagnostic]:
     """``override`` notes listing each override, and ``override-not-higher`` warnings.
 
-    An override is a deliberate break of tier order, so ``check`` shows every one with its
-    justification; one naming a tier that is not above the pack's own cannot change anything.
+    An override is a deliberate break of tier order, so ``check`` shows every justified one
+    with its justification (an unjustified one is already the loader's error); one naming a
+    tier that is not above the pack's own cannot change anything.
     """
     out: list[Diagnostic] = []
     packs = {p.id: p for p in parsed.pack_set.packs}
     for info in overrides_of(parsed):
         where = f"rule `{info.rule}` of pack `{info.pack}`: "
-        notes = (f"justification: {info.justification}",) if info.justification else ()
-        out.append(Diagnostic(
-            "override", f"{where}overrides tier `{info.tier}` for `{info.group}`",
-            info.span, Severity.NOTE, notes=notes,
-        ))
+        if info.justification:  # without one, the loader's `missing-justification` says it
+            out.append(Diagnostic(
+                "override", f"{where}overrides tier `{info.tier}` for `{info.group}`",
+                info.span, Severity.NOTE, notes=(f"justification: {info.justification}",),
+            ))
         pack = packs[info.pack]
         rank = next(ov.tier_rank for r in pack.rules if r.id == info.rule for ov in r.overrides
                     if ov.span == info.span)
