@@ -102,7 +102,9 @@ def intervention_kinds(decision: Any) -> list[str]:
 
 EXPORT = ("us-export-control", "foreign-national-suspension")
 SANCTIONS = ("sanctions", "comprehensive-sanctions")
+SANCTIONS_DECLARED = ("sanctions", "comprehensive-sanctions-declared-country")
 SYRIA = ("sanctions", "syria-sanctions")
+SYRIA_DECLARED = ("sanctions", "syria-sanctions-declared-country")
 REGIONS = ("sanctions", "occupied-regions")
 ZDR = ("zdr-contract", "zdr-no-retention")
 SAFETY = ("safety-retention", "frontier-safety-retention")

@@ -8,7 +8,9 @@ from policy_helpers import (
     EXPORT,
     REGIONS,
     SANCTIONS,
+    SANCTIONS_DECLARED,
     SYRIA,
+    SYRIA_DECLARED,
     make_context,
     matched,
 )
@@ -36,7 +38,8 @@ def test_sanctioned_origin_denied(engine, country):
 def test_sanctioned_declared_country_denied(engine, country):
     d = engine.evaluate(ctx(principal__country=country))
     assert d.effect == "deny"
-    assert SANCTIONS in matched(d)
+    assert SANCTIONS_DECLARED in matched(d)
+    assert SANCTIONS not in matched(d)
 
 
 @pytest.mark.parametrize("country", ["US", "DE", "RU", "UA", "CN"])
@@ -45,6 +48,7 @@ def test_clean_countries_allowed(engine, country):
                             request__origin_region=ABSENT))
     assert d.effect == "allow"
     assert SANCTIONS not in matched(d)
+    assert SANCTIONS_DECLARED not in matched(d)
     assert d.missing == []
 
 
@@ -60,13 +64,33 @@ def test_missing_origin_country_but_sanctioned_declared_country_denies_outright(
     """`unknown || true` is true: the declared country decides without the origin."""
     d = engine.evaluate(ctx(request__origin_country=ABSENT, principal__country="IR"))
     assert d.effect == "deny"
-    assert SANCTIONS in matched(d)
+    assert SANCTIONS_DECLARED in matched(d)
 
 
 def test_missing_declared_country_does_not_deny(engine):
     d = engine.evaluate(ctx(principal__country=ABSENT))
     assert d.effect == "allow"
     assert d.missing == []
+
+
+def test_null_declared_country_does_not_deny(engine):
+    """Hosts often serialise an unknown field as null; that must not deny a clean origin."""
+    d = engine.evaluate(ctx(principal__country=None))
+    assert d.effect == "allow"
+    assert set(d.missing) <= {"principal.country"}
+
+
+def test_null_region_does_not_deny(engine):
+    d = engine.evaluate(ctx(request__origin_region=None, request__origin_country="UA"))
+    assert d.effect == "allow"
+    assert REGIONS not in matched(d)
+    assert set(d.missing) <= {"request.origin_region"}
+
+
+def test_null_origin_country_fails_closed(engine):
+    d = engine.evaluate(ctx(request__origin_country=None))
+    assert d.effect == "deny"
+    assert d.missing == ["request.origin_country"]
 
 
 def test_missing_region_does_not_deny_a_clean_country(engine):
@@ -93,12 +117,13 @@ def test_sanctions_beat_us_person_and_licence(engine):
 # --- Syria: in force only until 2025-07-01T00:00:00Z ------------------------------------
 
 
-@pytest.mark.parametrize("where", ["request.origin_country", "principal.country"])
-def test_syria_denied_in_2024(engine, where):
+@pytest.mark.parametrize(("where", "rule"), [("request.origin_country", SYRIA),
+                                             ("principal.country", SYRIA_DECLARED)])
+def test_syria_denied_in_2024(engine, where, rule):
     d = engine.evaluate(make_context({**OPUS, where: "SY",
                                       "request.time": "2024-11-05T14:00:00+03:00"}))
     assert d.effect == "deny"
-    assert SYRIA in matched(d)
+    assert rule in matched(d)
 
 
 @pytest.mark.parametrize("where", ["request.origin_country", "principal.country"])
@@ -107,6 +132,7 @@ def test_syria_allowed_in_2026(engine, where):
                                       "request.time": "2026-03-02T10:00:00+03:00"}))
     assert d.effect == "allow"
     assert SYRIA not in matched(d)
+    assert SYRIA_DECLARED not in matched(d)
 
 
 def test_syria_end_is_exclusive(engine):
