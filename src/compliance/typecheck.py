@@ -240,7 +240,7 @@ class _Checker:
         """The type of ``node`` (dispatches on the node kind)."""
         match node:
             case Literal():
-                return _literal_type(node.value)
+                return self._check_literal(node)
             case Ident():
                 return self._check_ident(node)
             case Select():
@@ -264,6 +264,9 @@ class _Checker:
             self.report("type-mismatch", f"{what} must be `bool`, found `{spell_type(t)}`", node)
 
     # -- names ------------------------------------------------------------------------------
+
+    def _check_literal(self, node: Literal) -> CelType:
+        return _literal_type(node.value)
 
     def _local(self, name: str) -> CelType | None:
         for scope in reversed(self.scopes):

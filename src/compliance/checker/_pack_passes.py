@@ -67,25 +67,24 @@ def check_overrides(parsed: ParsedSet) -> list[Diagnostic]:
     tier that is not above the pack's own cannot change anything.
     """
     out: list[Diagnostic] = []
-    packs = {p.id: p for p in parsed.pack_set.packs}
-    for info in overrides_of(parsed):
-        where = f"rule `{info.rule}` of pack `{info.pack}`: "
-        if info.justification:  # without one, the loader's `missing-justification` says it
-            out.append(Diagnostic(
-                "override", f"{where}overrides tier `{info.tier}` for `{info.group}`",
-                info.span, Severity.NOTE, notes=(f"justification: {info.justification}",),
-            ))
-        pack = packs[info.pack]
-        rank = next(ov.tier_rank for r in pack.rules if r.id == info.rule for ov in r.overrides
-                    if ov.span == info.span)
-        if rank <= pack.tier_rank:
-            out.append(Diagnostic(
-                "override-not-higher",
-                f"{where}override of tier `{info.tier}` for `{info.group}` has no effect: it is "
-                f"not higher than the pack's tier `{pack.tier}`",
-                info.span, Severity.WARNING,
-                help="an override only lets a rule beat a higher tier; remove it",
-            ))
+    for pack in parsed.pack_set.packs:
+        for rule in pack.rules:
+            where = f"rule `{rule.id}` of pack `{pack.id}`: "
+            for ov in rule.overrides:
+                what = f"tier `{ov.tier}` for `{ov.group}`"
+                if rule.justification:  # without one, the loader's `missing-justification`
+                    out.append(Diagnostic(
+                        "override", f"{where}overrides {what}", ov.span, Severity.NOTE,
+                        notes=(f"justification: {rule.justification}",),
+                    ))
+                if ov.tier_rank <= pack.tier_rank:
+                    out.append(Diagnostic(
+                        "override-not-higher",
+                        f"{where}override of {what} has no effect: it is not higher than the "
+                        f"pack's tier `{pack.tier}`",
+                        ov.span, Severity.WARNING,
+                        help="an override only lets a rule beat a higher tier; remove it",
+                    ))
     return out
 
 
