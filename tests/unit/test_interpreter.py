@@ -89,7 +89,7 @@ class TestErrorsAndUnknowns:
         [
             ("principal.age / 0", "division-by-zero"),
             ("principal.age + 9223372036854775807", "overflow"),
-            ("request.risk_scores['bio']", "no-such-key"),
+            ("request.risk_scores[request.model]", "no-such-key"),
             ("principal.age + 'a'", "no-matching-overload"),
         ],
     )
