@@ -73,8 +73,8 @@ UINTS = st.one_of(
     st.integers(0, 1000),
     st.integers(0, UINT64_MAX),
 ).map(UInt)
-# Finite doubles only as literals: NaN is excluded from equality (KNOWN_CELPY_BUGS.md #2),
-# so it is not generated at all; infinities arise from overflow and are compared exactly.
+# Finite doubles as literals; infinities and NaN still arise from overflow (`1e300 * 1e300`,
+# `inf - inf`) and are compared exactly (NaN matches NaN in `same_value`).
 DOUBLES = st.one_of(
     st.sampled_from([0.0, 1.0, -1.0, 0.5, 1e300, -1e300, 2.0**63, 5e-324]),
     st.floats(-1e6, 1e6, allow_nan=False),
@@ -164,7 +164,7 @@ class Gen:
         """An expression that cannot fail, for `map`/`filter` bodies.
 
         celpy raises an error inside `map`/`filter` instead of returning it as a value, so
-        `false && xs.map(x, 1 / 0) == []` fails where CEL says false (KNOWN_CELPY_BUGS.md #7).
+        `false && xs.map(x, 1 / 0) == []` fails where CEL says false (KNOWN_CELPY_BUGS.md #6).
         """
         if t == "bool":
             operand = self.draw(st.sampled_from(["int", "string"]))
@@ -176,7 +176,7 @@ class Gen:
         return self.leaf(t)
 
     def index(self) -> Expr:
-        """A list index, never negative: celpy counts from the end (KNOWN_CELPY_BUGS.md #4)."""
+        """A list index, never negative: celpy counts from the end (KNOWN_CELPY_BUGS.md #3)."""
         return lit(self.draw(st.integers(0, 4)))
 
     def choose(self, options: list[Callable[[], Expr]]) -> Expr:
@@ -216,7 +216,7 @@ class Gen:
             lambda: call(self.draw(st.sampled_from(ARITH["double"][:3])), e("double", depth, scope),
                          e("double", depth, scope)),
             # Division only by a non-zero constant: celpy's `x / 0.0` is +inf whatever the
-            # signs (0/0 too), or a division-by-zero error (KNOWN_CELPY_BUGS.md #6).
+            # signs (0/0 too), or a division-by-zero error (KNOWN_CELPY_BUGS.md #5).
             lambda: call("_/_", e("double", depth, scope),
                          lit(self.draw(DOUBLES.filter(lambda x: x != 0.0)))),
             lambda: call("-_", e("double", depth, scope)),
@@ -238,15 +238,13 @@ class Gen:
 
         def relation() -> Expr:
             t = self.draw(st.sampled_from(ORDERED))
-            # No `==`/`!=` on doubles: celpy says NaN == NaN (KNOWN_CELPY_BUGS.md #2), and
-            # NaN arises from `0.0 / 0.0` or `inf - inf` in generated arithmetic.
-            op = self.draw(st.sampled_from(RELATIONS[:4] if t == "double" else RELATIONS))
+            op = self.draw(st.sampled_from(RELATIONS))
             return call(op, e(t, depth, scope), e(t, depth, scope))
 
         def string_fn() -> Expr:
             fn = self.draw(st.sampled_from(["contains", "startsWith", "endsWith"]))
             # `contains` gets a leaf receiver: celpy's `+` returns a plain `str`, on which its
-            # `contains` has no overload (KNOWN_CELPY_BUGS.md #5).
+            # `contains` has no overload (KNOWN_CELPY_BUGS.md #4).
             receiver = self.leaf("string") if fn == "contains" else e("string", depth, scope)
             return call(fn, e("string", depth, scope), target=receiver)
 
@@ -315,7 +313,7 @@ class Gen:
 
     def _map_int(self, depth: int, scope: Scope) -> Expr:
         # Values are leaves: celpy keeps an error inside a map literal as a value instead of
-        # failing the literal (KNOWN_CELPY_BUGS.md #3), so a value must not be able to fail.
+        # failing the literal (KNOWN_CELPY_BUGS.md #2), so a value must not be able to fail.
         key = self.expr("string", depth, scope)
         return CreateMap(0, 0, ((key, self.leaf("int")),))
 
