@@ -55,9 +55,11 @@ from compliance.expr import (
     CreateStruct,
     Expr,
     Ident,
+    Literal,
     Select,
     attribute_path,
     children,
+    walk,
 )
 from compliance.schema import DYN, CelType, ContextSchema
 from compliance.unparse import unparse
@@ -192,6 +194,10 @@ def attribute_reads(
             if node.predicate is not None:
                 stack.append((node.predicate, inner))
             continue
+        key = _constant_map_key(node, bound, schema)
+        if key is not None:
+            reads.add(key)
+            continue
         if isinstance(node, Select) and node.test_only:
             path = attribute_path(node.operand)
             if path is not None and path[0] not in bound and path[0] in schema.variables:
@@ -204,6 +210,41 @@ def attribute_reads(
                 continue
         stack.extend((child, bound) for child in children(node))
     return tuple(sorted(reads)), tuple(sorted(tested - reads))
+
+
+def _constant_map_key(
+    node: Expr, bound: frozenset[str], schema: ContextSchema
+) -> tuple[str, ...] | None:
+    """``request.risk_scores.cyber`` for ``request.risk_scores["cyber"]``, else None.
+
+    The compiler treats a constant string key into a declared map as part of the attribute
+    chain (an absent key is unknown, not ``no-such-key``); constant key expressions such
+    as ``"cy" + "ber"`` are folded first, as the compiler folds them.
+    """
+    if not (isinstance(node, Call) and node.function == "_[_]" and node.target is None
+            and len(node.args) == 2):
+        return None
+    path = attribute_path(node.args[0])
+    if path is None or path[0] in bound or path[0] not in schema.variables:
+        return None
+    declared = schema.lookup(".".join(path))
+    if declared is None or declared.kind != "map":
+        return None
+    key = _fold_string(node.args[1])
+    return None if key is None else (*path, key)
+
+
+def _fold_string(node: Expr) -> str | None:
+    """The value of a constant string expression (no names in it), else None."""
+    if isinstance(node, Literal):
+        return node.value if type(node.value) is str else None
+    if any(isinstance(n, Ident) for n in walk(node)):
+        return None
+    try:
+        value = _run(_parse(unparse(node)), {})
+    except (CelEvalError, ValueError):
+        return None
+    return value if type(value) is str else None
 
 
 def _declared_prefix(path: tuple[str, ...], schema: ContextSchema) -> tuple[str, ...]:
