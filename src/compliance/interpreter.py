@@ -29,8 +29,10 @@ Differences from the compiled backend, by design:
   reads is absent (missing or null) from the context, the program raises
   ``CelUnknown`` with all such paths. The compiled backend does CEL partial evaluation,
   where ``a || b`` with ``a`` absent and ``b`` true is ``true``, not unknown; here that
-  expression is unknown. Differential tests therefore compare the two only on contexts
-  where every attribute read is present.
+  expression is unknown. Differential tests therefore accept an interpreter unknown and
+  only check that a compiled unknown names a subset of its paths.
+- A constant string key into a declared map (``request.risk_scores["cyber"]``) is an
+  attribute, as in the compiler: an absent key is unknown, not ``no-such-key``.
 - Timestamps and durations are ``datetime``/``timedelta`` inside celpy, so sub-microsecond
   digits are dropped on the way in.
 - Expressions nested so deeply that celpy's recursive walk exceeds Python's recursion
