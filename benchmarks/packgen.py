@@ -78,9 +78,21 @@ class GenPackSet:
         manifest = {"packset": "benchmark", "default_effect": "allow", "context": _context()}
         (directory / "packset.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         for name, pack in self.packs.items():
-            text = yaml.safe_dump(pack, sort_keys=False, width=120)
+            text = yaml.dump(pack, Dumper=_Dumper, sort_keys=False, width=120)
             (directory / f"{name}.yaml").write_text(text)
         return directory
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line conditions as literal blocks, as policy authors do."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
 
 
 def _context() -> dict[str, Any]:
