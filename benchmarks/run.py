@@ -119,9 +119,14 @@ def memory_probe(rules: int, work: Path) -> dict[str, float]:
     contexts_file = work / "memory-contexts.json"
     contexts_file.write_text(json.dumps(packgen.contexts(gen, 200)))
     code = (
-        "import json, resource, tracemalloc, gc\n"
+        "import json, tracemalloc, gc\n"
         "from compliance import Engine\n"
-        "rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
+        "def rss():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            return int(line.split()[1]) / 1024\n"
+        "    return float('nan')\n"
         "before = rss()\n"
         f"ctxs = json.loads(open({str(contexts_file)!r}).read())\n"
         f"e = Engine.from_path({str(directory)!r})\n"

@@ -11,6 +11,8 @@ must return ``False`` - not an error, not an unknown, not ``True``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance.compiler import CompileEnv, compile_expr
+from compliance.engine import Engine
+from compliance.evaluator import evaluate
 from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select
 from compliance.index import RuleIndex
 from compliance.schema import (
@@ -223,3 +227,59 @@ def test_numeric_edge_values_are_never_wrongly_skipped(value: object) -> None:
         assert when is not None
         program = compile_expr(when, CompileEnv(schema=SCHEMA))
         assert when_result(program, ctx) is False
+
+
+# --- whole decisions, once the evaluator reads `Plan.index` ------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+_VALUES = {
+    "model": ["fable-5", "mythos-5", "opus-4.8", "haiku-4.5", 3, None],
+    "use_case": ["bio", "chem", "cyber", "llm-dev", "distillation", "surveillance", "general",
+                 True, None],
+    "origin_country": ["US", "CU", "IR", "SY", "FR", None, 1.5],
+    "origin_region": ["UA-43", "UA-01", None],
+}
+
+
+@st.composite
+def shipped_contexts(draw: st.DrawFn) -> dict[str, Any]:
+    """Contexts for the shipped packs: indexed attributes absent, null, wrong-typed or set."""
+    request: dict[str, Any] = {"time": draw(st.sampled_from(
+        ["2026-07-01T12:00:00Z", "2025-01-01T00:00:00Z", "not a time"]))}
+    for name, values in _VALUES.items():
+        if draw(st.booleans()):
+            request[name] = draw(st.sampled_from(values))
+    if draw(st.booleans()):
+        request["risk_scores"] = {"bio": 0.9, "cyber": 0.9, "chem": 0.1}
+    principal: dict[str, Any] = {}
+    if draw(st.booleans()):
+        principal["nationalities"] = draw(st.sampled_from([["US"], ["FR"], []]))
+        principal["nationality_verified"] = draw(st.booleans())
+        principal["permanent_residence"] = []
+        principal["authorizations"] = []
+    org = {"id": "o", "zdr": draw(st.sampled_from([True, False, "yes"]))}
+    return {"request": request, "principal": principal, "org": org}
+
+
+@pytest.fixture(scope="module")
+def shipped_engine() -> Engine:
+    """The compiled engine over rules/ (skips until the evaluator reads `Plan.index`)."""
+    engine = Engine.from_path(REPO / "rules")
+    if not hasattr(engine.plan, "index"):
+        pytest.skip("the evaluator does not use the rule index yet")
+    return engine
+
+
+_VOLATILE = {"decision_id", "evaluated_at", "context_digest"}
+
+
+@given(ctx=shipped_contexts())
+def test_decisions_with_and_without_the_index_are_equal(shipped_engine: Engine,
+                                                        ctx: dict[str, Any]) -> None:
+    """The shipped packs decide every context the same with the index and with every rule run."""
+    plan = shipped_engine.plan
+    everything = RuleIndex.build([(None, {})] * len(plan.rules))
+    unindexed = replace(plan, index=everything)  # type: ignore[call-arg]
+    with_index = evaluate(plan, ctx).model_dump(mode="json", exclude=_VOLATILE)
+    without = evaluate(unindexed, ctx).model_dump(mode="json", exclude=_VOLATILE)
+    assert with_index == without
