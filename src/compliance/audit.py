@@ -93,11 +93,10 @@ def _tail(path: Path) -> tuple[int, str]:
     """(next seq, last hash) of an existing log, after verifying it; a new log starts at genesis."""
     if not path.exists() or path.stat().st_size == 0:
         return 0, GENESIS
-    last: dict[str, Any] | None = None
-    for last in _records(path):
-        pass
     count = verify_log(path)
-    assert last is not None
+    last: dict[str, Any] = {}
+    for record in _records(path):
+        last = record
     return count, str(last["hash"])
 
 

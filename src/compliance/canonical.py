@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
@@ -51,7 +52,7 @@ def _plain(obj: object) -> object:
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
-    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+    if isinstance(obj, float) and not math.isfinite(obj):
         return repr(obj)
     if isinstance(obj, bytes):
         return {"bytes": obj.hex()}

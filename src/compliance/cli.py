@@ -280,7 +280,8 @@ def decision_json(decision: Decision) -> str:
 
 def render_decision(decision: Decision) -> str:
     """A human summary of a decision."""
-    lines = [f"effect: {decision.effect}" + (f"  model: {decision.model}" if decision.model else "")]
+    model = f"  model: {decision.model}" if decision.model else ""
+    lines = [f"effect: {decision.effect}{model}"]
     lines += [f"  reason: {r}" for r in decision.reasons]
     if decision.missing:
         lines.append("missing: " + ", ".join(decision.missing))

@@ -7,7 +7,6 @@ context into one clear message per problem instead of a fail-closed decision.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,7 +108,7 @@ def _uint(_: CelType, v: object) -> str | None:
 def _double(_: CelType, v: object) -> str | None:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return f"must be a number, got {_kind(v)}"
-    return None if not isinstance(v, float) or not math.isnan(v) else None
+    return None
 
 
 def _timestamp(_: CelType, v: object) -> str | None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from compliance.source import Span
 
 MAX_DIAGNOSTICS = 100
 
 
-class Severity(str, Enum):
-    """How bad a diagnostic is; errors fail ``compliance check``, warnings only with ``--strict``."""
+class Severity(StrEnum):
+    """How bad a diagnostic is: errors fail ``compliance check``; warnings only with --strict."""
 
     ERROR = "error"
     WARNING = "warning"

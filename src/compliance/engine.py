@@ -1,4 +1,4 @@
-"""The engine: stages 1–3 once, then stage 4 on every request.
+"""The engine: stages 1-3 once, then stage 4 on every request.
 
 An ``Engine`` is immutable after construction, so one instance is safe to share across
 threads. Reloading builds a new engine; ``EngineHolder`` swaps it in atomically so a
