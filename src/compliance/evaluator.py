@@ -17,7 +17,8 @@ Evaluation is pure: no I/O, no logging, no clock except ``evaluated_at``.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,10 +29,9 @@ from compliance.decision import (
     EvalError,
     InterventionOut,
     Match,
-    PackInfo,
     RoutingPass,
     RuleExplanation,
-    RuleRef,
+    build,
 )
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
@@ -44,6 +44,12 @@ Status = Literal[
 ]
 _ROUTING_KINDS = frozenset({"route", "degrade"})
 _MAX_PASSES = 2
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Decision ids: a random per-process prefix and a counter, UUID-shaped. uuid4() costs a
+# system call per decision; uniqueness only needs the prefix to differ between processes.
+_ID_PREFIX = os.urandom(10).hex()
+_ID_PREFIX = f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-{_ID_PREFIX[12:16]}-{_ID_PREFIX[16:20]}-"
+_ID_COUNTER = itertools.count()
 
 
 @dataclass(slots=True)
@@ -83,7 +89,7 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
     interventions: list[InterventionOut] = []
     while True:
         number = len(passes) + 1
-        current = _run_pass(plan, ctx, at, time_missing, model, number, errors)
+        current = _run_pass(plan, ctx, at, time_missing, model, errors, explain)
         passes.append(current)
         _collect_effect(current, number, errors, reasons, interventions)
         target = current.route_to
@@ -108,9 +114,13 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
 
 
 def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, time_missing: bool,
-              model: str | None, number: int, errors: list[EvalError]) -> _Pass:
+              model: str | None, errors: list[EvalError], explain: bool) -> _Pass:
+    """Evaluate the candidate rules (every rule when explaining) for one model."""
     current = _Pass(model=model, ctx=ctx)
-    for rule in plan.rules:
+    rules = plan.rules
+    positions = range(len(rules)) if explain else plan.index.candidates(ctx)
+    for position in positions:
+        rule = rules[position]
         outcome = _run_rule(rule, ctx, at, time_missing)
         current.outcomes.append(outcome)
         if outcome.error is not None:
@@ -143,7 +153,8 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
     if isinstance(when, CelEvalError):
         error = when
     if rule.unless is not None:
-        held = _truth(rule.unless, ctx, missing_unless := set())
+        missing_unless: set[str] = set()
+        held = _truth(rule.unless, ctx, missing_unless)
         if held is True:
             return _Outcome(rule, "exception-held")
         missing |= missing_unless
@@ -310,8 +321,14 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
     request = context.get("request")
     if not isinstance(request, Mapping) or request.get("time") is None:
         return None, True
+    value = request["time"]
+    moment = _fast_rfc3339(value) if type(value) is str else None
+    if moment is not None:
+        delta = moment - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 \
+            + delta.microseconds * 1000, False
     try:
-        stamp = to_timestamp(request["time"])
+        stamp = to_timestamp(value)
     except ValueError as exc:
         errors.append(_context_error(f"`request.time` must be an RFC 3339 timestamp: {exc}"))
         return None, False
@@ -320,6 +337,30 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
         errors.append(_context_error(f"`request.time` must be an RFC 3339 timestamp, got {kind}"))
         return None, False
     return stamp.nanos, False
+
+
+def _fast_rfc3339(text: str) -> datetime | None:
+    """Parse ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` quickly; None for any other shape.
+
+    ``fromisoformat`` is fast but lenient and stops at microseconds, so it is trusted only
+    for these shapes; everything else goes through the strict nanosecond parser.
+    """
+    n = len(text)
+    if n < 20 or text[10] not in "Tt" or text[4] != "-" or text[13] != ":":
+        return None
+    if text[-1] in "Zz":
+        body = n - 1
+    elif text[-6] in "+-" and text[-3] == ":":
+        body = n - 6
+    else:
+        return None
+    if body != 19 and not (text[19] == "." and 21 <= body <= 26 and text[20:body].isdigit()):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _current_model(context: Mapping[str, Any]) -> str | None:
@@ -372,45 +413,39 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
     if effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
     boundary = plan.next_boundary(at) if at is not None else None
-    decision = Decision.model_construct(
-        effect=effect,
-        model=final.model if effect == "allow" else None,
-        interventions=interventions,
-        obligations=obligations,
-        obligation_details=details,
-        conflicts=conflicts,
-        matched=[_match(n, o) for n, o in applied],
-        missing=missing,
-        errors=errors,
-        reasons=reasons,
-        valid_until=_from_nanos(boundary) if boundary is not None else None,
-        passes=[_routing_pass(p) for p in passes],
-        decision_id=str(uuid.uuid4()),
-        evaluated_at=datetime.now(UTC),
-        packs=[PackInfo.model_construct(id=p.id, version=p.version, digest=p.digest, tier=p.tier)
-               for p in plan.packs],
-        pack_set_digest=plan.pack_set_digest,
-        schema_version=1,
-        explanation=_explanation(passes) if explain else None,
-        context_digest_value=None,
-    )
-    decision._context = context  # noqa: SLF001  (lazy context digest)
-    return decision
+    fields = {
+        "effect": effect,
+        "model": final.model if effect == "allow" else None,
+        "interventions": interventions,
+        "obligations": obligations,
+        "obligation_details": details,
+        "conflicts": conflicts,
+        "matched": [_match(n, o) for n, o in applied],
+        "missing": missing,
+        "errors": errors,
+        "reasons": reasons,
+        "valid_until": _from_nanos(boundary) if boundary is not None else None,
+        "passes": [_routing_pass(p) for p in passes],
+        "decision_id": f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}",
+        "evaluated_at": datetime.now(UTC),
+        "packs": list(plan.pack_infos),
+        "pack_set_digest": plan.pack_set_digest,
+        "schema_version": 1,
+        "explanation": _explanation(passes) if explain else None,
+        "context_digest_value": None,
+    }
+    return build(Decision, fields, {"_context": context})  # context digested lazily
 
 
 def _match(number: int, outcome: _Outcome) -> Match:
-    rule = outcome.rule
-    return Match.model_construct(pack=rule.pack.id, rule=rule.rule.id, effect=rule.effect,
-                                 routing_pass=number,
-                                 fail_closed=outcome.status in ("unknown-applied", "error"))
+    failed = outcome.status in ("unknown-applied", "error")
+    return outcome.rule.matches[number - 1 + (2 if failed else 0)]
 
 
 def _routing_pass(p: _Pass) -> RoutingPass:
-    return RoutingPass.model_construct(
-        model=p.model, effect=p.effect, route_to=p.route_to,
-        matched=[RuleRef.model_construct(pack=o.rule.pack.id, rule=o.rule.rule.id)
-                 for o in p.applied],
-    )
+    return build(RoutingPass, {"model": p.model, "effect": p.effect,
+                               "matched": [o.rule.ref for o in p.applied],
+                               "route_to": p.route_to})
 
 
 _DETAIL: dict[str, str] = {

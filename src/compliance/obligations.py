@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from compliance.decision import Conflict, ObligationDetail, Obligations, RuleRef
+from compliance.decision import Conflict, ObligationDetail, Obligations, RuleRef, build
 
 if TYPE_CHECKING:
     from compliance.planner import PlannedRule
@@ -32,12 +32,17 @@ class _Entry:
 
     @property
     def ref(self) -> RuleRef:
-        return RuleRef.model_construct(pack=self.rule.pack.id, rule=self.rule.rule.id)
+        return self.rule.ref
+
+
+NO_OBLIGATIONS = Obligations()
 
 
 def merge_obligations(rules: Sequence[PlannedRule]) -> tuple[Obligations, list[ObligationDetail],
                                                            list[Conflict]]:
     """Merge the obligations of ``rules`` (in decision order) by kind."""
+    if not any(rule.obligations for rule in rules):
+        return NO_OBLIGATIONS, [], []
     by_kind: dict[str, list[_Entry]] = {}
     seen: set[int] = set()
     for rule in rules:
@@ -54,23 +59,21 @@ def merge_obligations(rules: Sequence[PlannedRule]) -> tuple[Obligations, list[O
         if entries:
             merged[kind] = _merge_kind(kind, entries, conflicts)
     details = [
-        ObligationDetail.model_construct(kind=k, value=v, merge=entries[0].merge,
-                                         must_understand=True,
-                                         set_by=[e.ref for e in winners],
-                                         overrode=[e.ref for e in losers])
+        build(ObligationDetail, {"kind": k, "value": v, "merge": by_kind[k][0].merge,
+                                 "must_understand": True, "set_by": [e.ref for e in winners],
+                                 "overrode": [e.ref for e in losers]})
         for k, (v, winners, losers) in merged.items()
-        for entries in [by_kind[k]]
     ]
     values = {k: v for k, (v, _, _) in merged.items()}
-    obligations = Obligations.model_construct(
-        retention_min_days=values.get("retention_min_days"),
-        retention_max_days=values.get("retention_max_days"),
-        training=values.get("training"),
-        retention_purpose=values.get("retention_purpose"),
-        custodian=values.get("custodian"),
-        logging_level=values.get("logging_level"),
-        custom={k: v for k, v in values.items() if k not in _BUILTIN},
-    )
+    obligations = build(Obligations, {
+        "retention_min_days": values.get("retention_min_days"),
+        "retention_max_days": values.get("retention_max_days"),
+        "training": values.get("training"),
+        "retention_purpose": values.get("retention_purpose"),
+        "custodian": values.get("custodian"),
+        "logging_level": values.get("logging_level"),
+        "custom": {k: v for k, v in values.items() if k not in _BUILTIN},
+    })
     return obligations, details, conflicts
 
 

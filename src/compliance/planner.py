@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from compliance.compiler import CompileEnv, compile_expr
+from compliance.decision import Match, PackInfo, RuleRef, build
 from compliance.expr import Expr
+from compliance.index import RuleIndex
 
 if TYPE_CHECKING:
     from compliance.checker import CheckedPackSet, CheckedRule
@@ -59,11 +61,9 @@ class PlannedRule:
     reason: tuple[TemplatePart, ...] | None
     message: tuple[TemplatePart, ...] | None
     tier_rank: int
-
-    @property
-    def has_window(self) -> bool:
-        """True when an effective window constrains this rule."""
-        return self.start is not None or self.until is not None
+    has_window: bool
+    ref: RuleRef  # immutable, so shared by every decision that names this rule
+    matches: tuple[Match, ...]  # [pass 1, pass 2, pass 1 fail-closed, pass 2 fail-closed]
 
     @property
     def unknown_policy(self) -> str:
@@ -95,6 +95,8 @@ class Plan:
     default_effect: Literal["allow", "deny"]
     boundaries: tuple[int, ...]  # every window edge, sorted, for `valid_until`
     pack_set_digest: str
+    pack_infos: tuple[PackInfo, ...]
+    index: RuleIndex  # which rules can match a context; exact (see compliance.index)
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""
@@ -111,18 +113,30 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
     """
     schema = checked.pack_set.schema
     planned: list[PlannedRule] = []
+    whens: list[tuple[Expr | None, Mapping[str, Expr]]] = []
     packs = sorted(checked.packs, key=lambda cp: (-cp.pack.tier_rank, cp.pack.id))
     for cpack in packs:
         variables = dict(cpack.variables)
         for crule in cpack.rules:
             planned.append(_plan_rule(crule, len(planned), schema, variables, factory))
+            whens.append((crule.when, variables))
     edges = sorted({e for r in planned for e in (r.start, r.until) if e is not None})
+    # The index is proven exact against the compiled backend; the interpreter oracle
+    # (coarser unknowns) evaluates every rule.
+    index = (RuleIndex.build(whens, schema=schema) if factory is compiled_program
+             else RuleIndex.build([(None, {})] * len(whens)))
     return Plan(
         rules=tuple(planned),
         packs=tuple(cp.pack for cp in packs),
         default_effect=checked.pack_set.default_effect,
         boundaries=tuple(edges),
         pack_set_digest=pack_set_digest,
+        pack_infos=tuple(
+            build(PackInfo, {"id": cp.pack.id, "version": cp.pack.version,
+                             "digest": cp.pack.digest, "tier": cp.pack.tier})
+            for cp in packs
+        ),
+        index=index,
     )
 
 
@@ -138,11 +152,17 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
 
     rule, pack = crule.rule, crule.pack
     start, until = _intersect(pack.effective, rule.effective)
+    effect = rule.effect or "obligate"
+    matches = tuple(
+        build(Match, {"pack": pack.id, "rule": rule.id, "effect": effect, "routing_pass": n,
+                      "fail_closed": failed})
+        for failed in (False, True) for n in (1, 2)
+    )
     return PlannedRule(
         pack=pack,
         rule=rule,
         order=order,
-        effect=rule.effect or "obligate",
+        effect=effect,
         when=program(crule.when),
         unless=program(crule.unless),
         start=start,
@@ -150,6 +170,9 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
         reason=template(crule.reason_parts),
         message=template(crule.message_parts),
         tier_rank=pack.tier_rank,
+        has_window=start is not None or until is not None,
+        ref=build(RuleRef, {"pack": pack.id, "rule": rule.id}),
+        matches=matches,
     )
 
 

@@ -431,3 +431,31 @@ class TestThreads:
         for t in threads:
             t.join()
         assert failures == []
+
+
+class TestRequestTime:
+    @pytest.mark.parametrize(
+        "text",
+        ["2026-07-01T12:00:00Z", "2026-07-01T12:00:00.123456+02:00",
+         "2026-07-01T12:00:00.123456789Z", "2026-07-01T12:00:00.1234567-05:00",
+         "2026-07-01t12:00:00.5z", "2026-07-01T23:59:59-00:30"],
+    )
+    def test_fast_path_is_exact(self, text: str) -> None:
+        """The fast request-time path agrees with the strict nanosecond parser."""
+        from compliance.evaluator import _request_time
+        from compliance.values import parse_timestamp
+
+        assert _request_time({"request": {"time": text}}, []) == (parse_timestamp(text).nanos,
+                                                                  False)
+
+    @pytest.mark.parametrize(
+        "text", ["2026-07-01 12:00:00Z", "2026-07-01T12:00:00", "2026-13-01T12:00:00Z",
+                 "2026-07-01T12:00:00,5Z", "tomorrow"],
+    )
+    def test_malformed_times_are_errors(self, text: str) -> None:
+        """Shapes RFC 3339 does not allow are context errors, even if fromisoformat takes them."""
+        from compliance.evaluator import _request_time
+
+        errors: list[object] = []
+        assert _request_time({"request": {"time": text}}, errors) == (None, False)  # type: ignore[arg-type]
+        assert errors
