@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from compliance.cost import check_cost
 from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.expr import Expr
 from compliance.pack import CelSource, PackSet, Template
@@ -69,6 +70,12 @@ def check_pack_set(pack_set: PackSet) -> CheckReport:
     for _name, run in PASSES:
         diagnostics.extend(run(parsed))
     checked = None if diagnostics.errors else _checked(parsed)
+    if checked is not None:
+        # The cost budget needs the whole checked set (variables inlined per use), so it
+        # runs after the pass table; `cost-exceeded` errors withhold the checked set too.
+        diagnostics.extend(check_cost(checked))
+        if diagnostics.errors:
+            checked = None
     return CheckReport(diagnostics, checked)
 
 
