@@ -406,6 +406,8 @@ class _Compiler:
                 return self._compile_name_chain(
                     Select(node.start, node.end, target_node, kc), (*path, kc)
                 )
+            if t is not None and t.kind == "map":
+                return self._compile_dynamic_key(node, target_node, key, ".".join(path))
         container, cc = self.compile(target_node)
         start, end = node.start, node.end
 
@@ -417,6 +419,25 @@ class _Compiler:
 
         if cc is not _NOCONST and kc is not _NOCONST:
             return self.fold(index_, node)
+        return index_, _NOCONST
+
+    def _compile_dynamic_key(
+        self, node: Call, target_node: Expr, key: _Fn, dotted: str
+    ) -> tuple[_Fn, object]:
+        """A computed key into a declared map: an absent string key is unknown ``dotted.key``."""
+        container, _ = self.compile(target_node)
+        start, end = node.start, node.end
+
+        def index_(act: Any) -> Any:
+            c = container(act)
+            k = key(act)
+            try:
+                return index(c, k)
+            except CelEvalError as err:
+                if type(k) is str and isinstance(c, Mapping) and k not in c:
+                    raise CelUnknown(frozenset({f"{dotted}.{k}"})) from None
+                raise err.at(start, end) from None
+
         return index_, _NOCONST
 
     # -- literals that build values --------------------------------------------------------------
@@ -555,6 +576,8 @@ def _has_fn(operand: _Fn, name: str, start: int, end: int, absent_ok: bool) -> _
                 return False
             raise
         if isinstance(value, Mapping):
+            if absent_ok:  # a declared attribute: null counts as absent
+                return value.get(name) is not None
             return name in value
         if type(value) is Optional:
             inner = value.value

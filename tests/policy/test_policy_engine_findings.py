@@ -33,10 +33,6 @@ def test_dynamic_key_present_works(findings_engine):
     assert d.effect == "allow"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a missing map key read with a computed key (risk_scores[request.use_case]) is a "
-    "no-such-key evaluation error, while the same read with a constant key is an unknown "
-    "reported as request.risk_scores.<key>; rules/interventions.yaml uses constant keys"))
 def test_dynamic_key_missing_is_an_unknown_like_a_constant_key(findings_engine):
     d = findings_engine.evaluate(make_context(request__use_case="dyn-bio",
                                               request__risk_scores={}))
@@ -52,10 +48,6 @@ def test_guarded_region_absent_is_false(findings_engine):
     assert d.missing == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a null attribute reads as unknown (absent), but has() on it is true, so "
-    "`has(x) && x in [...]` is unknown for x = null and a fail-closed rule denies; "
-    "rules/sanctions.yaml adds on_unknown: skip to its has()-guarded rules"))
 def test_guarded_region_null_is_not_unknown(findings_engine):
     d = findings_engine.evaluate(make_context(request__use_case="region-probe",
                                               request__origin_region=None))

@@ -145,6 +145,37 @@ class TestAttributes:
         assert unknown("request.risk_scores['bio'] > 0.5", act) == {"request.risk_scores.bio"}
         assert run("request.risk_scores.cyber < 0.5", act) is True
 
+    def test_missing_map_key_read_with_a_computed_key_is_an_unknown(self) -> None:
+        """A computed string key absent from a declared map is an unknown, as a constant key is."""
+        act = {"request": {"model": "bio", "risk_scores": {"cyber": 0.1}}}
+        assert unknown("request.risk_scores[request.model] > 0.5", act) == {
+            "request.risk_scores.bio"
+        }
+        assert run("request.risk_scores[request.model + ''] > 0.5", {
+            "request": {"model": "cyber", "risk_scores": {"cyber": 0.9}}}) is True
+
+    def test_computed_non_string_key_keeps_its_error(self) -> None:
+        """A computed non-string key into a declared map is still an evaluation error."""
+        act = {"request": {"tokens": 3, "risk_scores": {"cyber": 0.1}}}
+        assert error("request.risk_scores[request.tokens] > 0.5", act).code != "unknown"
+
+    def test_computed_key_on_undeclared_map_is_still_no_such_key(self) -> None:
+        """A computed key missing from a map literal stays a `no-such-key` error."""
+        act = {"request": {"model": "bio"}}
+        assert error("{'cyber': 1}[request.model] == 1", act).code == "no-such-key"
+
+    def test_has_on_a_null_attribute_is_false(self) -> None:
+        """`has()` on a declared path holding null is false, since null counts as absent."""
+        assert run("has(request.model)", {"request": {"model": None}}) is False
+        assert run("has(request.risk_scores.bio)", {
+            "request": {"risk_scores": {"bio": None}}}) is False
+        assert run("has(request.risk_scores.bio)", {
+            "request": {"risk_scores": {"bio": 0.0}}}) is True
+
+    def test_has_on_a_null_map_literal_field_is_true(self) -> None:
+        """`has()` on a map literal's null field is true: only declared attributes drop nulls."""
+        assert run("has({'a': null}.a)") is True
+
     def test_null_counts_as_absent(self) -> None:
         """A JSON null for a declared attribute is treated as missing."""
         assert unknown("request.model == 'x'", {"request": {"model": None}}) == {"request.model"}
