@@ -79,7 +79,8 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
     """Decide one request. Never raises unless ``strict`` (see the module docstring)."""
     errors: list[EvalError] = []
     if not isinstance(context, Mapping):
-        errors.append(_context_error(f"context must be a JSON object, got {type(context).__name__}"))
+        kind = type(context).__name__
+        errors.append(_context_error(f"context must be a JSON object, got {kind}"))
         context = {}
     at, time_missing = _request_time(context, errors)
     passes: list[_Pass] = []
@@ -89,7 +90,8 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
     interventions: list[InterventionOut] = []
     while True:
         number = len(passes) + 1
-        current = _run_pass(plan, ctx, at, time_missing, model, errors, explain)
+        current = _run_pass(plan, ctx, at, model, time_missing=time_missing, errors=errors,
+                            explain=explain)
         passes.append(current)
         _collect_effect(current, number, errors, reasons, interventions)
         target = current.route_to
@@ -107,14 +109,15 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         where = f" (at {first.location})" if first.location else ""
         raise EvaluationError(first.code, first.message + where, pack=first.pack or None,
                               rule=first.rule or None)
-    return _decision(plan, context, passes, at, errors, reasons, interventions, explain)
+    return _decision(plan, context, passes, at, errors=errors, reasons=reasons,
+                     interventions=interventions, explain=explain)
 
 
 # --- one pass ---------------------------------------------------------------------------
 
 
-def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, time_missing: bool,
-              model: str | None, errors: list[EvalError], explain: bool) -> _Pass:
+def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | None, *,
+              time_missing: bool, errors: list[EvalError], explain: bool) -> _Pass:
     """Evaluate the candidate rules (every rule when explaining) for one model."""
     current = _Pass(model=model, ctx=ctx)
     rules = plan.rules
@@ -205,7 +208,9 @@ def _collect_effect(current: _Pass, number: int, errors: list[EvalError], reason
             denied = True
             reasons.append(f"rule `{rule.rule.id}` of pack `{rule.pack.id}` failed to evaluate; "
                            "failing closed")
-        elif rule.effect == "deny" or (rule.effect == "allow" and outcome.status == "unknown-applied"):
+        elif rule.effect == "deny" or (
+            rule.effect == "allow" and outcome.status == "unknown-applied"
+        ):
             denied = True
             reasons.append(_reason(rule, outcome, current.ctx))
         elif rule.effect == "intervene" and rule.intervention is not None:
@@ -397,7 +402,7 @@ def _route_loop_error(current: _Pass, model: str | None, target: str) -> EvalErr
 # --- the decision -------------------------------------------------------------------------
 
 
-def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: int | None,
+def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: int | None, *,
               errors: list[EvalError], reasons: list[str],
               interventions: list[InterventionOut], explain: bool) -> Decision:
     final = passes[-1]

@@ -17,12 +17,18 @@ PackSet = Callable[..., Path]
 
 def ctx(**request: Any) -> dict[str, Any]:
     """A context with a verified customer and a request at a fixed time."""
-    base: dict[str, Any] = {"time": "2026-07-01T12:00:00Z", "model": "fable-5",
-                            "use_case": "coding", "risk_scores": {}}
+    base: dict[str, Any] = {
+        "time": "2026-07-01T12:00:00Z",
+        "model": "fable-5",
+        "use_case": "coding",
+        "risk_scores": {},
+    }
     base.update(request)
-    return {"principal": {"id": "p", "kind": "customer", "nationalities": ["US"],
-                          "authorizations": []},
-            "org": {"id": "o", "zdr": False}, "request": base}
+    return {
+        "principal": {"id": "p", "kind": "customer", "nationalities": ["US"], "authorizations": []},
+        "org": {"id": "o", "zdr": False},
+        "request": base,
+    }
 
 
 def engine_for(packset: PackSet, *packs: str, default: str = "allow") -> Engine:
@@ -58,7 +64,10 @@ class TestCombination:
         d = engine.evaluate(ctx(use_case="bio", risk_scores={"bio": 0.9}))
         assert d.effect == "deny"
         assert d.model is None
-        assert {(m.pack, m.rule) for m in d.matched} == {("bio", "bio-high"), ("allow-all", "everyone")}
+        assert {(m.pack, m.rule) for m in d.matched} == {
+            ("bio", "bio-high"),
+            ("allow-all", "everyone"),
+        }
         assert d.reasons == ["bio request with score 0.9"]
 
     def test_default_allow(self, packset: PackSet) -> None:
@@ -69,7 +78,10 @@ class TestCombination:
     def test_default_deny_needs_an_allow(self, packset: PackSet) -> None:
         """With default deny, only an applicable allow rule lets a request through."""
         assert engine_for(packset, DENY_BIO, default="deny").evaluate(ctx()).effect == "deny"
-        assert engine_for(packset, DENY_BIO, ALLOW_ALL, default="deny").evaluate(ctx()).effect == "allow"
+        assert (
+            engine_for(packset, DENY_BIO, ALLOW_ALL, default="deny").evaluate(ctx()).effect
+            == "allow"
+        )
 
 
 UNKNOWNS = """
@@ -167,7 +179,8 @@ rules:
     when: '{when}'
     effect: intervene
     priority: {priority}
-    intervention: {{kind: route, target: {target}, disclosure: visible, message: "routed to {target}"}}
+    intervention:
+      {{kind: route, target: {target}, disclosure: visible, message: "routed to {target}"}}
 """
 
 
@@ -185,18 +198,21 @@ rules:
 class TestRouting:
     def test_route_is_evaluated_again(self, packset: PackSet) -> None:
         """A route serves the target model and records both passes."""
-        d = engine_for(packset, route("r", "policy", "opus-4.8",
-                                      when='request.model == "fable-5"')).evaluate(ctx())
+        d = engine_for(
+            packset, route("r", "policy", "opus-4.8", when='request.model == "fable-5"')
+        ).evaluate(ctx())
         assert (d.effect, d.model) == ("allow", "opus-4.8")
         assert [p.model for p in d.passes] == ["fable-5", "opus-4.8"]
         assert [(i.kind, i.target, i.disclosure) for i in d.interventions] == [
-            ("route", "opus-4.8", "visible")]
+            ("route", "opus-4.8", "visible")
+        ]
         assert "routed to opus-4.8" in d.reasons
 
     def test_route_to_denied_model_ends_in_deny(self, packset: PackSet) -> None:
         """A fallback can never reach a model the packs deny."""
-        d = engine_for(packset, route("r", "policy", "opus-4.8", when='request.model == "fable-5"'),
-                       DENY_OPUS).evaluate(ctx())
+        d = engine_for(
+            packset, route("r", "policy", "opus-4.8", when='request.model == "fable-5"'), DENY_OPUS
+        ).evaluate(ctx())
         assert d.effect == "deny"
         assert len(d.passes) == 2
         assert d.passes[1].effect == "deny"
@@ -204,29 +220,37 @@ class TestRouting:
     def test_deny_beats_route(self, packset: PackSet) -> None:
         """When a deny applies in the first pass, there is no routing at all."""
         d = engine_for(packset, route("r", "policy", "opus-4.8"), DENY_BIO).evaluate(
-            ctx(use_case="bio", risk_scores={"bio": 0.95}))
+            ctx(use_case="bio", risk_scores={"bio": 0.95})
+        )
         assert d.effect == "deny"
         assert len(d.passes) == 1
         assert d.interventions == []
 
     def test_second_route_fails_closed(self, packset: PackSet) -> None:
         """A route in the second pass to yet another model is a `route-loop` error."""
-        d = engine_for(packset, route("a", "policy", "m2", when='request.model == "fable-5"'),
-                       route("b", "policy", "m3", when='request.model == "m2"')).evaluate(ctx())
+        d = engine_for(
+            packset,
+            route("a", "policy", "m2", when='request.model == "fable-5"'),
+            route("b", "policy", "m3", when='request.model == "m2"'),
+        ).evaluate(ctx())
         assert d.effect == "deny"
         assert [e.code for e in d.errors] == ["route-loop"]
 
     def test_higher_tier_route_wins(self, packset: PackSet) -> None:
         """Two routes to different targets: the higher tier wins, the other is reported."""
-        d = engine_for(packset, route("low", "product", "m-low"),
-                       route("high", "law", "m-high")).evaluate(ctx())
+        d = engine_for(
+            packset, route("low", "product", "m-low"), route("high", "law", "m-high")
+        ).evaluate(ctx())
         assert d.model == "m-high"
         assert any("not applied" in r for r in d.reasons)
 
     def test_priority_breaks_tier_ties(self, packset: PackSet) -> None:
         """Within one tier, the higher priority route wins."""
-        d = engine_for(packset, route("a", "policy", "m-a", priority=1),
-                       route("b", "policy", "m-b", priority=5)).evaluate(ctx())
+        d = engine_for(
+            packset,
+            route("a", "policy", "m-a", priority=1),
+            route("b", "policy", "m-b", priority=5),
+        ).evaluate(ctx())
         assert d.model == "m-b"
 
 
@@ -336,8 +360,11 @@ rules:
 class TestWindows:
     @pytest.mark.parametrize(
         ("time", "effect"),
-        [("2026-06-12T21:20:59.999999999Z", "allow"), ("2026-06-12T21:21:00Z", "deny"),
-         ("2026-06-12T17:21:00-04:00", "deny")],
+        [
+            ("2026-06-12T21:20:59.999999999Z", "allow"),
+            ("2026-06-12T21:21:00Z", "deny"),
+            ("2026-06-12T17:21:00-04:00", "deny"),
+        ],
     )
     def test_from_is_inclusive(self, packset: PackSet, time: str, effect: str) -> None:
         """The window opens exactly at 17:21 New York time (21:21Z in summer), inclusive."""
@@ -372,13 +399,29 @@ class TestAudit:
         """The JSON record carries every core field of PRODUCT.md section 5."""
         d = engine_for(packset, DENY_BIO).evaluate(ctx())
         record = json.loads(d.model_dump_json())
-        for name in ["effect", "model", "interventions", "obligations", "conflicts", "matched",
-                     "missing", "errors", "reasons", "valid_until", "decision_id", "evaluated_at",
-                     "packs", "pack_set_digest", "context_digest"]:
+        for name in [
+            "effect",
+            "model",
+            "interventions",
+            "obligations",
+            "conflicts",
+            "matched",
+            "missing",
+            "errors",
+            "reasons",
+            "valid_until",
+            "decision_id",
+            "evaluated_at",
+            "packs",
+            "pack_set_digest",
+            "context_digest",
+        ]:
             assert name in record
         assert record["packs"][0]["id"] == "bio"
         assert record["packs"][0]["digest"].startswith("sha256:")
-        assert {"retention_min_days", "retention_max_days", "training"} <= set(record["obligations"])
+        assert {"retention_min_days", "retention_max_days", "training"} <= set(
+            record["obligations"]
+        )
 
     def test_context_digest_is_stable(self, packset: PackSet) -> None:
         """Equal contexts digest equally regardless of key order; different ones do not."""
@@ -393,7 +436,9 @@ class TestAudit:
         engine = engine_for(packset, DENY_BIO, ALLOW_ALL)
         c = ctx(use_case="bio", risk_scores={"bio": 0.9})
         skip = {"decision_id", "evaluated_at"}
-        assert engine.evaluate(c).model_dump(exclude=skip) == engine.evaluate(c).model_dump(exclude=skip)
+        assert engine.evaluate(c).model_dump(exclude=skip) == engine.evaluate(c).model_dump(
+            exclude=skip
+        )
 
 
 class TestExplain:
@@ -413,8 +458,9 @@ class TestExplain:
 class TestThreads:
     def test_concurrent_evaluations_agree(self, packset: PackSet) -> None:
         """One engine shared by many threads gives every thread the same decisions."""
-        engine = engine_for(packset, DENY_BIO, route("r", "policy", "opus-4.8",
-                                                     when='request.model == "fable-5"'))
+        engine = engine_for(
+            packset, DENY_BIO, route("r", "policy", "opus-4.8", when='request.model == "fable-5"')
+        )
         contexts = [ctx(), ctx(use_case="bio", risk_scores={"bio": 0.9}), ctx(model="x")]
         expected = [(d.effect, d.model) for d in map(engine.evaluate, contexts)]
         failures: list[object] = []
@@ -436,21 +482,34 @@ class TestThreads:
 class TestRequestTime:
     @pytest.mark.parametrize(
         "text",
-        ["2026-07-01T12:00:00Z", "2026-07-01T12:00:00.123456+02:00",
-         "2026-07-01T12:00:00.123456789Z", "2026-07-01T12:00:00.1234567-05:00",
-         "2026-07-01t12:00:00.5z", "2026-07-01T23:59:59-00:30"],
+        [
+            "2026-07-01T12:00:00Z",
+            "2026-07-01T12:00:00.123456+02:00",
+            "2026-07-01T12:00:00.123456789Z",
+            "2026-07-01T12:00:00.1234567-05:00",
+            "2026-07-01t12:00:00.5z",
+            "2026-07-01T23:59:59-00:30",
+        ],
     )
     def test_fast_path_is_exact(self, text: str) -> None:
         """The fast request-time path agrees with the strict nanosecond parser."""
         from compliance.evaluator import _request_time
         from compliance.values import parse_timestamp
 
-        assert _request_time({"request": {"time": text}}, []) == (parse_timestamp(text).nanos,
-                                                                  False)
+        assert _request_time({"request": {"time": text}}, []) == (
+            parse_timestamp(text).nanos,
+            False,
+        )
 
     @pytest.mark.parametrize(
-        "text", ["2026-07-01 12:00:00Z", "2026-07-01T12:00:00", "2026-13-01T12:00:00Z",
-                 "2026-07-01T12:00:00,5Z", "tomorrow"],
+        "text",
+        [
+            "2026-07-01 12:00:00Z",
+            "2026-07-01T12:00:00",
+            "2026-13-01T12:00:00Z",
+            "2026-07-01T12:00:00,5Z",
+            "tomorrow",
+        ],
     )
     def test_malformed_times_are_errors(self, text: str) -> None:
         """Shapes RFC 3339 does not allow are context errors, even if fromisoformat takes them."""
