@@ -98,14 +98,21 @@ def interpreted_program(
     docstring): any absent attribute the expression reads makes the whole result unknown.
     """
     expanded = substitute_variables(expr, variables)
-    tree = _parse(unparse(expanded))
     reads, tested = attribute_reads(expanded, schema)
+    guarded, presence = _guard_null_tests(expanded, schema)
+    tree = _parse(unparse(guarded))
 
     def program(context: Mapping[str, object]) -> object:
         absent = frozenset(".".join(p) for p in reads if _lookup(context, p) is _ABSENT)
         if absent:
             raise CelUnknown(absent)
-        return _run(tree, _activation(context, reads, tested, schema))
+        activation = _activation(context, reads, tested, schema)
+        if presence:
+            from celpy import celtypes  # noqa: PLC0415 - optional backend
+
+            for name, path in presence.items():
+                activation[name] = celtypes.BoolType(not _is_null(context, path))
+        return _run(tree, activation)
 
     return program
 
@@ -212,6 +219,49 @@ def attribute_reads(
                 continue
         stack.extend((child, bound) for child in children(node))
     return tuple(sorted(reads)), tuple(sorted(tested - reads))
+
+
+def _guard_null_tests(
+    expr: Expr, schema: ContextSchema
+) -> tuple[Expr, dict[str, tuple[str, ...]]]:
+    """``expr`` with each ``has(attr.path)`` on a declared attribute made false for a null.
+
+    ``has(p)`` becomes ``has(p) && <name>``, where the returned map gives each synthetic
+    ``<name>`` its path; at call time it is bound to false when the context holds null at
+    that path (null counts as absent, as in the compiler), else true, which leaves celpy's
+    ``has`` (and its errors) unchanged.
+    """
+    presence: dict[str, tuple[str, ...]] = {}
+
+    def guard(node: Expr, bound: frozenset[str]) -> Expr:
+        if isinstance(node, Comprehension):
+            inner = bound | {node.var}
+            return dataclasses.replace(
+                node,
+                range=guard(node.range, bound),
+                body=guard(node.body, inner),
+                predicate=None if node.predicate is None else guard(node.predicate, inner),
+            )
+        if isinstance(node, Select) and node.test_only:
+            path = attribute_path(node.operand)
+            if path is not None and path[0] not in bound and path[0] in schema.variables:
+                name = f"null_guard_{len(presence)}__"
+                presence[name] = (*path, node.field)
+                flag = Ident(node.start, node.end, name)
+                return Call(node.start, node.end, "_&&_", (node, flag))
+        return _map_children(node, lambda child: guard(child, bound))
+
+    return guard(expr, frozenset()), presence
+
+
+def _is_null(context: Mapping[str, object], path: tuple[str, ...]) -> bool:
+    """Whether ``path`` leads through objects to a key that holds null."""
+    value: object = context
+    for part in path[:-1]:
+        if not isinstance(value, Mapping):
+            return False
+        value = value.get(part)
+    return isinstance(value, Mapping) and path[-1] in value and value[path[-1]] is None
 
 
 def _constant_map_key(

@@ -121,6 +121,15 @@ class TestErrorsAndUnknowns:
         assert run("has(request.model)", {"request": {}}) is False
         assert run("has(request.model)", {}) is False
 
+    def test_has_on_null_attribute_is_false(self) -> None:
+        """`has()` on a declared path holding null is false, as null counts as absent."""
+        assert run("has(request.model)", {"request": {"model": None}}) is False
+        scores: dict[str, object] = {"request": {"risk_scores": {"bio": None, "cyber": 0.1}}}
+        assert run("has(request.risk_scores.bio)", scores) is False
+        assert run("has(request.risk_scores.cyber)", scores) is True
+        assert run("has(request.extra.k)", {"request": {"extra": {"k": None}}}) is False
+        assert run("[{'k': null}].exists(request, has(request.k))", {"request": {}}) is True
+
     def test_malformed_context_is_bad_context(self) -> None:
         """A context value of the wrong type is a ``bad-context`` error, only where it is read."""
         with pytest.raises(CelEvalError) as info:
