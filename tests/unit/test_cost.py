@@ -82,7 +82,7 @@ def _checked(directory: Path) -> CheckedPackSet:
     """Load and check a pack set directory (it must be free of check errors)."""
     pack_set, diagnostics = load_pack_set([directory])
     assert pack_set is not None, diagnostics.sorted()
-    report = check_pack_set(pack_set)
+    report = check_pack_set(pack_set, check_costs=False)
     assert report.checked is not None, report.errors
     return report.checked
 
@@ -119,6 +119,14 @@ class TestCheckCost:
         when = checked.packs[0].rules[1].rule.when
         assert when is not None
         assert per_rule.span == when.span
+
+    def test_check_pack_set_applies_the_budget(self, packset: Callable[..., Path]) -> None:
+        """By default the checker reports `cost-exceeded` and withholds the checked set."""
+        pack_set, _ = load_pack_set([packset({"p.yaml": NESTED})])
+        assert pack_set is not None
+        report = check_pack_set(pack_set)
+        assert report.checked is None
+        assert {d.code for d in report.errors} == {"cost-exceeded"}
 
     def test_total_budget_names_the_most_expensive_rule(self,
                                                         packset: Callable[..., Path]) -> None:
