@@ -1,8 +1,7 @@
-"""Engine behaviour the shipped packs work around; strict xfails until the engine changes.
+"""Engine behaviour found while writing the shipped packs, now fixed and kept as regressions.
 
-Each case uses tests/policy/packs/findings (loaded with rules/). When the engine is fixed
-the xfail turns into an XPASS, which fails under ``xfail_strict``: then drop the marker and
-consider simplifying the shipped packs (see the notes in each test).
+Each case uses tests/policy/packs/findings (loaded with rules/): a missing key read with a
+computed key is an unknown like a constant key, and ``has()`` on a null attribute is false.
 """
 
 from __future__ import annotations
