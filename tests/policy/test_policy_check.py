@@ -8,9 +8,7 @@ SILENT = EXAMPLES / "packs" / "silent-llm-dev-degradation.yaml"
 
 
 def _check(*paths):
-    from compliance.checker import check_pack_set
-
-    from compliance.loader import load_pack_set
+    from compliance import check_pack_set, load_pack_set
 
     pack_set, diagnostics = load_pack_set([str(p) for p in paths])
     problems = list(diagnostics.errors)
