@@ -110,7 +110,7 @@ def _split(value: Any, entries: list[_Entry]) -> tuple[Any, list[_Entry], list[_
 
 def _by_tier(kind: str, entries: list[_Entry],
              conflicts: list[Conflict]) -> tuple[Any, list[_Entry], list[_Entry]]:
-    ordered = sorted(entries, key=lambda e: (-_rank(e, entries), e.rule.pack.id, e.rule.rule.id))
+    ordered = sorted(entries, key=lambda e: (-_rank(e), e.rule.pack.id, e.rule.rule.id))
     value, winners, losers = _split(ordered[0].value, entries)
     if losers:
         conflicts.append(Conflict.model_construct(
@@ -120,7 +120,7 @@ def _by_tier(kind: str, entries: list[_Entry],
     return value, winners, losers
 
 
-def _rank(entry: _Entry, against: Sequence[_Entry]) -> float:
+def _rank(entry: _Entry) -> float:
     """Tier rank, lifted above every tier the rule explicitly overrides for its group."""
     rank: float = entry.rule.tier_rank
     for ov in entry.rule.overrides:
@@ -146,11 +146,11 @@ def _resolve_retention_clash(by_kind: dict[str, list[_Entry]], conflicts: list[C
     mins, maxes = by_kind.get("retention_min_days", []), by_kind.get("retention_max_days", [])
     if not mins or not maxes:
         return
-    floor = max(mins, key=lambda e: (e.value, _rank(e, maxes)))
-    ceiling = min(maxes, key=lambda e: (e.value, -_rank(e, mins)))
+    floor = max(mins, key=lambda e: (e.value, _rank(e)))
+    ceiling = min(maxes, key=lambda e: (e.value, -_rank(e)))
     if floor.value <= ceiling.value:
         return
-    if _rank(floor, maxes) > _rank(ceiling, mins):
+    if _rank(floor) > _rank(ceiling):
         losers = [e for e in maxes if e.value < floor.value]
         by_kind["retention_max_days"] = [e for e in maxes if e.value >= floor.value]
         winner = floor
