@@ -21,7 +21,7 @@ import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from compliance.decision import (
@@ -36,7 +36,7 @@ from compliance.decision import (
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
-from compliance.values import CelEvalError, CelUnknown, to_timestamp
+from compliance.values import CelEvalError, CelUnknown, Timestamp, to_timestamp
 
 Status = Literal[
     "applied", "not-effective", "condition-false", "exception-held",
@@ -44,7 +44,6 @@ Status = Literal[
 ]
 _ROUTING_KINDS = frozenset({"route", "degrade"})
 _MAX_PASSES = 2
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Decision ids: a random per-process prefix and a counter, UUID-shaped. uuid4() costs a
 # system call per decision; uniqueness only needs the prefix to differ between processes.
 _ID_PREFIX = os.urandom(10).hex()
@@ -328,12 +327,8 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
         return None, True
     value = request["time"]
     moment = _fast_rfc3339(value) if type(value) is str else None
-    if moment is not None:
-        delta = moment - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 \
-            + delta.microseconds * 1000, False
     try:
-        stamp = to_timestamp(value)
+        stamp = to_timestamp(value if moment is None else moment)
     except ValueError as exc:
         errors.append(_context_error(f"`request.time` must be an RFC 3339 timestamp: {exc}"))
         return None, False
@@ -476,5 +471,4 @@ def _explanation(passes: list[_Pass]) -> list[RuleExplanation]:
 
 
 def _from_nanos(nanos: int) -> datetime:
-    seconds, rest = divmod(nanos, 1_000_000_000)
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds, microseconds=rest // 1000)
+    return Timestamp(nanos).to_datetime()

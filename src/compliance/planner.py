@@ -14,13 +14,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from compliance.compiler import CompileEnv, compile_expr
 from compliance.decision import Match, PackInfo, RuleRef, build
 from compliance.expr import Expr
 from compliance.index import RuleIndex
+from compliance.values import to_timestamp
 
 if TYPE_CHECKING:
     from compliance.checker import CheckedPackSet, CheckedRule
@@ -31,15 +32,6 @@ Program = Callable[[Mapping[str, object]], object]
 TemplatePart = str | Program
 ProgramFactory = Callable[[Expr, "ContextSchema", Mapping[str, Expr]], Program]
 RuleEffect = Literal["allow", "deny", "intervene", "obligate"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def epoch_nanos(moment: datetime) -> int:
-    """Integer nanoseconds since the Unix epoch for an aware datetime (exact, no floats)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
 
 def compiled_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]) -> Program:
     """The default backend: CEL compiled to Python closures."""
@@ -184,9 +176,15 @@ def _intersect(*windows: Window | None) -> tuple[int | None, int | None]:
         if window is None:
             continue
         if window.start is not None:
-            s = epoch_nanos(window.start.at)
+            s = _nanos(window.start.at)
             start = s if start is None else max(start, s)
         if window.until is not None:
-            u = epoch_nanos(window.until.at)
+            u = _nanos(window.until.at)
             until = u if until is None else min(until, u)
     return start, until
+
+
+def _nanos(moment: datetime) -> int:
+    stamp = to_timestamp(moment)
+    assert stamp is not None  # an aware datetime always converts
+    return stamp.nanos
