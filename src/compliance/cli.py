@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, Severity
 from compliance.engine import Engine, check_paths
+from compliance.errors import EvaluationError, LogIntegrityError
 from compliance.render import render_github, render_json, render_sarif, render_summary, render_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -171,8 +172,6 @@ def _run_eval(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"error: {args.context}: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from compliance.errors import EvaluationError  # noqa: PLC0415
-
     try:
         decision = engine.evaluate(context, strict=args.strict, explain=args.explain)
     except EvaluationError as exc:
@@ -206,7 +205,6 @@ def _add_log(sub: Any) -> None:
 
 def _run_log_verify(args: argparse.Namespace) -> int:
     from compliance.audit import verify_log  # noqa: PLC0415
-    from compliance.errors import LogIntegrityError  # noqa: PLC0415
 
     try:
         count = verify_log(args.log)
@@ -235,7 +233,6 @@ def _add_replay(sub: Any) -> None:
 
 def _run_replay(args: argparse.Namespace) -> int:
     from compliance.audit import replay  # noqa: PLC0415
-    from compliance.errors import LogIntegrityError  # noqa: PLC0415
 
     diagnostics, checked = check_paths(args.rules)
     if checked is None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from compliance.schema import CelType, ContextSchema
-from compliance.values import to_timestamp
+from compliance.values import CelEvalError, to_duration, to_timestamp
 
 _MAX_DEPTH = 32
 
@@ -122,8 +122,11 @@ def _timestamp(_: CelType, v: object) -> str | None:
 
 
 def _duration(_: CelType, v: object) -> str | None:
-    if isinstance(v, timedelta) or (isinstance(v, str) and v.endswith("s")):
-        return None
+    try:
+        if to_duration(v) is not None:
+            return None
+    except (ValueError, CelEvalError) as exc:
+        return f"must be a duration such as `1.5s`: {exc}"
     return f"must be a duration such as `1.5s`, got {_kind(v)}"
 
 

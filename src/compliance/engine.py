@@ -57,13 +57,10 @@ class Engine:
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
                   backend: Backend = "compiled") -> Engine:
         """Load, check and compile pack files or directories; raise ``PackError`` on any error."""
-        pack_set, diagnostics = load_pack_set(list(paths), schema=schema)
-        if pack_set is None or diagnostics.errors:
+        diagnostics, checked = check_paths(paths, schema)
+        if checked is None:
             raise PackError(diagnostics.errors or diagnostics.sorted())
-        report = check_pack_set(pack_set)
-        if report.checked is None:
-            raise PackError(report.errors)
-        return cls(report.checked, backend=backend)
+        return cls(checked, backend=backend)
 
     @property
     def plan(self) -> Plan:
