@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -71,7 +72,8 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
     assert result.code == code, result
     assert "Traceback" not in result.out + result.err
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: "), result.err
     for fragment in fragments:
         assert fragment in lines[0]
 
@@ -259,7 +261,7 @@ class TestEval:
         for value in ["0", "-5", "lots"]:
             assert run("eval", "-r", "rules/", "--max-context-bytes", value, str(IRAN)).code == 2
 
-    BAD_CONTEXTS = {
+    BAD_CONTEXTS: ClassVar[dict[str, tuple[str, str]]] = {
         "deep-nesting": ('{"a":' * 3000 + "1" + "}" * 3000, "nested"),
         "deep-array": ('{"a":' + "[" * 5000 + "]" * 5000 + "}", "nested"),
         "long-integer": ('{"request": {"amount": ' + "9" * 5000 + "}}", "digits"),
@@ -342,7 +344,7 @@ def _chained(records: list[dict[str, object]]) -> bytes:
 
 
 class TestLogs:
-    GARBAGE = {
+    GARBAGE: ClassVar[dict[str, tuple[bytes, str]]] = {
         "binary": (b"\x89PNG\r\n\x1a\n\xff\xd8" + bytes(range(128, 256)) * 4, "UTF-8"),
         "long-integer": (b'{"seq": ' + b"9" * 5000 + b"}\n", "integer"),
         "deep-nesting": (b'{"seq": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "nested"),
@@ -364,7 +366,7 @@ class TestLogs:
 
     def test_chained_record_of_the_wrong_shape(self, run: Run, tmp_path: Path) -> None:
         """A chain that verifies but holds no decision record cannot be replayed: exit 1."""
-        from compliance.engine import Engine  # noqa: PLC0415
+        from compliance.engine import Engine
 
         digest = Engine.from_path(REPO / "rules").pack_set_digest
         log = tmp_path / "d.jsonl"
@@ -525,12 +527,13 @@ class TestEndToEnd:
         """With standard output closed: exit 2 and one line on stderr."""
         result = _spawn(*EVAL_ARGS, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
         assert result.returncode == 2
-        assert result.stderr == "error: cannot write to standard output: standard output is closed\n"
+        want = "error: cannot write to standard output: standard output is closed\n"
+        assert result.stderr == want
 
     @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
     def test_full_disk(self) -> None:
         """Standard output on a full device: exit 2, one line, nothing from the interpreter."""
-        with open("/dev/full", "w") as full:  # noqa: PTH123
+        with open("/dev/full", "w") as full:
             result = _spawn(*CHECK_ARGS, stdout=full, stderr=subprocess.PIPE)
         assert result.returncode == 2
         assert result.stderr == "error: cannot write to standard output: No space left on device\n"

@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdout is not None:
             sys.stdout.flush()
     except (OSError, ValueError) as exc:
-        write_err(f"error: cannot write to standard output: {getattr(exc, 'strerror', None) or exc}")
+        reason = getattr(exc, "strerror", None) or exc
+        write_err(f"error: cannot write to standard output: {reason}")
         silence_stdout()
         code = code or EXIT_USAGE
     return code
@@ -104,7 +105,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         write_err("interrupted")
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never a traceback
+    except Exception as exc:
         _report_internal_error(exc, debug=debug)
         return EXIT_INTERNAL
     return code
@@ -124,7 +125,8 @@ def _report_internal_error(exc: BaseException, *, debug: bool) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="compliance", description=_DESCRIPTION, epilog=_EXIT_CODES + "\nreference: docs/cli.md",
+        prog="compliance", description=_DESCRIPTION,
+        epilog=_EXIT_CODES + "\nreference: docs/cli.md",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")

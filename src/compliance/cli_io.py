@@ -107,7 +107,7 @@ def parse_json_object(data: bytes, label: str) -> dict[str, Any]:
                            parse_constant=_constant, parse_float=_float)
     except json.JSONDecodeError as exc:
         raise InputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except _Refused as exc:
+    except _RefusedError as exc:
         raise InputError(f"{label}: invalid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InputError(f"{label}: the context must be a JSON object, got {_kind(value)}")
@@ -115,7 +115,7 @@ def parse_json_object(data: bytes, label: str) -> dict[str, Any]:
     return value
 
 
-class _Refused(ValueError):
+class _RefusedError(ValueError):
     """Raised from a ``json.loads`` hook; the message says what was refused."""
 
 
@@ -132,7 +132,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Refused(f"duplicate key `{_shown(key)}`")
+            raise _RefusedError(f"duplicate key `{_shown(key)}`")
         out[key] = value
     return out
 
@@ -140,19 +140,19 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _int(text: str) -> int:
     digits = len(text.lstrip("-"))
     if digits > MAX_INT_DIGITS:
-        raise _Refused(f"an integer of {digits} digits; the limit is {MAX_INT_DIGITS}")
+        raise _RefusedError(f"an integer of {digits} digits; the limit is {MAX_INT_DIGITS}")
     return int(text)
 
 
 def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(f"the number `{text[:20]}` is out of range")
+        raise _RefusedError(f"the number `{text[:20]}` is out of range")
     return value
 
 
 def _constant(text: str) -> object:
-    raise _Refused(f"`{text}` is not a JSON value")
+    raise _RefusedError(f"`{text}` is not a JSON value")
 
 
 def _no_surrogates(value: object, label: str) -> None:
