@@ -321,6 +321,11 @@ class TestEval:
         assert_one_line_error(result, 2, "is a directory")
         assert result.out == ""
 
+    def test_log_is_a_device(self, run: Run) -> None:
+        """`--log` on a device (say /dev/full) is refused before evaluating."""
+        result = run("eval", "-r", "rules/", "--log", os.devnull, str(IRAN))
+        assert_one_line_error(result, 2, "not a regular file")
+
     @pytest.mark.parametrize("content", [b"\x89PNG\x00\xff\xfe garbage", b"not json\n",
                                          b'{"seq": 7}\n'], ids=["binary", "text", "gap"])
     def test_log_is_garbage(self, run: Run, tmp_path: Path, content: bytes) -> None:

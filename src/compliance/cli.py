@@ -262,12 +262,16 @@ def _print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str, *, err: bool
 
 
 def _sources(diagnostics: Sequence[Diagnostic]) -> dict[str, str]:
+    """The text of each file a diagnostic points into, for snippets (regular files the loader
+    would read, never more than its size limit)."""
+    from compliance.loader import DEFAULT_LIMITS  # noqa: PLC0415
+
     files = {d.span.file for d in diagnostics if d.span is not None}
     sources: dict[str, str] = {}
     for name in files:
         path = Path(name)
         try:
-            if path.is_file():
+            if path.is_file() and path.stat().st_size <= DEFAULT_LIMITS.max_file_bytes:
                 sources[name] = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
@@ -346,7 +350,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                 raise InputError(f"{args.log}: cannot write: {exc.strerror or exc}") from None
     finally:
         if log is not None:
-            log.close()
+            _close_log(log, args.log)
     write_out(decision_json(decision) if args.format == "json" else render_decision(decision))
     return EXIT_OK
 
@@ -365,6 +369,13 @@ def _open_log(name: str) -> Any:
     except (LogIntegrityError, ValueError, RecursionError) as exc:
         raise InputError(f"{name}: not an intact decision log, not appending: "
                          f"{_log_problem(exc)}") from None
+
+
+def _close_log(log: Any, name: str) -> None:
+    try:
+        log.close()
+    except OSError as exc:  # the final flush of a full disk
+        raise InputError(f"{name}: cannot write: {exc.strerror or exc}") from None
 
 
 def _log_problem(exc: BaseException) -> str:
