@@ -12,6 +12,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
+from compliance.diagnostics import RuntimeCode
+
 DECISION_SCHEMA_VERSION = 1
 
 
@@ -106,7 +108,7 @@ class EvalError(_Frozen):
 
     pack: str
     rule: str
-    code: str
+    code: RuntimeCode
     message: str
     location: str | None = None
 

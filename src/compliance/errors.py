@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from compliance.diagnostics import Diagnostic, Severity
+from compliance.diagnostics import Diagnostic, RuntimeCode, Severity
 from compliance.source import Span
 
 __all__ = ["ComplianceError", "ContextError", "EvaluationError", "LogIntegrityError", "PackError"]
@@ -66,7 +66,7 @@ class EvaluationError(ComplianceError):
 
     def __init__(
         self,
-        code: str,
+        code: RuntimeCode,
         message: str,
         *,
         pack: str | None = None,
