@@ -91,7 +91,7 @@ RuntimeCode = Literal[
     "undeclared-reference",
     "unknown-attribute",
 ]
-"""Every code an evaluation error (``CelEvalError``, ``EvalError``, ``EvaluationError``) can carry."""
+"""Every code a run-time error (``CelEvalError``, ``EvalError``, ``EvaluationError``) can carry."""
 
 DIAGNOSTIC_CODES: frozenset[str] = frozenset(get_args(DiagnosticCode))
 RUNTIME_CODES: frozenset[str] = frozenset(get_args(RuntimeCode))

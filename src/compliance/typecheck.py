@@ -234,7 +234,9 @@ class _Checker:
             "_[_]": self._check_index,
         }
 
-    def report(self, code: DiagnosticCode, message: str, node: Expr, help_: str | None = None) -> None:
+    def report(
+        self, code: DiagnosticCode, message: str, node: Expr, help_: str | None = None
+    ) -> None:
         self.issues.append(TypeIssue(code, message, node.start, node.end, help_))
 
     def check(self, node: Expr) -> CelType:
