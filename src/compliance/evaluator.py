@@ -106,9 +106,8 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         ctx = _with_model(ctx, target)
     if strict and errors:
         first = errors[0]
-        where = f" (at {first.location})" if first.location else ""
-        raise EvaluationError(first.code, first.message + where, pack=first.pack or None,
-                              rule=first.rule or None)
+        raise EvaluationError(first.code, first.message, pack=first.pack or None,
+                              rule=first.rule or None, location=first.location)
     return _decision(plan, context, passes, at, errors=errors, reasons=reasons,
                      interventions=interventions, explain=explain)
 
