@@ -128,7 +128,7 @@ RUNTIME: dict[str, RuntimeCase] = {
         "Integer division by zero (`int` or `uint`; `double` division follows IEEE 754).",
         _rule("1 / size(request.origin_region) > 0")),
     "eval-error": RuntimeCase(
-        "The cel-python reference backend (`backend=\"interpreted\"`, used by the "
+        "The cel-python reference backend (`backend=\"interpreter\"`, used by the "
         "differential tests) failed in a way that has no more precise code; the message "
         "carries cel-python's own text. The default compiled backend never reports it."),
     "eval-type-error": RuntimeCase(
