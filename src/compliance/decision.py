@@ -1,6 +1,7 @@
 """The decision: what ``Engine.evaluate`` returns, as a pydantic model (the JSON boundary).
 
-Field names of ``Decision`` are fixed by PRODUCT.md section 5; outside suites read them.
+Field names of ``Decision`` are the audit record documented in docs/decision.md; outside
+suites read them.
 Models are built with ``model_construct`` on the hot path (the evaluator produces
 well-typed values), and validated normally when a decision is read back from JSON.
 """
@@ -11,6 +12,8 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
+
+from compliance.diagnostics import RuntimeCode
 
 DECISION_SCHEMA_VERSION = 1
 
@@ -106,7 +109,7 @@ class EvalError(_Frozen):
 
     pack: str
     rule: str
-    code: str
+    code: RuntimeCode
     message: str
     location: str | None = None
 
@@ -144,7 +147,7 @@ class RuleExplanation(_Frozen):
 
 
 class Decision(_Frozen):
-    """An auditable decision for one request (PRODUCT.md section 5)."""
+    """An auditable decision for one request (docs/decision.md, field by field)."""
 
     effect: Literal["allow", "deny"]
     model: str | None

@@ -33,6 +33,7 @@ from compliance.decision import (
     RuleExplanation,
     build,
 )
+from compliance.diagnostics import RuntimeCode
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
@@ -105,9 +106,8 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         ctx = _with_model(ctx, target)
     if strict and errors:
         first = errors[0]
-        where = f" (at {first.location})" if first.location else ""
-        raise EvaluationError(first.code, first.message + where, pack=first.pack or None,
-                              rule=first.rule or None)
+        raise EvaluationError(first.code, first.message, pack=first.pack or None,
+                              rule=first.rule or None, location=first.location)
     return _decision(plan, context, passes, at, errors=errors, reasons=reasons,
                      interventions=interventions, explain=explain)
 
@@ -381,7 +381,7 @@ def _context_error(message: str) -> EvalError:
                                      location=None)
 
 
-def _rule_error(rule: PlannedRule, code: str, message: str) -> EvalError:
+def _rule_error(rule: PlannedRule, code: RuntimeCode, message: str) -> EvalError:
     span = rule.rule.when.span if rule.rule.when is not None else rule.rule.span
     location = f"{span.file}:{span.start.line + 1}:{span.start.col + 1}"
     return EvalError.model_construct(pack=rule.pack.id, rule=rule.rule.id, code=code,
