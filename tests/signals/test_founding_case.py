@@ -177,3 +177,23 @@ def test_replaying_a_recorded_stream_gives_the_same_facts(
                               for org in ("a", "b")]))
     assert runs[0] == runs[1]
     assert runs[0][0] == [Fact("under_review", "a", at(10 * MINUTE - 1), at(10 * MINUTE - 1 + 24 * HOUR))]
+
+
+def test_a_lifetime_starting_as_the_last_ends_joins_it(store: Store, clock: FakeClock) -> None:
+    """Lifetimes that touch (`until` == next `since`) merge: the review never lapses."""
+    replay(store, clock, [flag(0), flag(MINUTE), flag(2 * MINUTE)])
+    end = 2 * MINUTE + 24 * HOUR
+    raised = replay(store, clock, [flag(end - 2 * MINUTE), flag(end - MINUTE), flag(end)])
+    assert raised == [Fact("under_review", "org-1", at(2 * MINUTE), at(end + 24 * HOUR))]
+
+
+def test_separate_lifetimes_stay_separate(store: Store, clock: FakeClock) -> None:
+    """A gap between two reviews is a time with no fact."""
+    replay(store, clock, [flag(0), flag(MINUTE), flag(2 * MINUTE)])
+    end = 2 * MINUTE + 24 * HOUR
+    second = replay(store, clock, [flag(end), flag(end + MINUTE), flag(end + 2 * MINUTE)])
+    assert second == [Fact("under_review", "org-1", at(end + 2 * MINUTE),
+                           at(end + 2 * MINUTE + 24 * HOUR))]
+    assert query(store, clock, at(end - 1)) == {"under_review": review(2 * MINUTE)}
+    assert query(store, clock, at(end + MINUTE)) == {}
+    assert query(store, clock, at(end + 2 * MINUTE)) == {"under_review": second[0]}
