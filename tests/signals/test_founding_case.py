@@ -176,7 +176,8 @@ def test_replaying_a_recorded_stream_gives_the_same_facts(
         runs.append((raised, [query(store, clock, at(m * MINUTE), org) for m in (9, 10, 21)
                               for org in ("a", "b")]))
     assert runs[0] == runs[1]
-    assert runs[0][0] == [Fact("under_review", "a", at(10 * MINUTE - 1), at(10 * MINUTE - 1 + 24 * HOUR))]
+    first = 10 * MINUTE - 1
+    assert runs[0][0] == [Fact("under_review", "a", at(first), at(first + 24 * HOUR))]
 
 
 def test_a_lifetime_starting_as_the_last_ends_joins_it(store: Store, clock: FakeClock) -> None:
@@ -197,3 +198,10 @@ def test_separate_lifetimes_stay_separate(store: Store, clock: FakeClock) -> Non
     assert query(store, clock, at(end - 1)) == {"under_review": review(2 * MINUTE)}
     assert query(store, clock, at(end + MINUTE)) == {}
     assert query(store, clock, at(end + 2 * MINUTE)) == {"under_review": second[0]}
+
+
+def test_a_spec_name_given_twice_is_refused(store: Store) -> None:
+    """Two specs with one name would share a window; that is a spec error."""
+    with pytest.raises(SignalError) as err:
+        store.observe([founding_spec(), founding_spec(threshold=1)], flag(0))
+    assert (err.value.code, err.value.signal) == ("signal-spec-invalid", "repeated_flags")

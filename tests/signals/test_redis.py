@@ -8,8 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from _sigtools import HOUR, MINUTE, FakeClock, at, founding_spec
-from conftest import RedisServer
+from _sigtools import HOUR, MINUTE, FakeClock, RedisServer, at, founding_spec, free_port
 
 from compliance.signals import Event, Fact, SignalError, Store, StoreUnavailable
 from compliance.values import format_timestamp
@@ -107,8 +106,6 @@ def test_server_restart_mid_stream(own_redis: RedisServer) -> None:
 def test_unreachable_server_is_store_unavailable() -> None:
     """Connection refused is a typed error the engine can fail closed on."""
     from compliance.signals import RedisStore
-
-    from conftest import free_port
 
     store = RedisStore(url=f"redis://127.0.0.1:{free_port()}/0", namespace="x",
                        clock=FakeClock(), timeout=0.2)

@@ -86,7 +86,7 @@ class InProcessStore:
             now = self._clock()
             check_instant(event.time, now, self._horizon, "event time")
             self._housekeeping(now)
-            counts = [self._count(spec, key, t, now) for spec, key in pairs]
+            counts = [self._count(spec, key, t, now.nanos) for spec, key in pairs]
             self._check_cap(pairs, counts, now)
             raised: list[Fact] = []
             for (spec, key), count in zip(pairs, counts, strict=True):
@@ -119,14 +119,16 @@ class InProcessStore:
 
     # -- internals (called with the lock held) ------------------------------------------
 
-    def _count(self, spec: SignalSpec, key: str, t: int, now: Timestamp) -> int:
+    def _count(self, spec: SignalSpec, key: str, t: int, now: int) -> int:
         """Events in ``(t - window, t]`` including this one, after trimming the window."""
         window = self._windows.get((spec.name, key))
         if window is None:
             return 1
         window.span = spec.window_ns
         times = window.times
-        del times[: bisect_right(times, now.nanos - spec.window_ns - self._horizon)]
+        cut = now - spec.window_ns - self._horizon
+        if times and times[0] <= cut:
+            del times[: bisect_right(times, cut)]
         return bisect_right(times, t) - bisect_right(times, t - spec.window_ns) + 1
 
     def _record(self, spec: SignalSpec, key: str, t: int) -> None:
@@ -149,12 +151,16 @@ class InProcessStore:
         self, pairs: list[tuple[SignalSpec, str]], counts: list[int], now: Timestamp
     ) -> None:
         """Refuse (``signal-key-cap``) an event that needs entries beyond ``max_keys``."""
+        if max(len(self._windows), len(self._facts)) + len(pairs) <= self.max_keys:
+            return  # room even if every entry were new (the common case, checked cheaply)
 
         def needed() -> tuple[int, int]:
-            windows = {(s.name, k) for s, k in pairs} - self._windows.keys()
+            windows = {(s.name, k) for s, k in pairs if (s.name, k) not in self._windows}
             facts = {
-                (s.fact, k) for (s, k), c in zip(pairs, counts, strict=True) if c >= s.threshold
-            } - self._facts.keys()
+                (s.fact, k)
+                for (s, k), c in zip(pairs, counts, strict=True)
+                if c >= s.threshold and (s.fact, k) not in self._facts
+            }
             return len(self._windows) + len(windows), len(self._facts) + len(facts)
 
         if max(needed()) <= self.max_keys:

@@ -83,12 +83,12 @@ def check_instant(at: Timestamp, now: Timestamp, horizon_ns: int, what: str) -> 
 
 def matching(specs: Sequence[SignalSpec], event: Event) -> list[tuple[SignalSpec, str]]:
     """The (spec, key) pairs the event counts for, all computed before anything is recorded."""
-    seen: set[str] = set()
+    if len(specs) > 1 and len({spec.name for spec in specs}) != len(specs):
+        names = [spec.name for spec in specs]
+        twice = next(name for name in names if names.count(name) > 1)
+        raise SignalError("signal-spec-invalid", "declared twice", signal=twice)
     pairs: list[tuple[SignalSpec, str]] = []
     for spec in specs:
-        if spec.name in seen:
-            raise SignalError("signal-spec-invalid", "declared twice", signal=spec.name)
-        seen.add(spec.name)
         key = spec.applies(event)
         if key is not None:
             pairs.append((spec, key))
