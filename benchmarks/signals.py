@@ -93,7 +93,10 @@ def bench_facts_for(store: Store, clock: Clock, queries: int) -> tuple[float, fl
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1], held
 
 
-def run(name: str, store: Store, clock: Clock, events: list[Event], queries: int) -> dict[str, float]:
+def run(
+    name: str, store: Store, clock: Clock, events: list[Event], queries: int
+) -> dict[str, float]:
+    """Time one store and print its two rows."""
     rate, raised = bench_observe(store, clock, events)
     median, p99, held = bench_facts_for(store, clock, queries)
     print(f"{name:<12} observe: {rate:>10,.0f} /s ({len(events)} events, {raised} facts raised)")
