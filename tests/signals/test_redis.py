@@ -119,3 +119,31 @@ def test_horizon_is_checked_before_any_round_trip(make_redis_store: Callable[...
     with pytest.raises(SignalError) as err:
         store.facts_for({"under_review": "org-1"}, at(2 * MINUTE))
     assert err.value.code == "outside-horizon"
+
+
+def test_a_server_that_never_answers_times_out_as_unavailable() -> None:
+    """A hung server (connection accepted, no reply) is bounded by the timeout."""
+    import socket
+
+    from compliance.signals import RedisStore
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        store = RedisStore(url=f"redis://127.0.0.1:{port}/0", namespace="x",
+                           clock=FakeClock(), timeout=0.2)
+        with pytest.raises(StoreUnavailable) as err:
+            store.observe([founding_spec()], flag(0))
+        assert "127.0.0.1" in err.value.message
+
+
+def test_missing_redis_py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without redis-py, creating a RedisStore says which extra to install."""
+    import sys
+
+    from compliance.signals import RedisStore
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(ImportError, match=r"compliance\[redis\]"):
+        RedisStore(namespace="x")
