@@ -205,3 +205,8 @@ def test_a_spec_name_given_twice_is_refused(store: Store) -> None:
     with pytest.raises(SignalError) as err:
         store.observe([founding_spec(), founding_spec(threshold=1)], flag(0))
     assert (err.value.code, err.value.signal) == ("signal-spec-invalid", "repeated_flags")
+
+
+def test_both_stores_implement_the_protocol(store: Store) -> None:
+    """The engine can take either store as a `Store`."""
+    assert isinstance(store, Store)
