@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-
-import orjson
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
+
+import orjson
 
 from compliance.schema import CelType, ContextSchema
 
@@ -140,7 +140,7 @@ def _scalar(value: object, path: str) -> object:
     if callable(iso):
         try:
             text = iso()
-        except Exception:  # noqa: BLE001  (a host object: any failure is just unrepresentable)
+        except Exception:
             text = None
         if isinstance(text, str) and _encodable(text):
             return text

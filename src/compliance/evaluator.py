@@ -93,7 +93,7 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         if strict:
             raise
         return _crashed(plan, context, sys.exception() or Exception(), progress, strict=False)
-    except Exception as exc:  # noqa: BLE001  (MemoryError, RecursionError, bugs: fail closed)
+    except Exception as exc:
         return _crashed(plan, context, exc, progress, strict=strict)
 
 
@@ -136,14 +136,14 @@ def _crashed(plan: Plan, context: object, exc: BaseException, progress: _Progres
 def _exc_text(exc: BaseException) -> str:
     try:
         return str(exc)
-    except Exception:  # noqa: BLE001  (a failing __str__ must not escape either)
+    except Exception:
         return "(no message)"
 
 
 def _safe_digest(context: object) -> str:
     try:
         return digest_json(context)
-    except Exception:  # noqa: BLE001  (digest_json does not raise; MemoryError could)
+    except Exception:
         return digest_json("<unrepresentable context>")
 
 
@@ -262,7 +262,7 @@ def _truth(program: Any, ctx: Mapping[str, Any], missing: set[str]) -> bool | Ce
     except MemoryError as exc:
         return _caused(CelEvalError("resource-exhausted", "out of memory evaluating", 0, 0),
                        exc)
-    except Exception as exc:  # noqa: BLE001  (e.g. OverflowError: the rule fails closed)
+    except Exception as exc:
         text = f"{type(exc).__name__}: {_exc_text(exc)}"[:300]
         return _caused(CelEvalError("internal-error", text, 0, 0), exc)
     if value is True or value is False:

@@ -40,8 +40,8 @@ def load(name: str) -> dict[str, Any]:
 def leaf_paths(value: object, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     if isinstance(value, dict):
         for key, inner in value.items():
-            yield prefix + (key,)
-            yield from leaf_paths(inner, prefix + (key,))
+            yield (*prefix, key)
+            yield from leaf_paths(inner, (*prefix, key))
 
 
 def without(context: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
@@ -213,7 +213,8 @@ class TestHonestTexts:
             variants = [without(context, p) for p in leaf_paths(context)]
             for variant in [*variants, {}]:
                 for text in user_texts(engine.evaluate(variant)):
-                    assert "<missing" not in text and "<error" not in text, (path.name, text)
+                    assert "<missing" not in text, (path.name, text)
+                    assert "<error" not in text, (path.name, text)
                 checked += 1
         assert checked > 400
 
@@ -223,7 +224,8 @@ class TestHonestTexts:
         decision = engine.evaluate(context)
         assert decision.effect == "deny"
         texts = " ".join(user_texts(decision))
-        assert "not permitted" not in texts and "risks" not in texts
+        assert "not permitted" not in texts
+        assert "risks" not in texts
         messages = [i.message for i in decision.interventions]
         assert "This request was declined because our safety checks could not be completed." \
             in messages
@@ -299,7 +301,8 @@ class TestSharedVariables:
     def test_shipped_packs_read_the_one_list(self) -> None:
         for name in ("export-control.yaml", "interventions.yaml", "safety-retention.yaml"):
             text = (RULES / name).read_text(encoding="utf-8")
-            assert "vars.frontier_models" in text and '"mythos-5"' not in text
+            assert "vars.frontier_models" in text
+            assert '"mythos-5"' not in text
 
     def test_snapshots_and_aliases_example(self, tmp_path: Path) -> None:
         engine = Engine.from_path(shared_set(tmp_path, "'[\"fable-5\", \"mythos-5\"]'"))
@@ -319,7 +322,8 @@ class TestSharedVariables:
         assert checked is None
         [error] = diagnostics.errors
         assert error.code == "type-mismatch"
-        assert error.span is not None and error.span.file.endswith("packset.yaml")
+        assert error.span is not None
+        assert error.span.file.endswith("packset.yaml")
         assert (error.span.start.line + 1, error.span.start.col + 1) == (3, 35)  # the `1`
 
     def test_a_pack_may_not_redeclare_one(self, tmp_path: Path) -> None:
@@ -369,7 +373,8 @@ class TestJsonRead:
 
     def test_nan_when_allowed(self) -> None:
         value = read_json("[NaN]", allow_nan=True)
-        assert isinstance(value, list) and value[0] != value[0]
+        assert isinstance(value, list)
+        assert value[0] != value[0]
 
     @pytest.mark.parametrize("path", CONTEXTS, ids=lambda p: p.name)
     def test_examples_read_as_json_does(self, path: Path) -> None:
