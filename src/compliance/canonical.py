@@ -140,7 +140,7 @@ def _scalar(value: object, path: str) -> object:
     if callable(iso):
         try:
             text = iso()
-        except Exception:
+        except Exception:  # a host object: any failure is just unrepresentable
             text = None
         if isinstance(text, str) and _encodable(text):
             return text

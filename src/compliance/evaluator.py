@@ -93,7 +93,7 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         if strict:
             raise
         return _crashed(plan, context, sys.exception() or Exception(), progress, strict=False)
-    except Exception as exc:
+    except Exception as exc:  # MemoryError, RecursionError, bugs: all fail closed
         return _crashed(plan, context, exc, progress, strict=strict)
 
 
@@ -136,14 +136,14 @@ def _crashed(plan: Plan, context: object, exc: BaseException, progress: _Progres
 def _exc_text(exc: BaseException) -> str:
     try:
         return str(exc)
-    except Exception:
+    except Exception:  # a failing __str__ must not escape either
         return "(no message)"
 
 
 def _safe_digest(context: object) -> str:
     try:
         return digest_json(context)
-    except Exception:
+    except Exception:  # digest_json does not raise; MemoryError still could
         return digest_json("<unrepresentable context>")
 
 
