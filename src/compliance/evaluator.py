@@ -307,8 +307,10 @@ def _collect_effect(current: _Pass, number: int, errors: list[EvalError], reason
                 denied = True
                 out = _intervention_out(rule, outcome, None, number, current.ctx)
                 interventions.append(out)
-                reasons.append(_reason(rule, outcome, current.ctx) if rule.reason is not None
-                               or out.message is None else out.message)
+                # The user's message is the reason, except when failing closed: then the
+                # reason names the missing information (the message cannot, honestly).
+                shown = None if _failed_closed(outcome) else out.message
+                reasons.append(shown or _reason(rule, outcome, current.ctx))
             elif rule.intervention.kind in _ROUTING_KINDS:
                 routes.append(outcome)
             else:
@@ -352,7 +354,7 @@ def _choose_route(routes: list[_Outcome], number: int, ctx: Mapping[str, Any], r
 def _add_visible_reason(rule: PlannedRule, outcome: _Outcome, reasons: list[str],
                         ctx: Mapping[str, Any]) -> None:
     visible = rule.intervention is not None and rule.intervention.disclosure == "visible"
-    text = _message(rule, outcome, ctx) if visible and rule.reason is None else None
+    text = _message(rule, outcome, ctx) if visible and not _failed_closed(outcome) else None
     reasons.append(text or _reason(rule, outcome, ctx))
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import compliance.evaluator as evaluator_module
 from compliance import Engine, EvaluationError
@@ -380,3 +382,62 @@ class TestJsonRead:
     def test_examples_read_as_json_does(self, path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         assert read_json(text) == json.loads(text)
+
+
+def declared_slots(t: Any, prefix: tuple[object, ...]) -> Iterator[tuple[object, ...]]:
+    """Every declared path of the schema, with list elements (index 0) and map values."""
+    yield prefix
+    if t.kind == "object":
+        for name, field in t.fields:
+            yield from declared_slots(field, prefix + (name,))
+    elif t.kind == "list":
+        yield from declared_slots(t.elem, prefix + (0,))
+    elif t.kind == "map":
+        yield from declared_slots(t.value, prefix + ("bio",))
+
+
+def put(context: dict[str, Any], path: tuple[object, ...], value: object) -> dict[str, Any]:
+    out = copy.deepcopy(context)
+    node: Any = out
+    for key, nxt in zip(path, path[1:], strict=False):
+        child = node[key] if (isinstance(node, list) and node) or (
+            isinstance(node, dict) and key in node) else None
+        if not isinstance(child, dict | list):
+            child = [] if isinstance(nxt, int) else {}
+            if isinstance(node, list):
+                node[:] = [child]
+            else:
+                node[key] = child
+        node = child
+    last = path[-1]
+    if isinstance(node, list):
+        node[:] = [value]
+    else:
+        node[last] = value
+    return out
+
+
+HOSTILE = [
+    "\ud800", "fable-5\udfff", "x" * 20_000, "", " fable-5", 10**401, -(10**30),
+    float("nan"), float("-inf"), 1e308, True, None, nested(1200), {"k": nested(300)},
+    [1, "US", None], {"bio": "0.9"}, b"\x00\xff",
+]
+
+
+class TestEveryDecisionSerialises:
+    @settings(max_examples=300, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def test_hostile_value_at_any_declared_path(self, engine: Engine, data: Any) -> None:
+        """Through evaluate() without validate(): nothing escapes, everything serialises."""
+        slots = [s for name, t in sorted(engine.schema.variables.items())
+                 for s in declared_slots(t, (name,))]
+        path = data.draw(st.sampled_from(slots), label="path")
+        value = data.draw(st.sampled_from(HOSTILE), label="value")
+        base = load(data.draw(st.sampled_from([p.name for p in CONTEXTS]), label="context"))
+        context = put(base, path, value)
+        for explain in (False, True):
+            decision = engine.evaluate(context, explain=explain)
+            assert json.loads(decision.model_dump_json())["context_digest"].startswith("sha256:")
+            for text in user_texts(decision):
+                assert "<missing" not in text
