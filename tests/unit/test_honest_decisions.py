@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,6 +269,24 @@ class TestHonestTexts:
             "missing (request.use_case); failing closed"]
 
 
+    def test_interpolated_values_are_bounded(self, packset: Any) -> None:
+        root = packset({"p.yaml": """
+            pack: p
+            version: "1"
+            tier: policy
+            rules:
+              - id: echo
+                when: request.model != ""
+                effect: deny
+                reason: "model {request.model} denied"
+            """})
+        decision = Engine.from_path(root).evaluate({"request": {"model": "m" * 50_000}})
+        [reason] = decision.reasons
+        assert reason.startswith("model mmm")
+        assert reason.endswith("… denied")
+        assert len(reason) < 300
+
+
 SHARED_MANIFEST = """\
 packset: shared
 variables:
@@ -389,17 +408,17 @@ def declared_slots(t: Any, prefix: tuple[object, ...]) -> Iterator[tuple[object,
     yield prefix
     if t.kind == "object":
         for name, field in t.fields:
-            yield from declared_slots(field, prefix + (name,))
+            yield from declared_slots(field, (*prefix, name))
     elif t.kind == "list":
-        yield from declared_slots(t.elem, prefix + (0,))
+        yield from declared_slots(t.elem, (*prefix, 0))
     elif t.kind == "map":
-        yield from declared_slots(t.value, prefix + ("bio",))
+        yield from declared_slots(t.value, (*prefix, "bio"))
 
 
 def put(context: dict[str, Any], path: tuple[object, ...], value: object) -> dict[str, Any]:
     out = copy.deepcopy(context)
     node: Any = out
-    for key, nxt in zip(path, path[1:], strict=False):
+    for key, nxt in itertools.pairwise(path):
         child = node[key] if (isinstance(node, list) and node) or (
             isinstance(node, dict) and key in node) else None
         if not isinstance(child, dict | list):
