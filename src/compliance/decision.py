@@ -166,6 +166,8 @@ class Decision(_Frozen):
     packs: list[PackInfo]
     pack_set_digest: str
     schema_version: int = DECISION_SCHEMA_VERSION
+    # Which CEL backend decided: the interpreter is a test oracle, never the default.
+    backend: Literal["compiled", "interpreter"] = "compiled"
     explanation: list[RuleExplanation] | None = None
     context_digest_value: str | None = Field(default=None, exclude=True, repr=False)
 
@@ -174,10 +176,14 @@ class Decision(_Frozen):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def context_digest(self) -> str:
-        """sha256 of the canonical JSON of the context; computed when first read (audit only)."""
+        """sha256 of the canonical JSON of the evaluated context (``canonical.digest_json``).
+
+        The evaluator digests the context when it decides, so changing the caller's dict
+        afterwards changes nothing; a decision built without one digests ``_context``.
+        """
         if self.context_digest_value is not None:
             return self.context_digest_value
-        from compliance.canonical import digest_json  # noqa: PLC0415  (lazy: off the hot path)
+        from compliance.canonical import digest_json  # noqa: PLC0415  (decision stays leaf)
 
         value = digest_json(self._context)
         self.__dict__["context_digest_value"] = value

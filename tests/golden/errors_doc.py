@@ -136,6 +136,11 @@ RUNTIME: dict[str, RuntimeCase] = {
         "not a bool. The checker rejects this when the type is known (`non-bool-condition`); "
         "with `dyn(...)` it is only found at run time.",
         _rule("dyn(request.model)")),
+    "internal-error": RuntimeCase(
+        "An unexpected exception inside evaluation (a bug in the engine, or a value no "
+        "check anticipated). The rule being evaluated fails closed and is named; the message "
+        "gives the exception's type and first line. Strict mode raises `EvaluationError` "
+        "with the exception chained. Please report it."),
     "invalid-argument": RuntimeCase(
         "A function received an argument it cannot use: a string that is not a number for "
         "`int()`, an index out of range, a malformed timestamp or duration string, an "
@@ -167,6 +172,10 @@ RUNTIME: dict[str, RuntimeCase] = {
         "Integer arithmetic or a conversion left the 64-bit range, or a timestamp or duration "
         "left CEL's range (years 0001 to 9999, about ±292 years of nanoseconds).",
         _rule("9223372036854775807 + size(request.model) > 0")),
+    "resource-exhausted": RuntimeCase(
+        "Evaluation ran out of memory or recursion depth (`MemoryError`, `RecursionError`). "
+        "The rule being evaluated fails closed; the cost limits (`cost-limit`) normally stop "
+        "such work before it starts."),
     "route-loop": RuntimeCase(
         "A second `route` in one decision: the model routed to was itself routed again. "
         "Routing is allowed once (two passes); the decision fails closed.",
