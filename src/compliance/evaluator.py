@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from compliance import budget
 from compliance.decision import (
     Decision,
     EvalError,
@@ -74,8 +75,21 @@ class _Pass:
 
 
 def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
-             explain: bool = False) -> Decision:
-    """Decide one request. Never raises unless ``strict`` (see the module docstring)."""
+             explain: bool = False, cost_limit: int = budget.DEFAULT_DECISION_BUDGET) -> Decision:
+    """Decide one request. Never raises unless ``strict`` (see the module docstring).
+
+    ``cost_limit`` is the decision's run-time budget (``compliance.budget``): a rule whose
+    evaluation would exceed it fails closed with ``cost-limit``.
+    """
+    token = budget.start(cost_limit)
+    try:
+        return _evaluate(plan, context, strict=strict, explain=explain)
+    finally:
+        budget.finish(token)
+
+
+def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool,
+              explain: bool) -> Decision:
     errors: list[EvalError] = []
     if not isinstance(context, Mapping):
         kind = type(context).__name__
@@ -181,6 +195,11 @@ def _truth(program: Any, ctx: Mapping[str, Any], missing: set[str]) -> bool | Ce
     except RecursionError:
         return CelEvalError("cost-limit", "expression too deeply nested to evaluate", 0, 0)
     if value is True or value is False:
+        if budget.exhausted():  # a refused charge absorbed by `||`, `&&` or a macro
+            over = budget.current()
+            limit = over.limit if over is not None else 0
+            return CelEvalError("cost-limit", f"evaluation exceeds the cost budget of {limit} "
+                                "units; failing closed", 0, 0)
         return value
     return CelEvalError("eval-type-error", f"condition is not a bool: got `{value!r}`", 0, 0)
 

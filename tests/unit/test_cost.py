@@ -10,7 +10,7 @@ import pytest
 
 from compliance.cel import parse
 from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.cost import DEFAULT_MAX_LIST, check_cost, estimate_cost
+from compliance.cost import DEFAULT_MAX_LIST, SizeAssumptions, check_cost, estimate_cost
 from compliance.expr import Expr
 from compliance.loader import load_pack_set, load_schema_file
 
@@ -46,8 +46,8 @@ class TestEstimate:
 
     def test_declared_maximum_replaces_the_default(self) -> None:
         """A declared maximum of 4 nationalities bounds the same comprehension at 23."""
-        sizes = {"principal.nationalities": 4}
-        assert cost('principal.nationalities.exists(n, n == "US")', max_sizes=sizes) == 23
+        sizes = SizeAssumptions(sizes={"principal.nationalities": 4})
+        assert cost('principal.nationalities.exists(n, n == "US")', sizes=sizes) == 23
 
     def test_nested_comprehensions_multiply(self) -> None:
         """An `all` inside an `exists` over two unknown lists costs a million-odd steps."""
@@ -57,7 +57,8 @@ class TestEstimate:
     def test_matches_scales_with_subject_and_pattern(self) -> None:
         """`matches` on a context string: 4 nodes + ceil(1024/10) x ceil(14/4)."""
         assert cost('request.model.matches("^fable-[0-9]+$")') == 4 + 103 * 4
-        assert cost('request.model.matches("^fable-[0-9]+$")', max_string=10) == 4 + 1 * 4
+        short = SizeAssumptions(max_string=10)
+        assert cost('request.model.matches("^fable-[0-9]+$")', sizes=short) == 4 + 1 * 4
 
     def test_string_functions_scan_their_strings(self) -> None:
         """`startsWith` scans the context string (103) and the literal (1)."""
