@@ -112,9 +112,9 @@ ZERO_SIZES: Final = SizeAssumptions(max_string=0, max_list=0)
 
 _SCANS: Final = frozenset({
     "contains", "startsWith", "endsWith", "indexOf", "lastIndexOf", "int", "uint", "double",
-    "bool", "timestamp", "duration", "size",
+    "bool", "timestamp", "duration",
 })
-"""Functions that read their string operands (``size`` is O(1) but harmless to over-count)."""
+"""Functions that read their string operands (``size`` does not: it is O(1))."""
 
 _PRODUCERS: Final = frozenset({
     "lowerAscii", "upperAscii", "trim", "reverse", "substring", "charAt", "replace",
