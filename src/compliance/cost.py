@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from compliance.budget import CHARS_PER_UNIT
 from compliance.diagnostics import Diagnostic
@@ -149,7 +149,7 @@ class _Model:
     scopes: list[tuple[str, _Size]] = field(default_factory=list)
 
 
-_Measure = Callable[[Expr, "_Model"], int]
+_T = TypeVar("_T")
 
 
 def estimate_cost(expr: Expr, schema: ContextSchema | None, variables: Mapping[str, Expr], *,
@@ -187,7 +187,7 @@ def _var_name(node: Select, m: _Model) -> str | None:
     return None
 
 
-def _with_var(name: str, m: _Model, measure: _Measure, default: int) -> int:
+def _with_var(name: str, m: _Model, measure: Callable[[Expr, _Model], _T], default: _T) -> _T:
     """Measure a variable's expression at its use; a cycle (a check error) gives ``default``."""
     if name in m.expanding:
         return default
@@ -310,17 +310,15 @@ def _size(node: Expr, m: _Model) -> _Size:
     if isinstance(node, Comprehension):
         return _comprehension_size(node, m)
     if isinstance(node, Ident):
-        for name, size in reversed(m.scopes):
-            if name == node.name:
-                return size
+        for var, bound in reversed(m.scopes):
+            if var == node.name:
+                return bound
     if isinstance(node, Select) and (name := _var_name(node, m)) is not None:
-        found: list[_Size] = []
-        _with_var(name, m, lambda e, mm: found.append(_size(e, mm)) or 0, 0)
-        return found[0] if found else _unknown_size(m)
+        return _with_var(name, m, _size, _unknown_size(m))
     if isinstance(node, Call):
-        size = _call_size(node, m)
-        if size is not None:
-            return size
+        built = _call_size(node, m)
+        if built is not None:
+            return built
     return _context_size(node, m)
 
 
@@ -438,9 +436,7 @@ def _dotted(node: Expr) -> str | None:
 def _declared_type(node: Expr, m: _Model) -> CelType | None:
     """The declared type of a context path (None for anything else or undeclared)."""
     if isinstance(node, Select) and (name := _var_name(node, m)) is not None:
-        found: list[CelType | None] = []
-        _with_var(name, m, lambda e, mm: found.append(_declared_type(e, mm)) or 0, 0)
-        return found[0] if found else None
+        return _with_var(name, m, _declared_type, None)
     path = attribute_path(node) if isinstance(node, Select | Ident) else None
     if path is None or m.schema is None or any(path[0] == name for name, _ in m.scopes):
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from compliance.values import CelEvalError
 
 
 @pytest.fixture
-def meter() -> Iterator[Callable[..., tuple[Any, budget.CostBudget]]]:
+def meter() -> Callable[..., tuple[Any, budget.CostBudget]]:
     """Run CEL text under a fresh budget: ``(value or CelEvalError, the budget)``."""
 
     def run(text: str, bindings: Mapping[str, Any] | None = None,
@@ -32,7 +32,7 @@ def meter() -> Iterator[Callable[..., tuple[Any, budget.CostBudget]]]:
         finally:
             budget.finish(token)
 
-    yield run
+    return run
 
 
 class TestCharges:

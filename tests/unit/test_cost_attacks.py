@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import textwrap
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +88,8 @@ class _Spy:
 
 
 @pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Spy]:
-    yield _Spy(monkeypatch)
+def spy(monkeypatch: pytest.MonkeyPatch) -> _Spy:
+    return _Spy(monkeypatch)
 
 
 def _decide(engine: Engine, context: dict[str, Any]) -> tuple[Any, int]:
