@@ -12,14 +12,14 @@ allocated, or ``CHARS_PER_UNIT`` characters scanned or allocated. Operations on 
 bigger than ``FREE_SIZE`` are not charged at all (their work is bounded by the static model
 already), which keeps the hot path to one ``len`` comparison.
 
-``evaluate()`` opens one budget per decision (``start``/``finish``). Outside a decision (a
-program called directly), no total is kept but a single operation over
+``evaluate()`` opens one budget per decision (``start``/``finish``, per thread). Outside a
+decision (a program called directly), no total is kept but a single operation over
 ``DEFAULT_DECISION_BUDGET`` still fails.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
+import threading
 from typing import Final
 
 from compliance.values import CelEvalError
@@ -47,9 +47,16 @@ DEFAULT_DECISION_BUDGET: Final = 100_000
 """Units one decision may spend: about 1M characters allocated (a few MB) or 100 000
 closure calls (a few ms); the 10 ms / 10 MB goal with room to spare."""
 
+_INACTIVE: Final = -1
+
 
 class CostBudget:
-    """What one decision may still spend; ``refused`` is the charge that did not fit."""
+    """What one decision may still spend; ``refused`` is the largest charge that did not fit.
+
+    One object per thread, reset by ``start`` for each decision (allocating one per
+    decision, or setting a context variable, costs more than the rest of the bookkeeping).
+    A decision never yields to another on its thread, so per-thread state is per-decision.
+    """
 
     __slots__ = ("limit", "refused", "spent")
 
@@ -65,8 +72,23 @@ class CostBudget:
             raise _over(self.limit)
         self.spent += units
 
+    def copy(self) -> CostBudget:
+        """The counters as they are now (the live budget is reset for the next decision)."""
+        out = CostBudget(self.limit)
+        out.spent, out.refused = self.spent, self.refused
+        return out
 
-_ACTIVE: ContextVar[CostBudget | None] = ContextVar("compliance_cost_budget", default=None)
+
+_Saved = tuple[int, int, int]
+_THREAD = threading.local()
+
+
+def _budget() -> CostBudget:
+    try:
+        budget: CostBudget = _THREAD.budget
+    except AttributeError:
+        budget = _THREAD.budget = CostBudget(_INACTIVE)
+    return budget
 
 
 def _over(limit: int) -> CelEvalError:
@@ -76,8 +98,8 @@ def _over(limit: int) -> CelEvalError:
 
 def charge(units: int) -> None:
     """Charge the current decision's budget (see the module doc for the no-decision case)."""
-    budget = _ACTIVE.get()
-    if budget is not None:
+    budget = _budget()
+    if budget.limit != _INACTIVE:
         budget.charge(units)
     elif units > DEFAULT_DECISION_BUDGET:
         raise _over(DEFAULT_DECISION_BUDGET)
@@ -89,22 +111,26 @@ def charge_chars(chars: int) -> None:
         charge(-(-chars // CHARS_PER_UNIT))
 
 
-def start(limit: int = DEFAULT_DECISION_BUDGET) -> Token[CostBudget | None]:
-    """Open a fresh budget for one decision; pass the token to ``finish``."""
-    return _ACTIVE.set(CostBudget(limit))
+def start(limit: int = DEFAULT_DECISION_BUDGET) -> _Saved:
+    """Open a fresh budget for one decision; pass the result to ``finish``."""
+    budget = _budget()
+    saved = (budget.limit, budget.spent, budget.refused)
+    budget.limit, budget.spent, budget.refused = max(limit, 0), 0, 0
+    return saved
 
 
-def finish(token: Token[CostBudget | None]) -> None:
-    """Close the budget ``start`` opened (restoring any enclosing one)."""
-    _ACTIVE.reset(token)
+def finish(saved: _Saved) -> None:
+    """Close the budget ``start`` opened (restoring any enclosing decision's)."""
+    budget: CostBudget = _THREAD.budget
+    budget.limit, budget.spent, budget.refused = saved
 
 
 def current() -> CostBudget | None:
-    """The budget of the decision being evaluated, if any."""
-    return _ACTIVE.get()
+    """The budget of the decision being evaluated on this thread, if any (live: copy it)."""
+    budget = _budget()
+    return budget if budget.limit != _INACTIVE else None
 
 
 def exhausted() -> bool:
     """True when the current decision has refused a charge (so some work was not done)."""
-    budget = _ACTIVE.get()
-    return budget is not None and budget.refused > 0
+    return _budget().refused > 0

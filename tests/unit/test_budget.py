@@ -26,9 +26,10 @@ def meter() -> Callable[..., tuple[Any, budget.CostBudget]]:
         assert opened is not None
         try:
             try:
-                return program(dict(bindings or {})), opened
+                value: Any = program(dict(bindings or {}))
             except CelEvalError as err:
-                return err, opened
+                value = err
+            return value, opened.copy()
         finally:
             budget.finish(token)
 

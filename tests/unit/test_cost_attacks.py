@@ -71,20 +71,19 @@ def _static_codes(packset: Callable[..., Path], when: str) -> set[str]:
 
 
 class _Spy:
-    """Records the budget of the decision that ``evaluate`` opens (to read its counter)."""
+    """Records the budget of each decision ``evaluate`` closes (to read its counters)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.budgets: list[budget.CostBudget] = []
-        real = budget.start
+        real = budget.finish
 
-        def start(limit: int = budget.DEFAULT_DECISION_BUDGET) -> Any:
-            token = real(limit)
-            opened = budget.current()
-            assert opened is not None
-            self.budgets.append(opened)
-            return token
+        def finish(saved: Any) -> None:
+            live = budget.current()
+            assert live is not None
+            self.budgets.append(live.copy())
+            real(saved)
 
-        monkeypatch.setattr(budget, "start", start)
+        monkeypatch.setattr(budget, "finish", finish)
 
 
 @pytest.fixture
