@@ -229,6 +229,8 @@ def _call_extra(node: Call, m: _Model) -> int:
             return _scan(min(_size(o, m).n for o in literals))
         if all(_known_string(o, m) for o in operands):
             return _scan(min(_size(o, m).n for o in operands))
+        if any(_is_list(o, m) or _is_map(o, m) for o in operands):  # element by element
+            return min(_size(o, m).n for o in operands)
         return 0
     if fn == "@in" and len(node.args) == 2:
         container = node.args[1]
@@ -272,6 +274,13 @@ def _known_string(node: Expr, m: _Model) -> bool:
         return True
     t = _declared_type(node, m)
     return t is not None and t.kind in ("string", "bytes")
+
+
+def _is_map(node: Expr, m: _Model) -> bool:
+    if isinstance(node, CreateMap):
+        return True
+    t = _declared_type(node, m)
+    return t is not None and t.kind == "map"
 
 
 def _is_list(node: Expr, m: _Model) -> bool:

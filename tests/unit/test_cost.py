@@ -129,6 +129,11 @@ class TestSizePropagation:
         text = 'principal.nationalities.exists(n, n.contains("x"))'
         assert cost(text) == 1 + 2 + 1000 * (1 + 1 + 1 + 103 + 1 + 1)
 
+    def test_list_equality_compares_element_by_element(self) -> None:
+        """`==` between two context lists may compare up to 1000 elements."""
+        text = "principal.nationalities == principal.authorizations"
+        assert cost(text) == 5 + 1000
+
     def test_declared_string_size_bounds_replace(self) -> None:
         """A declared 10-character model keeps `replace('', m)` small."""
         sizes = SizeAssumptions(sizes={"request.model": 10})
