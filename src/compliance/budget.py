@@ -32,7 +32,6 @@ __all__ = [
     "charge",
     "charge_chars",
     "current",
-    "exhausted",
     "finish",
     "start",
 ]
@@ -130,7 +129,3 @@ def current() -> CostBudget | None:
     budget = _budget()
     return budget if budget.limit != _INACTIVE else None
 
-
-def exhausted() -> bool:
-    """True when the current decision has refused a charge (so some work was not done)."""
-    return _budget().refused > 0

@@ -122,7 +122,13 @@ def _bool_error(fn: str, value: object, start: int, end: int) -> CelEvalError:
 
 
 def _merge_unknown(first: BaseException, second: BaseException) -> BaseException:
-    """Combine two failures per CEL: unknowns merge and beat errors; else the first wins."""
+    """Combine two failures per CEL: unknowns merge and beat errors; else the first wins.
+
+    A refused cost charge beats both: it aborts the evaluation rather than being a value.
+    """
+    for failure in (first, second):
+        if _aborted(failure):
+            return failure
     if isinstance(first, CelUnknown):
         if isinstance(second, CelUnknown):
             return CelUnknown(first.paths | second.paths)
@@ -910,7 +916,13 @@ def _or_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
 
 
 def _absorb(failure: BaseException, right: _Fn, act: Any, absorbing: bool) -> bool:
-    """The left side failed: the right side's absorbing value wins, else the failures merge."""
+    """The left side failed: the right side's absorbing value wins, else the failures merge.
+
+    A refused cost charge (``cost-limit``) is never absorbed: the work was not done, so
+    the decision must not be trusted even where CEL would not need the value.
+    """
+    if _aborted(failure):
+        raise failure
     try:
         rv = right(act)
     except (CelEvalError, CelUnknown) as err:
@@ -918,6 +930,11 @@ def _absorb(failure: BaseException, right: _Fn, act: Any, absorbing: bool) -> bo
     if rv is absorbing:
         return bool(absorbing)
     raise failure
+
+
+def _aborted(failure: BaseException) -> bool:
+    """True for a refused cost charge, which stops the evaluation (see ``_absorb``)."""
+    return type(failure) is CelEvalError and failure.code == "cost-limit"
 
 
 _SPECIAL: dict[str, Callable[[_Compiler, Call], tuple[_Fn, object]]] = {
@@ -992,6 +1009,8 @@ def _loop_quantifier(
             try:
                 v = body(local)
             except (CelEvalError, CelUnknown) as err:
+                if _aborted(err):
+                    raise
                 failure = err if failure is None else _merge_unknown(failure, err)
                 continue
             if v is stop:

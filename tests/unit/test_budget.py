@@ -121,6 +121,14 @@ class TestRefusal:
         assert err.code == "cost-limit"
         assert (spent.spent, spent.refused) == (600, 600)
 
+    def test_a_refusal_inside_a_macro_is_not_absorbed(self, meter: Callable[..., Any]) -> None:
+        """`exists` would let a later `true` absorb an element's error; not a refused charge."""
+        err, _ = meter("[1, 2].exists(i, i == 2 || size(s + s) > 0)", {"s": "x" * 1_000_000})
+        assert isinstance(err, CelEvalError)
+        assert err.code == "cost-limit"
+        value, _ = meter("[1, 2].exists(i, i == 2 || size(s + s) > 0)", {"s": "x"})
+        assert value is True
+
     def test_outside_a_decision_only_single_huge_operations_fail(self) -> None:
         """A program called directly keeps no total, but one oversized operation still fails."""
         assert budget.current() is None
