@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from compliance.errors import PackError
 from compliance.evaluator import evaluate
 from compliance.loader import load_pack_set
 from compliance.planner import Plan, ProgramFactory, compiled_program, plan
-from compliance.schema import ContextSchema
+from compliance.schema import ContextSchema, Limits
 
 Backend = Literal["compiled", "interpreter"]
 
@@ -46,7 +47,11 @@ class Engine:
 
     __slots__ = ("_checked", "_plan", "backend")
 
-    def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled") -> None:
+    def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
+                 limits: Limits | None = None) -> None:
+        if limits is not None:  # bounds on context values: a reading concern, not a meaning
+            schema = replace(checked.pack_set.schema, limits=limits)
+            checked = replace(checked, pack_set=replace(checked.pack_set, schema=schema))
         pack_set = checked.pack_set
         digest = pack_set_digest(pack_set)
         self._checked = checked
@@ -55,12 +60,20 @@ class Engine:
 
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
-                  backend: Backend = "compiled") -> Engine:
-        """Load, check and compile pack files or directories; raise ``PackError`` on any error."""
+                  backend: Backend = "compiled", limits: Limits | None = None) -> Engine:
+        """Load, check and compile pack files or directories; raise ``PackError`` on any error.
+
+        ``limits`` bounds context values (depth, sizes); the defaults are ``Limits()``.
+        """
         diagnostics, checked = check_paths(paths, schema)
         if checked is None:
             raise PackError(diagnostics.errors or diagnostics.sorted())
-        return cls(checked, backend=backend)
+        return cls(checked, backend=backend, limits=limits)
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds context values are read within."""
+        return self.schema.limits
 
     @property
     def plan(self) -> Plan:
@@ -83,7 +96,11 @@ class Engine:
         return evaluate(self._plan, context, strict=strict, explain=explain)
 
     def validate(self, context: object) -> list[ContextProblem]:
-        """Every way ``context`` departs from the schema (types, formats); empty when clean."""
+        """Every way ``context`` departs from the schema; empty when clean.
+
+        Wrong-typed, out-of-limit and constraint-violating values (also where no rule reads
+        them), and keys the schema does not declare, with a did-you-mean.
+        """
         return validate_context(self.schema, context)
 
 
