@@ -12,11 +12,12 @@ is (in either order), ``true || x`` likewise; an unknown beats an error; two unk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliance.conform import Nonconforming, reader
 from compliance.expr import (
     Call,
     Comprehension,
@@ -38,16 +39,13 @@ from compliance.functions import (
     no_overload,
     regex_searcher,
 )
-from compliance.conform import Nonconforming, reader
 from compliance.schema import DYN, CelType, ContextSchema, Limits
 from compliance.values import (
     OPTIONAL_NONE,
     TYPE_CONSTANTS,
     CelEvalError,
     CelUnknown,
-    Duration,
     Optional,
-    Timestamp,
     UInt,
 )
 

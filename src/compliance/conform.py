@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -49,15 +50,23 @@ _Sink = Callable[[str, str], None]
 _BAD: Any = object()  # what a failed check returns while collecting problems
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One judgement: the limits, and where a problem goes (raised, or collected)."""
+
+    limits: Limits
+    sink: _Sink
+
+
 def conform(t: CelType, value: object, path: str, limits: Limits) -> Any:
     """The CEL value of ``value`` read as ``t`` (None: absent); raise ``Nonconforming``."""
-    return _conform(t, value, path, limits, 0, _raise)
+    return _conform(t, value, path, 0, _Walk(limits, _raise))
 
 
 def problems(t: CelType, value: object, path: str, limits: Limits) -> list[Nonconforming]:
     """Every way ``value`` is not a value of ``t`` (empty when it conforms)."""
     out: list[Nonconforming] = []
-    _conform(t, value, path, limits, 0, lambda p, m: out.append(Nonconforming(p, m)))
+    _conform(t, value, path, 0, _Walk(limits, lambda p, m: out.append(Nonconforming(p, m))))
     return out
 
 
@@ -66,8 +75,10 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
     kind = t.kind
     plain = not t.enum and t.constraint is NO_CONSTRAINT
 
+    walk = _Walk(limits, _raise)
+
     def general(v: object) -> Any:
-        return _conform(t, v, path, limits, 0, _raise)
+        return _conform(t, v, path, 0, walk)
 
     if kind == "string" and plain:
         longest = limits.max_string
@@ -150,43 +161,43 @@ def _raise(path: str, message: str) -> None:
     raise Nonconforming(path, message)
 
 
-def _bad(sink: _Sink, path: str, message: str) -> Any:
-    sink(path, message)
+def _bad(w: _Walk, path: str, message: str) -> Any:
+    w.sink(path, message)
     return _BAD
 
 
-def _wrong(sink: _Sink, t: CelType, path: str, value: object) -> Any:
-    return _bad(sink, path, f"must be {expected(t)}, got {describe(value)}")
+def _wrong(w: _Walk, t: CelType, path: str, value: object) -> Any:
+    return _bad(w, path, f"must be {expected(t)}, got {describe(value)}")
 
 
-def _conform(t: CelType, v: object, path: str, limits: Limits, depth: int, sink: _Sink) -> Any:
+def _conform(t: CelType, v: object, path: str, depth: int, w: _Walk) -> Any:
     if v is None:
         return None  # null reads as absent (``null_type`` accepts it too)
     check = _SCALARS.get(t.kind)
     if check is not None:
-        return check(t, v, path, limits, sink)
+        return check(t, v, path, w)
     if t.kind == "list":
-        return _list(t, v, path, limits, depth, sink)
+        return _list(t, v, path, depth, w)
     if t.kind == "map":
-        return _map(t, v, path, limits, depth, sink)
+        return _map(t, v, path, depth, w)
     if t.kind == "object":
-        return _object(t, v, path, limits, depth, sink)
+        return _object(t, v, path, depth, w)
     if t.kind == "null_type":
-        return _wrong(sink, t, path, v)
-    return _dyn(v, path, limits, depth, sink)
+        return _wrong(w, t, path, v)
+    return _dyn(v, path, depth, w)
 
 
-def _string(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _string(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if not isinstance(v, str):
-        return _wrong(sink, t, path, v)
+        return _wrong(w, t, path, v)
     text = str(v)
-    if len(text) > limits.max_string:
-        return _bad(sink, path, f"is longer than {limits.max_string} characters")
+    if len(text) > w.limits.max_string:
+        return _bad(w, path, f"is longer than {w.limits.max_string} characters")
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return _bad(sink, path, f"is not valid Unicode text: `{shown_text(text)}`")
+            return _bad(w, path, f"is not valid Unicode text: `{shown_text(text)}`")
     c = t.constraint
     if c is NO_CONSTRAINT and not t.enum:
         return text
@@ -195,9 +206,9 @@ def _string(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> An
     if not text and c.empty_absent:
         return None
     if t.enum and text not in t.enum:
-        return _bad(sink, path, f"must be one of {', '.join(t.enum)}, got `{shown_text(text)}`")
+        return _bad(w, path, f"must be one of {', '.join(t.enum)}, got `{shown_text(text)}`")
     if c.pattern and _full_match(c.pattern)(text) is None:
-        return _bad(sink, path, f"must match `{c.pattern}`, got `{shown_text(text)}`")
+        return _bad(w, path, f"must match `{c.pattern}`, got `{shown_text(text)}`")
     return text
 
 
@@ -213,70 +224,70 @@ def _full_match(pattern: str) -> Callable[[str], object]:
     return compiled.fullmatch  # type: ignore[no-any-return]
 
 
-def _bool(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
-    return v if type(v) is bool else _wrong(sink, t, path, v)
+def _bool(t: CelType, v: object, path: str, w: _Walk) -> Any:
+    return v if type(v) is bool else _wrong(w, t, path, v)
 
 
-def _int(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _int(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if isinstance(v, bool) or not isinstance(v, int) or isinstance(v, UInt):
-        return _wrong(sink, t, path, v)
+        return _wrong(w, t, path, v)
     if not _INT_MIN <= v < _INT_END:
-        return _bad(sink, path, f"is outside the int64 range: {describe(v)}")
+        return _bad(w, path, f"is outside the int64 range: {describe(v)}")
     return int(v)
 
 
-def _uint(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _uint(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        return _wrong(sink, t, path, v)
+        return _wrong(w, t, path, v)
     if v >= _UINT_END:
-        return _bad(sink, path, f"is outside the uint64 range: {describe(v)}")
+        return _bad(w, path, f"is outside the uint64 range: {describe(v)}")
     return UInt(v)
 
 
-def _double(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _double(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if isinstance(v, bool) or not isinstance(v, int | float):
-        return _wrong(sink, t, path, v)
+        return _wrong(w, t, path, v)
     try:
         number = float(v)
     except OverflowError:
-        return _bad(sink, path, f"is too large for a double: {describe(v)}")
+        return _bad(w, path, f"is too large for a double: {describe(v)}")
     if t.constraint.finite and not math.isfinite(number):
-        return _bad(sink, path, f"must be a finite number, got `{number!r}`")
+        return _bad(w, path, f"must be a finite number, got `{number!r}`")
     return number
 
 
-def _bytes(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _bytes(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if not isinstance(v, bytes | bytearray):
-        return _wrong(sink, t, path, v)
-    if len(v) > limits.max_string:
-        return _bad(sink, path, f"is longer than {limits.max_string} bytes")
+        return _wrong(w, t, path, v)
+    if len(v) > w.limits.max_string:
+        return _bad(w, path, f"is longer than {w.limits.max_string} bytes")
     return bytes(v)
 
 
-def _timestamp(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _timestamp(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if type(v) is Timestamp:
         return v
     if not isinstance(v, str | datetime):
-        return _wrong(sink, t, path, v)
-    if isinstance(v, str) and len(v) > limits.max_string:
-        return _bad(sink, path, f"is longer than {limits.max_string} characters")
+        return _wrong(w, t, path, v)
+    if isinstance(v, str) and len(v) > w.limits.max_string:
+        return _bad(w, path, f"is longer than {w.limits.max_string} characters")
     try:
         return _parse_timestamp(v) if type(v) is str else to_timestamp(v)
     except (ValueError, CelEvalError) as exc:
-        return _bad(sink, path, f"must be an RFC 3339 timestamp: {exc}")
+        return _bad(w, path, f"must be an RFC 3339 timestamp: {exc}")
 
 
-def _duration(t: CelType, v: object, path: str, limits: Limits, sink: _Sink) -> Any:
+def _duration(t: CelType, v: object, path: str, w: _Walk) -> Any:
     if type(v) is Duration:
         return v
     if not isinstance(v, str | timedelta):
-        return _wrong(sink, t, path, v)
-    if isinstance(v, str) and len(v) > limits.max_string:
-        return _bad(sink, path, f"is longer than {limits.max_string} characters")
+        return _wrong(w, t, path, v)
+    if isinstance(v, str) and len(v) > w.limits.max_string:
+        return _bad(w, path, f"is longer than {w.limits.max_string} characters")
     try:
         return to_duration(v)
     except (ValueError, CelEvalError) as exc:
-        return _bad(sink, path, f"must be a duration such as `1.5s`: {exc}")
+        return _bad(w, path, f"must be a duration such as `1.5s`: {exc}")
 
 
 @lru_cache(maxsize=1024)
@@ -285,37 +296,37 @@ def _parse_timestamp(text: str) -> Timestamp | None:
     return to_timestamp(text)
 
 
-_Check = Callable[[CelType, object, str, Limits, _Sink], Any]
+_Check = Callable[[CelType, object, str, _Walk], Any]
 _SCALARS: dict[str, _Check] = {
     "string": _string, "bool": _bool, "int": _int, "uint": _uint, "double": _double,
     "bytes": _bytes, "timestamp": _timestamp, "duration": _duration,
 }
 
 
-def _nested(path: str, limits: Limits, depth: int, sink: _Sink) -> bool:
+def _nested(path: str, depth: int, w: _Walk) -> bool:
     """Whether a container at ``depth`` is too deep (reported)."""
-    if depth >= limits.max_depth:
-        sink(path, f"is nested more than {limits.max_depth} levels deep")
+    if depth >= w.limits.max_depth:
+        w.sink(path, f"is nested more than {w.limits.max_depth} levels deep")
         return True
     return False
 
 
-def _list(t: CelType, v: object, path: str, limits: Limits, depth: int, sink: _Sink) -> Any:
+def _list(t: CelType, v: object, path: str, depth: int, w: _Walk) -> Any:
     if not isinstance(v, list | tuple):
-        return _wrong(sink, t, path, v)
-    if len(v) > limits.max_list:
-        return _bad(sink, path, f"has more than {limits.max_list} elements")
-    if _nested(path, limits, depth, sink):
+        return _wrong(w, t, path, v)
+    if len(v) > w.limits.max_list:
+        return _bad(w, path, f"has more than {w.limits.max_list} elements")
+    if _nested(path, depth, w):
         return _BAD
     elem = t.elem
     out: list[Any] = []
     failed = False
     for i, item in enumerate(v):
         where = f"{path}[{i}]"
-        got = _wrong(sink, elem, where, item) if item is None and elem.kind not in (
-            "dyn", "null_type") else _conform(elem, item, where, limits, depth + 1, sink)
+        got = _wrong(w, elem, where, item) if item is None and elem.kind not in (
+            "dyn", "null_type") else _conform(elem, item, where, depth + 1, w)
         if got is None and item is not None:
-            got = _bad(sink, where, "must not be empty")
+            got = _bad(w, where, "must not be empty")
         failed = failed or got is _BAD
         out.append(got)
     return _BAD if failed else out
@@ -325,20 +336,20 @@ def _map_key(key: object) -> str:
     return json.dumps(key) if isinstance(key, str) else str(key)
 
 
-def _map(t: CelType, v: object, path: str, limits: Limits, depth: int, sink: _Sink) -> Any:
+def _map(t: CelType, v: object, path: str, depth: int, w: _Walk) -> Any:
     if not isinstance(v, Mapping):
-        return _wrong(sink, t, path, v)
-    if len(v) > limits.max_map:
-        return _bad(sink, path, f"has more than {limits.max_map} entries")
-    if _nested(path, limits, depth, sink):
+        return _wrong(w, t, path, v)
+    if len(v) > w.limits.max_map:
+        return _bad(w, path, f"has more than {w.limits.max_map} entries")
+    if _nested(path, depth, w):
         return _BAD
     out: dict[Any, Any] = {}
     failed = False
     for key, item in v.items():
         shown = _map_key(key) if isinstance(key, str | int) else "?"
         where = f"{path}[{shown}]"
-        k = _conform(t.key, key, f"{where} (key)", limits, depth + 1, sink)
-        got = _conform(t.value, item, where, limits, depth + 1, sink)
+        k = _conform(t.key, key, f"{where} (key)", depth + 1, w)
+        got = _conform(t.value, item, where, depth + 1, w)
         if k is _BAD or got is _BAD:
             failed = True
         elif k is not None and got is not None:
@@ -349,45 +360,45 @@ def _map(t: CelType, v: object, path: str, limits: Limits, depth: int, sink: _Si
 _KEY = CelType("string")
 
 
-def _object(t: CelType, v: object, path: str, limits: Limits, depth: int, sink: _Sink) -> Any:
+def _object(t: CelType, v: object, path: str, depth: int, w: _Walk) -> Any:
     if not isinstance(v, Mapping):
-        return _wrong(sink, t, path, v)
-    if _nested(path, limits, depth, sink):
+        return _wrong(w, t, path, v)
+    if _nested(path, depth, w):
         return _BAD
     out: dict[str, Any] = {}
     failed = False
     for name, ftype in t.fields:
         if name in v:
-            got = _conform(ftype, v[name], f"{path}.{name}", limits, depth + 1, sink)
+            got = _conform(ftype, v[name], f"{path}.{name}", depth + 1, w)
             failed = failed or got is _BAD
             if got is not None:
                 out[name] = got
     return _BAD if failed else out
 
 
-def _dyn(v: object, path: str, limits: Limits, depth: int, sink: _Sink) -> Any:
+def _dyn(v: object, path: str, depth: int, w: _Walk) -> Any:
     """A ``dyn`` value: any JSON-like value, within the limits, with finite numbers."""
     if isinstance(v, str):
-        return _string(_KEY, v, path, limits, sink)
+        return _string(_KEY, v, path, w)
     if isinstance(v, bool) or type(v) is UInt:
         return v
     if isinstance(v, int):
-        return _int(_INT, v, path, limits, sink)
+        return _int(_INT, v, path, w)
     if isinstance(v, float):
-        return _double(_DOUBLE, v, path, limits, sink)
+        return _double(_DOUBLE, v, path, w)
     if isinstance(v, bytes | bytearray):
-        return _bytes(_BYTES, v, path, limits, sink)
+        return _bytes(_BYTES, v, path, w)
     if isinstance(v, Timestamp | Duration):
         return v
     if isinstance(v, datetime):
-        return _timestamp(_TIMESTAMP, v, path, limits, sink)
+        return _timestamp(_TIMESTAMP, v, path, w)
     if isinstance(v, timedelta):
-        return _duration(_DURATION, v, path, limits, sink)
+        return _duration(_DURATION, v, path, w)
     if isinstance(v, list | tuple):
-        return _list(_DYN_LIST, v, path, limits, depth, sink)
+        return _list(_DYN_LIST, v, path, depth, w)
     if isinstance(v, Mapping):
-        return _map(_DYN_MAP, v, path, limits, depth, sink)
-    return _bad(sink, path, f"must be a JSON value, got {describe(v)}")
+        return _map(_DYN_MAP, v, path, depth, w)
+    return _bad(w, path, f"must be a JSON value, got {describe(v)}")
 
 
 _INT = CelType("int")

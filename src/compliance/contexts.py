@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from compliance.conform import describe, problems
+from compliance.conform import describe, problems, shown_text
 from compliance.schema import CelType, ContextSchema, object_of
 
 __all__ = ["ContextProblem", "validate_context"]
@@ -40,18 +40,20 @@ def validate_context(schema: ContextSchema, context: object) -> list[ContextProb
         if name in context:
             out.extend(ContextProblem(p.path, p.message)
                        for p in problems(declared, context[name], name, schema.limits))
-    _undeclared(object_of("", schema.variables), context, "", out, 0, schema.limits.max_depth)
+    out.extend(_undeclared(object_of("", schema.variables), context, "",
+                           schema.limits.max_depth))
     return out
 
 
 def _undeclared(t: CelType, value: Mapping[object, object], prefix: str,
-                out: list[ContextProblem], depth: int, max_depth: int) -> None:
-    """Report keys of an object the schema does not declare, suggesting the closest name."""
-    if depth > max_depth:
-        return
+                depth: int) -> list[ContextProblem]:
+    """Keys of an object the schema does not declare, each with the closest declared name."""
+    out: list[ContextProblem] = []
+    if depth < 0:
+        return out
     names = [name for name, _ in t.fields]
     for key in value:
-        shown = key if isinstance(key, str) else repr(key)
+        shown = shown_text(key) if isinstance(key, str) else describe(key)
         declared = t.field_type(key) if isinstance(key, str) else None
         path = f"{prefix}{shown}"
         if declared is None:
@@ -61,4 +63,5 @@ def _undeclared(t: CelType, value: Mapping[object, object], prefix: str,
         elif declared.kind == "object":
             child = value[key]
             if isinstance(child, Mapping):
-                _undeclared(declared, child, path + ".", out, depth + 1, max_depth)
+                out.extend(_undeclared(declared, child, path + ".", depth - 1))
+    return out

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from compliance.compiler import request_activation
 from compliance.conform import describe
 from compliance.decision import (
     Decision,
@@ -34,7 +35,6 @@ from compliance.decision import (
     RuleExplanation,
     build,
 )
-from compliance.compiler import request_activation
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart

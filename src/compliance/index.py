@@ -17,8 +17,8 @@ also through ``vars.<name>``) is
 certainly false only when the attribute is present, not null, conforms to its declared
 type (``compliance.conform``, the same judgement and normalisation the compiled getter
 applies: ``" Fable-5"`` is looked up as ``fable-5`` when the schema lower-cases it), and
-its conformed value is unequal under CEL equality to every constant. Anything else - absent, null, wrong type, a non-mapping on the way - makes
-the rule a candidate, so the evaluator sees the unknown or the error as before.
+its conformed value is unequal under CEL equality to every constant. Anything else -
+absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the evaluator sees the unknown or the error as before.
 
 Numbers follow ``functions.cel_eq``: int, uint and double compare as numbers (an int
 against a double compares as doubles), bools never equal numbers. To keep set look-ups
@@ -40,8 +40,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.conform import Nonconforming, reader
+from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.schema import DYN, CelType, ContextSchema, Limits
 from compliance.values import UInt
 

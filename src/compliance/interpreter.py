@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from compliance.conform import Nonconforming, conform
 from compliance.expr import (
     Call,
     Comprehension,
@@ -63,7 +64,6 @@ from compliance.expr import (
     children,
     walk,
 )
-from compliance.conform import Nonconforming, conform
 from compliance.schema import DYN, CelType, ContextSchema
 from compliance.unparse import unparse
 from compliance.values import (

@@ -247,7 +247,9 @@ def parse_duration(text: str) -> Duration:
         pos = m.end()
     nanos = sign * total
     if abs(nanos) >= (DURATION_MAX_SECONDS + 1) * NANOS:
-        raise ValueError(f"`{_clip(text)}` is outside the duration range of ±{DURATION_MAX_SECONDS}s")
+        raise ValueError(
+            f"`{_clip(text)}` is outside the duration range of ±{DURATION_MAX_SECONDS}s"
+        )
     return Duration(nanos)
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 import re2
-
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compliance.loader._celmap import map_scalar
