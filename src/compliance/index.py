@@ -18,7 +18,8 @@ certainly false only when the attribute is present, not null, conforms to its de
 type (``compliance.conform``, the same judgement and normalisation the compiled getter
 applies: ``" Fable-5"`` is looked up as ``fable-5`` when the schema lower-cases it), and
 its conformed value is unequal under CEL equality to every constant. Anything else -
-absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the evaluator sees the unknown or the error as before.
+absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the
+evaluator sees the unknown or the error as before.
 
 Numbers follow ``functions.cel_eq``: int, uint and double compare as numbers (an int
 against a double compares as doubles), bools never equal numbers. To keep set look-ups
