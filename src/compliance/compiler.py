@@ -277,12 +277,20 @@ class _Compiler:
         """
         t: CelType | None = self.declared[path[0]]
         shown = path[0]
-        for name in path[1:]:
-            shown += f"[{json.dumps(name)}]" if t is not None and t.kind == "map" else f".{name}"
+        through_map: list[tuple[int, str]] = []  # (length of the map's path, its shown path)
+        for i, name in enumerate(path[1:], 1):
+            if t is not None and t.kind == "map":
+                through_map.append((i, shown))
+                shown += f"[{json.dumps(name)}]"
+            else:
+                shown += f".{name}"
             t = _member_type(t, name)
         limits = self.env.schema.limits if self.env.schema is not None else Limits()
         read = _reader(t if t is not None else DYN, shown, limits, node.start, node.end)
-        return _path_fn(path, ".".join(path), read, node.start, node.end)
+        getter = _path_fn(path, ".".join(path), read, node.start, node.end)
+        if not through_map:
+            return getter
+        return _map_size_guard(getter, path, through_map, limits.max_map, node)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -625,6 +633,28 @@ def _member_type(t: CelType | None, name: str) -> CelType | None:
     if t.kind == "map":
         return t.value
     return None
+
+
+def _map_size_guard(getter: _Fn, path: tuple[str, ...], maps: list[tuple[int, str]],
+                    max_map: int, node: Expr) -> _Fn:
+    """Read ``request.risk_scores.bio`` only from a map within the size limit.
+
+    A key look-up costs the same in any map, but a map beyond ``max_map`` is a value the
+    context may not hold, whichever entry a rule reads: an error naming the map.
+    """
+    start, end = node.start, node.end
+
+    def guarded(act: Any) -> Any:
+        for length, shown in maps:
+            value: Any = act
+            for name in path[:length]:
+                value = value.get(name) if isinstance(value, Mapping) else None
+            if isinstance(value, Mapping) and len(value) > max_map:
+                message = f"`{shown}` has more than {max_map} entries"
+                raise CelEvalError("bad-context", message, start, end)
+        return getter(act)
+
+    return guarded
 
 
 def _has_declared_fn(getter: _Fn) -> _Fn:

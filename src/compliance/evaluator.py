@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from compliance.compiler import request_activation
-from compliance.conform import describe
+from compliance.conform import Nonconforming, conform, describe
 from compliance.decision import (
     Decision,
     EvalError,
@@ -38,6 +38,7 @@ from compliance.decision import (
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
+from compliance.schema import STRING, Limits
 from compliance.values import CelEvalError, CelUnknown, Timestamp, to_timestamp
 
 Status = Literal[
@@ -85,7 +86,7 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         context = {}
     at, time_missing = _request_time(context, errors)
     passes: list[_Pass] = []
-    model = _current_model(context)
+    model = _current_model(plan, context)
     ctx: Mapping[str, Any] = request_activation(context)
     reasons: list[str] = []
     interventions: list[InterventionOut] = []
@@ -381,10 +382,20 @@ def _fast_rfc3339(text: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def _current_model(context: Mapping[str, Any]) -> str | None:
+def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
+    """``request.model`` as the rules read it (conformed: normalised, within the limits)."""
     request = context.get("request")
     model = request.get("model") if isinstance(request, Mapping) else None
-    return model if isinstance(model, str) else None
+    if model is None:
+        return None
+    schema = plan.schema
+    declared = schema.lookup("request.model") if schema is not None else None
+    limits = schema.limits if schema is not None else Limits()
+    try:
+        value = conform(declared or STRING, model, "request.model", limits)
+    except Nonconforming:
+        return None  # the rules reading it report the error
+    return value if isinstance(value, str) else None
 
 
 def _with_model(ctx: Mapping[str, Any], model: str) -> dict[str, Any]:

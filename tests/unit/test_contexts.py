@@ -57,3 +57,29 @@ class TestValidateContext:
     def test_bool_is_not_a_number(self) -> None:
         """`true` is not a double, although Python's bool is an int."""
         assert set(problems({"scores": {"bio": True}})) == {'request.scores["bio"]'}
+
+
+class TestUndeclaredAndUnread:
+    def test_undeclared_key_with_did_you_mean(self) -> None:
+        """A typo of a declared field is reported with the closest declared name."""
+        found = problems({"flg": True, "unrelated": 1})
+        assert found["request.flg"] == (
+            "is not declared in the schema; did you mean `request.flag`?")
+        assert found["request.unrelated"] == "is not declared in the schema"
+
+    def test_shipped_schema_typo_and_unread_values(self) -> None:
+        """`nationalites`, `kind: "robot"` and a string score are all reported up front."""
+        from pathlib import Path  # noqa: PLC0415
+
+        from compliance import Engine  # noqa: PLC0415
+
+        engine = Engine.from_path(Path(__file__).resolve().parents[2] / "rules")
+        context = {"principal": {"nationalites": ["FR"], "kind": "robot"},
+                   "request": {"risk_scores": {"bio": "0.9"}}}
+        found = {p.path: p.message for p in engine.validate(context)}
+        assert found["principal.nationalites"].endswith(
+            "did you mean `principal.nationalities`?")
+        assert found["principal.kind"].startswith("must be one of customer")
+        assert found['request.risk_scores["bio"]'] == "must be a number, got a string `0.9`"
+        assert set(found) == {"principal.nationalites", "principal.kind",
+                              'request.risk_scores["bio"]'}
