@@ -9,8 +9,6 @@ or is an error on its path (so it fails closed), never allowed past a deny.
 from __future__ import annotations
 
 import pytest
-
-from compliance import Engine
 from policy_helpers import (
     BIO_CHEM,
     EXPORT,
@@ -20,6 +18,8 @@ from policy_helpers import (
     make_context,
     matched,
 )
+
+from compliance import Engine
 
 
 @pytest.fixture(scope="module")

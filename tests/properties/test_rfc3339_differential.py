@@ -59,7 +59,7 @@ def strict(text: str) -> int | None:
         return None
 
 
-def fast(text: str) -> int | None | str:
+def fast(text: str) -> int | str | None:
     """Epoch ns via the fast path; "declined" when it defers to the strict parser."""
     moment = _fast_rfc3339(text)
     if moment is None:

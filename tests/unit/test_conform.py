@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from compliance.conform import Nonconforming, conform, problems
+from compliance.conform import Nonconforming, conform, problems, reader
 from compliance.schema import (
     DOUBLE,
     DYN,
@@ -173,8 +173,22 @@ class TestTimes:
 
     def test_naive_datetime_is_an_error(self) -> None:
         """A datetime without a zone is no instant."""
-        assert "time zone" in failure(TIMESTAMP, datetime(2026, 6, 15)).message  # noqa: DTZ001
+        assert "time zone" in failure(TIMESTAMP, datetime(2026, 6, 15)).message
 
     def test_bad_offset_is_an_error(self) -> None:
         """`+01:90` is no UTC offset."""
         assert "offset" in failure(TIMESTAMP, "2026-06-12T22:50:00+01:90").message
+
+
+class TestReaderFastPaths:
+    @pytest.mark.parametrize(("t", "value"), [
+        (STRING, "x" * 2000), (STRING, "\ud800"), (INT, 2**63), (DOUBLE, math.nan),
+        (INT, True), (STRING, 7),
+    ])
+    def test_fast_paths_judge_like_conform(self, t: CelType, value: object) -> None:
+        """The getters' fast exits reject exactly what `conform` rejects."""
+        read = reader(t, "x", LIMITS)
+        with pytest.raises(Nonconforming):
+            read(value)
+        with pytest.raises(Nonconforming):
+            conform(t, value, "x", LIMITS)

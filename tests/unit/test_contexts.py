@@ -69,9 +69,9 @@ class TestUndeclaredAndUnread:
 
     def test_shipped_schema_typo_and_unread_values(self) -> None:
         """`nationalites`, `kind: "robot"` and a string score are all reported up front."""
-        from pathlib import Path  # noqa: PLC0415
+        from pathlib import Path
 
-        from compliance import Engine  # noqa: PLC0415
+        from compliance import Engine
 
         engine = Engine.from_path(Path(__file__).resolve().parents[2] / "rules")
         context = {"principal": {"nationalites": ["FR"], "kind": "robot"},
