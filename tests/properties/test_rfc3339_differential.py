@@ -19,7 +19,11 @@ from compliance.values import CelEvalError, parse_timestamp, to_timestamp
 EXAMPLES = int(os.environ.get("RFC3339_EXAMPLES", "500"))
 
 DIGIT = st.sampled_from("0123456789")
-NEAR_DIGIT = st.sampled_from("0123456789٠١٢٣٤٥٦٧٨٩０１２３４５６７８９²³ ")
+# ASCII digits plus look-alikes: Arabic-Indic, full-width, superscript digits and a space.
+NEAR_DIGIT = st.sampled_from(
+    "0123456789" + "".join(map(chr, range(0x660, 0x66A))) + "".join(map(chr, range(0xFF10, 0xFF1A)))
+    + "\u00b2\u00b3 "
+)
 
 
 def _digits(n: int, alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -75,7 +79,7 @@ def fast(text: str) -> int | str | None:
 @given(near_miss() | st.text(max_size=40))
 @example("2026-06-12T22:50:00+01:90")
 @example("2026-06-12T12:10.00Z")
-@example("２026-06-12T12:10:00Z")
+@example("\uff12026-06-12T12:10:00Z")
 @example("2026-06-12T12:10:00.1234567Z")
 @example("0001-01-01T00:00:00+00:01")
 @example("9999-12-31T23:59:59-00:01")
@@ -99,7 +103,7 @@ class TestExamples:
 
     def test_non_ascii_digits_are_rejected(self) -> None:
         """Arabic-Indic or full-width digits are not RFC 3339 digits."""
-        for text in ("٢٠٢٦-06-12T12:10:00Z", "2026-06-12T12:10:0０Z"):
+        for text in ("\u0662\u0660\u0662\u0666-06-12T12:10:00Z", "2026-06-12T12:10:0\uff10Z"):
             assert _fast_rfc3339(text) is None
             assert strict(text) is None
 
