@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.conform import Nonconforming, reader
+from compliance.conform import MEMO, Nonconforming, reader, remembered
 from compliance.expr import (
     Call,
     Comprehension,
@@ -58,10 +58,6 @@ Program = Callable[[Mapping[str, object]], object]
 _Fn = Callable[[Any], Any]
 _NOCONST = object()
 _BUDGET = "\x00budget"
-MEMO = "\x00conformed"
-"""Activation key of the per-request memo of conformed context values (see ``_reader``)."""
-
-
 def request_activation(context: Mapping[str, Any]) -> dict[str, Any]:
     """The activation for one request: the context plus an empty memo of conformed values.
 
@@ -765,23 +761,10 @@ def _reader(t: CelType, shown: str, limits: Limits, start: int, end: int
         return read
 
     def read_memo(act: Any, v: Any) -> Any:
-        memo = act.get(MEMO)
-        if memo is not None:
-            hit = memo.get(shown)
-            if hit is not None and hit[0] is v:
-                verdict = hit[1]
-                if type(verdict) is Nonconforming:
-                    raise bad(verdict)
-                return verdict
         try:
-            verdict = conform(v)
+            return remembered(act, shown, v, conform)
         except Nonconforming as exc:
-            verdict = exc
-        if memo is not None:
-            memo[shown] = (v, verdict)
-        if type(verdict) is Nonconforming:
-            raise bad(verdict)
-        return verdict
+            raise bad(exc) from None
 
     return read_memo
 

@@ -41,7 +41,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from compliance.conform import Nonconforming, reader
+from compliance.conform import Nonconforming, reader, remembered
 from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.schema import DYN, CelType, ContextSchema, Limits
 from compliance.values import UInt
@@ -394,11 +394,12 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
     names.
     """
     keyer = _KEYERS[declared.kind]
-    conform = reader(declared, ".".join(path), limits)
+    shown = ".".join(path)  # indexed paths are scalars of objects: shown as the getters do
+    conform = reader(declared, shown, limits)
 
-    def key_of(value: object) -> _Key:
+    def key_of(ctx: Mapping[str, object], value: object) -> _Key:
         try:
-            value = conform(value)
+            value = remembered(ctx, shown, value, conform)
         except Nonconforming:
             return _UNKNOWN
         if value is None:
@@ -418,7 +419,7 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
             value = outer.get(second)
             if value is None:
                 return _UNKNOWN
-            return key_of(value)
+            return key_of(ctx, value)
 
     def look(ctx: Mapping[str, object]) -> _Key:
         value: object = ctx
@@ -428,7 +429,7 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
             value = value.get(name)
             if value is None:
                 return _UNKNOWN
-        return key_of(value)
+        return key_of(ctx, value)
 
     if len(path) == 2:
         return look2

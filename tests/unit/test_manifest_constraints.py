@@ -59,8 +59,8 @@ class TestConstraints:
         ('{type: string, pattern: "[A-Z"}', "not an RE2 pattern"),
         ("{type: string, normalize: [squash]}", "unknown normalisation `squash`"),
         ("{type: string, normalize: [lower, upper]}", "at most one of"),
-        ("{type: int, pattern: x}", "`pattern` is only allowed for strings"),
-        ("{type: string, finite: false}", "`finite` is only allowed for doubles"),
+        ("{type: int, pattern: x}", "`pattern` is only allowed for `string`"),
+        ("{type: string, finite: false}", "`finite` is only allowed for `double`"),
         ("{type: string, enum: [a], empty: never}", "invalid `empty`"),
     ])
     def test_malformed_constraints_are_reported(self, tmp_path: Path, leaf: str,

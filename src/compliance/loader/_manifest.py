@@ -119,12 +119,12 @@ def _leaf(ctx: Ctx, node: MappingNode, path: str) -> CelType | None:
     if string_only and scalar.kind != "string":
         name = string_only[0]
         ctx.report("invalid-value",
-                   f"context `{path}`: `{name}` is only allowed for strings, not `{t}`",
+                   f"context `{path}`: `{name}` is only allowed for `string`, not `{t}`",
                    fields.key(name) or node)
         return t
     if fields.node("finite") is not None and scalar.kind != "double":
         ctx.report("invalid-value",
-                   f"context `{path}`: `finite` is only allowed for doubles, not `{t}`",
+                   f"context `{path}`: `finite` is only allowed for `double`, not `{t}`",
                    fields.key("finite") or node)
         return t
     enum = fields.strings("enum")
