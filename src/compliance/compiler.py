@@ -741,17 +741,16 @@ def _reader(t: CelType, shown: str, limits: Limits, start: int, end: int
             ) -> Callable[[Any, Any], Any]:
     """``(act, raw) -> value``: the raw context value conformed, once per request.
 
-    Containers and constrained strings are judged on first read and the verdict kept in
-    the activation's memo (keyed by path, checked against the raw value's identity, which
-    the memo keeps alive); plain scalars are checked on every read, which costs less.
+    Containers are judged on first read and the verdict kept in the activation's memo
+    (``conform.remembered``); scalars are checked on every read, which costs less (a
+    constrained string's verdict is cached by its text).
     """
     conform = reader(t, shown, limits)
 
     def bad(exc: Nonconforming) -> CelEvalError:
         return CelEvalError("bad-context", str(exc), start, end)
 
-    if t.kind not in _MEMOIZED and not (t.kind == "string" and (t.enum or t.constraint.normalize
-                                                              or t.constraint.pattern)):
+    if t.kind not in _MEMOIZED:  # scalars: cheap, or cached by value (conform.reader)
         def read(act: Any, v: Any) -> Any:
             try:
                 return conform(v)

@@ -121,6 +121,8 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
             return general(v)
 
         return read_string
+    if kind == "string":
+        return _cached_text(general)
     if kind == "bool":
         return lambda v: v if type(v) is bool else general(v)
     if kind == "int":
@@ -138,6 +140,39 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
 
         return read_double
     return general
+
+
+_TEXT_CACHE = 1024
+"""Verdicts kept per constrained string path; the cache is emptied when full."""
+_TEXT_CACHED = 64
+"""Longest text whose verdict is cached (identifiers are short; long text is rare)."""
+
+
+def _cached_text(general: Callable[[object], Any]) -> Callable[[object], Any]:
+    """A constrained string's verdict by value: text is immutable, so this is exact.
+
+    Normalising and full-matching costs microseconds; the same few country codes and model
+    ids recur across requests, so each distinct text is judged once.
+    """
+    verdicts: dict[str, Any] = {}
+
+    def read_text(v: object) -> Any:
+        if type(v) is not str or len(v) > _TEXT_CACHED:
+            return general(v)
+        verdict = verdicts.get(v, _BAD)
+        if verdict is _BAD:
+            try:
+                verdict = general(v)
+            except Nonconforming as exc:
+                verdict = exc
+            if len(verdicts) >= _TEXT_CACHE:
+                verdicts.clear()  # concurrent readers just judge again; dict ops are atomic
+            verdicts[v] = verdict
+        if type(verdict) is Nonconforming:
+            raise verdict
+        return verdict
+
+    return read_text
 
 
 def expected(t: CelType) -> str:

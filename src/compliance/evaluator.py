@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from compliance.compiler import request_activation
-from compliance.conform import Nonconforming, conform, describe
+from compliance.conform import Nonconforming, describe, reader
 from compliance.decision import (
     Decision,
     EvalError,
@@ -38,7 +39,7 @@ from compliance.decision import (
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
-from compliance.schema import STRING, Limits
+from compliance.schema import STRING, CelType, Limits
 from compliance.values import CelEvalError, CelUnknown, Timestamp, to_timestamp
 
 Status = Literal[
@@ -392,10 +393,16 @@ def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
     declared = schema.lookup("request.model") if schema is not None else None
     limits = schema.limits if schema is not None else Limits()
     try:
-        value = conform(declared or STRING, model, "request.model", limits)
+        value = _model_reader(declared or STRING, limits)(model)
     except Nonconforming:
         return None  # the rules reading it report the error
     return value if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=16)
+def _model_reader(declared: CelType, limits: Limits) -> Callable[[object], Any]:
+    """The judgement of ``request.model`` for one schema (its verdicts cached by text)."""
+    return reader(declared, "request.model", limits)
 
 
 def _with_model(ctx: Mapping[str, Any], model: str) -> dict[str, Any]:

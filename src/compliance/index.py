@@ -397,9 +397,11 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
     shown = ".".join(path)  # indexed paths are scalars of objects: shown as the getters do
     conform = reader(declared, shown, limits)
 
+    scalar = declared.kind != "dyn"  # scalars are cheap to judge (or cached by text)
+
     def key_of(ctx: Mapping[str, object], value: object) -> _Key:
         try:
-            value = remembered(ctx, shown, value, conform)
+            value = conform(value) if scalar else remembered(ctx, shown, value, conform)
         except Nonconforming:
             return _UNKNOWN
         if value is None:
