@@ -83,3 +83,28 @@ class TestEscapes:
     def test_well_formed_example_is_unchanged(self, engine: Engine) -> None:
         """The shipped example still decides without errors."""
         assert not engine.evaluate(ORIGINAL).errors
+
+
+class TestRequestTimeObjects:
+    def test_aware_datetime_and_timestamp_are_used_as_is(self, engine: Engine) -> None:
+        """An aware `datetime` or a `Timestamp` decides like the equivalent RFC 3339 text."""
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        from compliance.values import parse_timestamp  # noqa: PLC0415
+
+        text = ORIGINAL["request"]["time"]
+        stamp = parse_timestamp(text)
+        baseline = engine.evaluate(ORIGINAL)
+        for value in (stamp, stamp.to_datetime(), datetime.fromtimestamp(stamp.seconds, UTC)):
+            decision = engine.evaluate(with_request(time=value))
+            assert (decision.effect, decision.errors) == (baseline.effect, baseline.errors)
+            assert decision.valid_until == baseline.valid_until
+
+    def test_naive_datetime_is_an_error(self, engine: Engine) -> None:
+        """A naive `datetime` has no instant: an error on `request.time`, failing closed."""
+        from datetime import datetime  # noqa: PLC0415
+
+        decision = engine.evaluate(with_request(time=datetime(2026, 6, 15, 12)))  # noqa: DTZ001
+        assert decision.effect == "deny"
+        assert any("`request.time`" in e.message and "time zone" in e.message
+                   for e in decision.errors)
