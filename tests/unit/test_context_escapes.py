@@ -88,9 +88,9 @@ class TestEscapes:
 class TestRequestTimeObjects:
     def test_aware_datetime_and_timestamp_are_used_as_is(self, engine: Engine) -> None:
         """An aware `datetime` or a `Timestamp` decides like the equivalent RFC 3339 text."""
-        from datetime import UTC, datetime  # noqa: PLC0415
+        from datetime import UTC, datetime
 
-        from compliance.values import parse_timestamp  # noqa: PLC0415
+        from compliance.values import parse_timestamp
 
         text = ORIGINAL["request"]["time"]
         stamp = parse_timestamp(text)
@@ -102,9 +102,9 @@ class TestRequestTimeObjects:
 
     def test_naive_datetime_is_an_error(self, engine: Engine) -> None:
         """A naive `datetime` has no instant: an error on `request.time`, failing closed."""
-        from datetime import datetime  # noqa: PLC0415
+        from datetime import datetime
 
-        decision = engine.evaluate(with_request(time=datetime(2026, 6, 15, 12)))  # noqa: DTZ001
+        decision = engine.evaluate(with_request(time=datetime(2026, 6, 15, 12)))
         assert decision.effect == "deny"
         assert any("`request.time`" in e.message and "time zone" in e.message
                    for e in decision.errors)
