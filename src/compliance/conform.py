@@ -123,6 +123,8 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
         return read_string
     if kind == "string":
         return _cached_text(general)
+    if kind == "list" and t.elem.kind in _SCALARS:
+        return _scalar_list(t, path, limits, general)
     if kind == "bool":
         return lambda v: v if type(v) is bool else general(v)
     if kind == "int":
@@ -173,6 +175,29 @@ def _cached_text(general: Callable[[object], Any]) -> Callable[[object], Any]:
         return verdict
 
     return read_text
+
+
+def _scalar_list(t: CelType, path: str, limits: Limits,
+                 general: Callable[[object], Any]) -> Callable[[object], Any]:
+    """A list of scalars: each element through its (cached) reader; any doubt, the full walk.
+
+    The full walk names the failing element (``path[3]``), so errors still come from it.
+    """
+    elem = reader(t.elem, path, limits)
+    longest = limits.max_list
+
+    def read_list(v: object) -> Any:
+        if type(v) is not list or len(v) > longest:
+            return general(v)
+        try:
+            out = [elem(x) for x in v]
+        except Nonconforming:
+            return general(v)
+        if None in out:  # a null or empty element: the walk reports it
+            return general(v)
+        return out
+
+    return read_list
 
 
 def expected(t: CelType) -> str:
