@@ -20,7 +20,7 @@ from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, EngineHolder
 from compliance.errors import ComplianceError, ContextError, EvaluationError, PackError
 from compliance.loader import load_pack_set
-from compliance.schema import ContextSchema, schema_from_pydantic
+from compliance.schema import ContextSchema, Limits, schema_from_pydantic
 
 try:
     __version__ = version("compliance")
@@ -42,6 +42,7 @@ __all__ = [
     "EngineHolder",
     "EvaluationError",
     "InterventionOut",
+    "Limits",
     "Match",
     "Obligations",
     "PackError",
