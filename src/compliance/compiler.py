@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.conform import MEMO, Nonconforming, reader, remembered
+from compliance.conform import MEMO, Nonconforming, describe, reader, remembered
 from compliance.expr import (
     Call,
     Comprehension,
@@ -726,7 +726,7 @@ def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, 
             raise CelUnknown(unknown)
         if not isinstance(value, Mapping):
             where = ".".join(path[:i])
-            message = f"`{where}` must be an object, got {_tname(value)}"
+            message = f"`{where}` must be an object, got {describe(value)}"
             raise CelEvalError("bad-context", message, start, end)
         if name not in value:
             raise CelUnknown(unknown)

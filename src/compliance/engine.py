@@ -123,7 +123,9 @@ class EngineHolder:
     def reload(self, *paths: str | Path, schema: ContextSchema | None = None) -> Engine:
         """Build a new engine from ``paths`` and swap it in; on errors keep the old one."""
         with self._lock:
-            fresh = Engine.from_path(*paths, schema=schema, backend=self._engine.backend)
+            current = self._engine
+            fresh = Engine.from_path(*paths, schema=schema, backend=current.backend,
+                                     limits=current.limits)
             self._engine = fresh
             return fresh
 

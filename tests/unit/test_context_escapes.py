@@ -108,3 +108,11 @@ class TestRequestTimeObjects:
         assert decision.effect == "deny"
         assert any("`request.time`" in e.message and "time zone" in e.message
                    for e in decision.errors)
+
+
+def test_reload_keeps_the_limits() -> None:
+    """A reloaded engine reads contexts within the same configured limits."""
+    from compliance import EngineHolder  # noqa: PLC0415
+
+    holder = EngineHolder(Engine.from_path(RULES, limits=Limits(max_list=2)))
+    assert holder.reload(RULES).limits.max_list == 2
