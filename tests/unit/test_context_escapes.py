@@ -112,7 +112,7 @@ class TestRequestTimeObjects:
 
 def test_reload_keeps_the_limits() -> None:
     """A reloaded engine reads contexts within the same configured limits."""
-    from compliance import EngineHolder  # noqa: PLC0415
+    from compliance import EngineHolder
 
     holder = EngineHolder(Engine.from_path(RULES, limits=Limits(max_list=2)))
     assert holder.reload(RULES).limits.max_list == 2
