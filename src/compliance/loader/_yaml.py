@@ -4,7 +4,12 @@ Rule packs come from many authors and CI jobs, so the reader assumes hostile inp
 size cap before decoding, strict UTF-8, a nesting cap checked while composing (the
 composer recurses, so a deep file must stop before Python's recursion limit does), and
 no aliases at all (an alias bomb must never expand, and rule packs have no use for them).
-Nodes keep their marks so every later diagnostic points at ``file:line:col``.
+No explicit tags either (``!!int law`` would fail to convert, ``!!python/object`` must
+never mean anything), and plain scalars resolve by the YAML 1.2 core schema, not PyYAML's
+YAML 1.1 one, so ``1:30`` stays a string instead of becoming 90 and ``yes`` is not
+``true``. Integers must fit in 64 bits (CEL's ``int``), which also keeps Python's
+4 300-digit conversion limit out of reach. Nodes keep their marks so every later
+diagnostic points at ``file:line:col``.
 """
 
 from __future__ import annotations
@@ -13,8 +18,13 @@ import re
 from dataclasses import dataclass
 
 import yaml
-from yaml.events import AliasEvent
-from yaml.nodes import Node
+from yaml.composer import Composer
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import Node, ScalarNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
 
 from compliance.diagnostics import Diagnostic
 from compliance.source import Span
@@ -50,43 +60,119 @@ class _StopError(Exception):
         self.code, self.message, self.mark, self.help = code, message, mark, help_
 
 
-class _Composer(yaml.SafeLoader):
-    """``SafeLoader`` whose composer refuses aliases and counts nesting as it descends."""
+TAG = "tag:yaml.org,2002:"
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_MAX_INT_DIGITS = 19  # decimal digits of INT64_MAX: longer literals are refused unconverted
+
+
+class CoreResolver(BaseResolver):
+    """Plain scalars resolved by the YAML 1.2 core schema (yaml.org/spec/1.2.2/#1032-tag-resolution).
+
+    PyYAML implements YAML 1.1, where ``1:30`` is the int 90, ``017`` is octal 15 and
+    ``yes``/``on`` are booleans; none of those readings is what a pack author means.
+    """
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+    ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+):
+    CoreResolver.add_implicit_resolver(  # type: ignore[no-untyped-call]
+        TAG + _tag, re.compile(rf"\A(?:{_pattern})\Z"), list(_first)
+    )
+
+
+def core_int(text: str) -> int:
+    """The value of a scalar the core schema reads as an int (``0o17``, ``0x10``, ``-5``)."""
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    if len(text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+        return INT64_MAX + 1 if not text.startswith("-") else INT64_MIN - 1
+    return int(text, 10)
+
+
+def core_float(text: str) -> float:
+    """The value of a scalar the core schema reads as a float (``.inf``, ``-.5``, ``1e3``)."""
+    lowered = text.lower()
+    if lowered.endswith((".inf", ".nan")):
+        return float(lowered.replace(".", ""))
+    return float(text)
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix(TAG) if tag.startswith(TAG) else tag
+
+
+class _Composer(Reader, Scanner, Parser, Composer, CoreResolver):
+    """PyYAML's composer refusing aliases and tags and counting nesting as it descends."""
 
     max_depth = DEFAULT_LIMITS.max_depth
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        Reader.__init__(self, stream)  # type: ignore[no-untyped-call]
+        Scanner.__init__(self)  # type: ignore[no-untyped-call]
+        Parser.__init__(self)  # type: ignore[no-untyped-call]
+        Composer.__init__(self)  # type: ignore[no-untyped-call]
+        CoreResolver.__init__(self)  # type: ignore[no-untyped-call]
         self._depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        if self.check_event(AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            anchor = getattr(event, "anchor", "")
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
             raise _StopError(
                 "yaml-alias",
-                f"YAML alias `*{anchor}` is not allowed in rule packs",
+                f"YAML alias `*{event.anchor}` is not allowed in rule packs",
                 event.start_mark,
                 "write the value out in full; anchors and aliases are not supported",
+            )
+        if isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
+            raise _StopError(
+                "yaml-tag",
+                f"YAML tag `{_tag_name(event.tag)}` is not allowed in rule packs",
+                event.start_mark,
+                "remove the tag: values are read from how they are written "
+                '(quote a value to make it a string, e.g. `"1:30"`)',
             )
         self._depth += 1
         try:
             if self._depth > self.max_depth:
                 raise _StopError(
-                    "too-deep",
-                    f"nesting deeper than {self.max_depth} levels",
-                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-                    None,
+                    "too-deep", f"nesting deeper than {self.max_depth} levels",
+                    event.start_mark, None,
                 )
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
         finally:
             self._depth -= 1
+        if isinstance(node, ScalarNode) and node.tag == TAG + "int":
+            _check_int(node)
+        return node  # type: ignore[no-any-return]
+
+
+def _check_int(node: ScalarNode) -> None:
+    if INT64_MIN <= core_int(node.value) <= INT64_MAX:
+        return
+    shown = node.value if len(node.value) <= 24 else node.value[:20] + "..."
+    raise _StopError(
+        "integer-too-large",
+        f"integer `{shown}` does not fit in 64 bits",
+        node.start_mark,
+        f"integers must lie between {INT64_MIN} and {INT64_MAX}; quote the value for a string",
+    )
 
 
 def read_yaml(data: bytes, file: str, limits: Limits = DEFAULT_LIMITS) -> ParsedYaml:
     """Decode and compose one file, turning every failure into a diagnostic."""
     if len(data) > limits.max_file_bytes:
-        return ParsedYaml(None, None, [_file_too_large(file, len(data), limits)])
+        return ParsedYaml(None, None, [file_too_large(file, len(data), limits)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,21 +186,25 @@ def compose_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parse
     """Compose already-decoded text into one node (a size check applies to its UTF-8)."""
     if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
         size = len(text.encode("utf-8", "surrogatepass"))
-        return ParsedYaml(text, None, [_file_too_large(file, size, limits)])
-    loader = _Composer(text)
+        return ParsedYaml(text, None, [file_too_large(file, size, limits)])
+    try:
+        # the reader checks every character up front, so construction can fail too
+        loader = _Composer(text)
+    except yaml.reader.ReaderError as exc:
+        return ParsedYaml(text, None, [_reader_error(file, text, exc)])
     loader.max_depth = limits.max_depth
     try:
-        root = loader.get_single_node()
+        root = loader.get_single_node()  # type: ignore[no-untyped-call]
     except _StopError as stop:
         return ParsedYaml(
             text, None, [_at_mark(file, stop.code, stop.message, stop.mark, stop.help)]
         )
     except yaml.MarkedYAMLError as exc:
-        return ParsedYaml(text, None, [_syntax_error(file, exc)])
+        return ParsedYaml(text, None, [_syntax_error(file, text, exc)])
     except yaml.reader.ReaderError as exc:
         return ParsedYaml(text, None, [_reader_error(file, text, exc)])
     finally:
-        loader.dispose()
+        loader.dispose()  # type: ignore[no-untyped-call]
     if root is None:
         diag = Diagnostic("empty-file", "file holds no YAML document", Span.point(file, 0, 0, 0))
         return ParsedYaml(text, None, [diag])
@@ -139,7 +229,8 @@ def _at_mark(
     return Diagnostic(code, message, span, help=help_, notes=notes)
 
 
-def _file_too_large(file: str, size: int, limits: Limits) -> Diagnostic:
+def file_too_large(file: str, size: int, limits: Limits) -> Diagnostic:
+    """The diagnostic for a file over ``limits.max_file_bytes`` (checked before reading)."""
     return Diagnostic(
         "file-too-large",
         f"file is {size} bytes, over the limit of {limits.max_file_bytes} bytes",
@@ -162,14 +253,14 @@ def _bad_encoding(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic
 
 
 def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
-    before = text[: exc.position]
-    line = len(split_lines(before)) - 1
-    col = len(split_lines(before)[-1])
+    before = split_lines(text[: exc.position])
     char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    name = "a control character" if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 else "character"
     return Diagnostic(
-        "invalid-encoding",
-        f"YAML does not allow the control character `U+{ord(char):04X}`",
-        Span.point(file, line, col),
+        "invalid-character",
+        f"YAML does not allow {name} `U+{ord(char):04X}` in a file",
+        Span.point(file, len(before) - 1, len(before[-1])),
+        help="delete it; write it as an escape such as `\\u0000` inside a double-quoted string",
     )
 
 
@@ -179,6 +270,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
         "found a tab character, which YAML does not allow for indentation",
     ),
     (re.compile(r"<block (mapping |sequence )?end>"), "end of block"),
+    (re.compile(r"<block mapping start>"), "a new mapping"),
+    (re.compile(r"<block sequence start>"), "a new list"),
     (re.compile(r"<stream end>"), "end of file"),
     (re.compile(r"<document start>"), "start of document"),
     (re.compile(r"'([^']*)'"), r"`\1`"),
@@ -187,6 +280,10 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
 _HELP = {
     "mapping values are not allowed here": "quote the value if it contains `: `",
 }
+_INDENT_HELP = (
+    "line up the keys of one mapping, and the `- ` items of one list, in the same column; "
+    "indent a value nested under a key further than the key"
+)
 
 
 def clean_problem(problem: str) -> str:
@@ -196,10 +293,17 @@ def clean_problem(problem: str) -> str:
     return problem.strip()
 
 
-def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+def _where(mark: yaml.Mark) -> str:
+    return f"{mark.line + 1}:{mark.column + 1}"
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    """A YAML syntax error in plain words: what is wrong, where it started, how to fix it."""
     problem = exc.problem or "invalid YAML"
+    context = exc.context or ""
     mark = exc.problem_mark or exc.context_mark
-    if "expected a single document" in (exc.context or ""):
+    start = exc.context_mark
+    if "expected a single document" in context:
         return _at_mark(
             file,
             "multiple-documents",
@@ -207,9 +311,28 @@ def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
             exc.problem_mark,
             "put each pack in its own file",
         )
+    if context == "while scanning a quoted scalar" and start is not None:
+        quote = text[start.index] if start.index < len(text) else '"'
+        ended = "the file ends" if "end of stream" in problem else "a new document starts"
+        return _at_mark(
+            file, "yaml-syntax", f"unclosed quote: this {quote} string is never closed", start,
+            f"add the closing {quote} at the end of the value",
+            notes=(f"{ended} at {_where(mark)} before a closing {quote}",) if mark else (),
+        )
+    if context == "while scanning a simple key" and start is not None:
+        return _at_mark(
+            file, "yaml-syntax", "this line is not a `key: value` pair", start,
+            "add `: ` after the key, or indent the line to continue the value above it",
+        )
+    if problem.startswith("expected <block end>") and start is not None:
+        return _at_mark(
+            file, "yaml-syntax",
+            "bad indentation: this line does not line up with the lines of its block",
+            mark, _INDENT_HELP,
+            notes=(f"the block it should belong to starts at {_where(start)}",),
+        )
     notes: tuple[str, ...] = ()
     if exc.context and exc.context_mark:
-        where = f"{exc.context_mark.line + 1}:{exc.context_mark.column + 1}"
-        notes = (f"{clean_problem(exc.context)} started at {where}",)
+        notes = (f"{clean_problem(exc.context)} started at {_where(exc.context_mark)}",)
     message = clean_problem(problem)
     return _at_mark(file, "yaml-syntax", message, mark, _HELP.get(problem), notes=notes)
