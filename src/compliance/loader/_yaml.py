@@ -25,6 +25,7 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
+from yaml.tokens import ScalarToken
 
 from compliance.diagnostics import Diagnostic
 from compliance.source import Span
@@ -255,12 +256,14 @@ def _bad_encoding(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic
 def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
     before = split_lines(text[: exc.position])
     char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-    name = "a control character" if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 else "character"
+    point = ord(char)
+    name = "control character" if point < 0x20 or 0x7F <= point < 0xA0 else "character"
+    escape = f"\\u{point:04X}" if point <= 0xFFFF else f"\\U{point:08X}"
     return Diagnostic(
         "invalid-character",
-        f"YAML does not allow {name} `U+{ord(char):04X}` in a file",
+        f"YAML does not allow the {name} `U+{point:04X}` in a file",
         Span.point(file, len(before) - 1, len(before[-1])),
-        help="delete it; write it as an escape such as `\\u0000` inside a double-quoted string",
+        help=f"delete it; to mean it, write `{escape}` inside a double-quoted string",
     )
 
 
@@ -269,11 +272,13 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"found character '\\t' that cannot start any token"),
         "found a tab character, which YAML does not allow for indentation",
     ),
-    (re.compile(r"<block (mapping |sequence )?end>"), "end of block"),
-    (re.compile(r"<block mapping start>"), "a new mapping"),
-    (re.compile(r"<block sequence start>"), "a new list"),
-    (re.compile(r"<stream end>"), "end of file"),
-    (re.compile(r"<document start>"), "start of document"),
+    (re.compile(r"'?<block (mapping |sequence )?end>'?"), "end of block"),
+    (re.compile(r"'?<block mapping start>'?"), "a new mapping"),
+    (re.compile(r"'?<block sequence start>'?"), "a new list"),
+    (re.compile(r"'?<flow (mapping|sequence) (start|end)>'?"), "a bracket"),
+    (re.compile(r"'?<scalar>'?"), "a value"),
+    (re.compile(r"'?<stream end>'?"), "end of file"),
+    (re.compile(r"'?<document start>'?"), "start of document"),
     (re.compile(r"'([^']*)'"), r"`\1`"),
 )
 
@@ -319,6 +324,17 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic
             f"add the closing {quote} at the end of the value",
             notes=(f"{ended} at {_where(mark)} before a closing {quote}",) if mark else (),
         )
+    opened = _runaway_quote(text, mark.line) if mark else None
+    if opened is not None and mark is not None:
+        quote = text[opened.index]
+        return _at_mark(
+            file, "yaml-syntax",
+            f"unclosed quote: this {quote} string runs on to line {mark.line + 1}", opened,
+            f"close the quote on this line; to put a {quote} inside the string, escape it "
+            f"({_ESCAPED[quote]})",
+            notes=(f"YAML read the string up to the next {quote}, and then failed at "
+                   f"{_where(mark)}: {clean_problem(problem)}",),
+        )
     if context == "while scanning a simple key" and start is not None:
         return _at_mark(
             file, "yaml-syntax", "this line is not a `key: value` pair", start,
@@ -329,10 +345,44 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic
             file, "yaml-syntax",
             "bad indentation: this line does not line up with the lines of its block",
             mark, _INDENT_HELP,
-            notes=(f"the block it should belong to starts at {_where(start)}",),
+            notes=(f"the enclosing block starts at {_where(start)}",),
         )
     notes: tuple[str, ...] = ()
     if exc.context and exc.context_mark:
         notes = (f"{clean_problem(exc.context)} started at {_where(exc.context_mark)}",)
     message = clean_problem(problem)
     return _at_mark(file, "yaml-syntax", message, mark, _HELP.get(problem), notes=notes)
+
+
+_ESCAPED = {'"': '`\\"`', "'": "`''`"}
+
+
+class _TokenScanner(Reader, Scanner):
+    """Just PyYAML's reader and scanner, to look at tokens before a syntax error."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+
+
+def _runaway_quote(text: str, error_line: int) -> yaml.Mark | None:
+    """The opening mark of a quoted string that spans lines and closes on ``error_line``.
+
+    An unclosed quote makes YAML read on to the next quote character, often lines later,
+    and fail there; the real mistake is where that string started.
+    """
+    scanner = _TokenScanner(text)
+    try:
+        while scanner.check_token():
+            token = scanner.get_token()
+            if token.start_mark.line > error_line:
+                return None
+            if (
+                isinstance(token, ScalarToken)
+                and token.style in ('"', "'")
+                and token.start_mark.line < token.end_mark.line == error_line
+            ):
+                return token.start_mark
+    except yaml.YAMLError:
+        return None
+    return None
