@@ -348,10 +348,31 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic
             notes=(f"the enclosing block starts at {_where(start)}",),
         )
     notes: tuple[str, ...] = ()
+    what = _CONTEXTS.get(context.removeprefix("while parsing ").removeprefix("while scanning "))
     if exc.context and exc.context_mark:
-        notes = (f"{clean_problem(exc.context)} started at {_where(exc.context_mark)}",)
+        notes = (f"{what or clean_problem(exc.context)} started at {_where(exc.context_mark)}",)
+    help_ = _HELP.get(problem)
+    if context.startswith("while parsing a flow"):
+        opener, closer = ("[", "]") if "sequence" in context else ("{", "}")
+        help_ = f"close the `{opener}` with `{closer}`, and separate its items with `, `"
     message = clean_problem(problem)
-    return _at_mark(file, "yaml-syntax", message, mark, _HELP.get(problem), notes=notes)
+    return _at_mark(file, "yaml-syntax", message, mark, help_, notes=notes)
+
+
+_CONTEXTS = {
+    "a flow sequence": "the `[` list",
+    "a flow mapping": "the `{` mapping",
+    "a block mapping": "the mapping",
+    "a block collection": "the list",
+    "a block scalar": "the `|` or `>` text block",
+    "a flow node": "the value",
+    "a block node": "the value",
+    "a directive": "the `%` directive",
+    "an anchor": "the `&` anchor",
+    "an alias": "the `*` alias",
+    "a tag": "the tag",
+    "a plain scalar": "the value",
+}
 
 
 _ESCAPED = {'"': '`\\"`', "'": "`''`"}
