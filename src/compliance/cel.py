@@ -399,7 +399,8 @@ class _Converter:
         if neg:
             value = -value
         if not INT64_MIN <= value <= INT64_MAX:
-            raise CelSyntaxError(f"integer literal `{_shown(raw)}` is out of the int64 range", start, end)
+            message = f"integer literal `{_shown(raw)}` is out of the int64 range"
+            raise CelSyntaxError(message, start, end)
         return value
 
 

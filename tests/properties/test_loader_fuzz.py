@@ -37,7 +37,8 @@ def test_mutated_pack_set_never_raises(target: str, edits: list[Edit]) -> None:
     for diagnostic in check_mutant(target, edits):
         assert _KEBAB.fullmatch(diagnostic.code), diagnostic.code
         if diagnostic.span is not None:
-            assert diagnostic.span.start.line >= 0 and diagnostic.span.start.col >= 0
+            assert diagnostic.span.start.line >= 0
+            assert diagnostic.span.start.col >= 0
 
 
 @settings(max_examples=200)

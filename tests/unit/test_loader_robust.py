@@ -115,16 +115,19 @@ class TestCoreSchema:
     def test_infinities(self, text: str, sign: int) -> None:
         """``.inf`` spellings are floats."""
         value = scalar_value(_scalar(text))
-        assert isinstance(value, float) and math.isinf(value) and math.copysign(1, value) == sign
+        assert isinstance(value, float)
+        assert math.isinf(value)
+        assert math.copysign(1, value) == sign
 
     def test_nan(self) -> None:
         """``.nan`` is a float NaN."""
         value = scalar_value(_scalar(".NaN"))
-        assert isinstance(value, float) and math.isnan(value)
+        assert isinstance(value, float)
+        assert math.isnan(value)
 
     def test_sexagesimal_tier_is_not_90(self) -> None:
         """``tier: 1:30`` is an invalid tier name, not the rank 90 YAML 1.1 would read."""
-        pack, diags = load_pack_text(PACK.replace("tier: policy", "tier: 1:30"), "p.yaml")
+        _pack, diags = load_pack_text(PACK.replace("tier: policy", "tier: 1:30"), "p.yaml")
         assert [d.code for d in diags] == ["invalid-value"]
         assert "`1:30`" in diags[0].message
 
@@ -142,16 +145,18 @@ class TestIntegers:
     )
     def test_too_large(self, text: str) -> None:
         """``integer-too-large`` at the value, with the literal shortened in the message."""
-        pack, diags = load_pack_text(PACK + f"    priority: {text}\n", "p.yaml")
+        _pack, diags = load_pack_text(PACK + f"    priority: {text}\n", "p.yaml")
         assert [d.code for d in diags] == ["integer-too-large"]
-        assert diags[0].span is not None and diags[0].span.start.line == 7
+        assert diags[0].span is not None
+        assert diags[0].span.start.line == 7
         assert len(diags[0].message) < 100
 
     @pytest.mark.parametrize("text", ["9223372036854775807", "-9223372036854775808", "0" * 40])
     def test_bounds_accepted(self, text: str) -> None:
         """The int64 bounds themselves (and leading zeros) load."""
         pack, diags = load_pack_text(PACK + f"    priority: {text}\n", "p.yaml")
-        assert not diags and pack is not None
+        assert not diags
+        assert pack is not None
         assert pack.rules[0].priority == int(text)
 
     @pytest.mark.parametrize(
@@ -182,9 +187,10 @@ class TestInstants:
     def test_out_of_range(self, raw: str) -> None:
         """Reported at the value's line (the window's ``from``)."""
         text = PACK + f'    effective: {{from: "{raw}"}}\n'
-        pack, diags = load_pack_text(text, "p.yaml")
+        _pack, diags = load_pack_text(text, "p.yaml")
         assert [d.code for d in diags] == ["invalid-instant"]
-        assert diags[0].span is not None and diags[0].span.start.line == 7
+        assert diags[0].span is not None
+        assert diags[0].span.start.line == 7
         assert raw in diags[0].message
 
     def test_reload_raises_pack_error(self, packset: Callable[..., Path]) -> None:
@@ -251,7 +257,7 @@ class TestFriendlySyntax:
 
     def test_quote_open_at_end_of_file(self) -> None:
         """A quote never closed before the end is reported at the opening quote."""
-        pack, diags = load_pack_text('pack: demo\nversion: "1\n', "p.yaml")
+        _pack, diags = load_pack_text('pack: demo\nversion: "1\n', "p.yaml")
         assert diags[0].message.startswith("unclosed quote")
         assert diags[0].span is not None
         assert (diags[0].span.start.line, diags[0].span.start.col) == (1, 9)
@@ -268,7 +274,8 @@ class TestFriendlySyntax:
             """)
         diags = load_pack_text(text, "p.yaml")[1]
         assert diags[0].message.startswith("unclosed quote")
-        assert diags[0].span is not None and diags[0].span.start.line == 1
+        assert diags[0].span is not None
+        assert diags[0].span.start.line == 1
 
     @pytest.mark.parametrize(
         "text", ["a:\n  - b\n - c\n", "a:\n  b: 1\n c: 2\n", "a: [1, 2\nb: 3\n", "a: {b: 1\n",
@@ -280,4 +287,5 @@ class TestFriendlySyntax:
         assert [d.code for d in diags] == ["yaml-syntax"]
         for d in diags:
             for text_ in (d.message, *d.notes):
-                assert "<" not in text_ and "while parsing" not in text_
+                assert "<" not in text_
+                assert "while parsing" not in text_

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import yaml
 from yaml.composer import Composer
@@ -53,10 +54,21 @@ class ParsedYaml:
     diagnostics: list[Diagnostic]
 
 
+class _Mark(Protocol):
+    """What a diagnostic needs from a PyYAML mark (pure-Python or libyaml flavour)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+
+
 class _StopError(Exception):
     """Aborts composing at ``mark`` with a diagnostic (alias or nesting limit)."""
 
-    def __init__(self, code: str, message: str, mark: yaml.Mark, help_: str | None) -> None:
+    def __init__(
+        self, code: str, message: str, mark: _Mark | None, help_: str | None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.mark, self.help = code, message, mark, help_
 
@@ -67,7 +79,7 @@ _MAX_INT_DIGITS = 19  # decimal digits of INT64_MAX: longer literals are refused
 
 
 class CoreResolver(BaseResolver):
-    """Plain scalars resolved by the YAML 1.2 core schema (yaml.org/spec/1.2.2/#1032-tag-resolution).
+    """Plain scalars resolved by the YAML 1.2 core schema (spec 1.2.2, section 10.3.2).
 
     PyYAML implements YAML 1.1, where ``1:30`` is the int 90, ``017`` is octal 15 and
     ``yes``/``on`` are booleans; none of those readings is what a pack author means.
@@ -85,7 +97,7 @@ for _tag, _pattern, _first in (
     ),
     ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
 ):
-    CoreResolver.add_implicit_resolver(  # type: ignore[no-untyped-call]
+    CoreResolver.add_implicit_resolver(
         TAG + _tag, re.compile(rf"\A(?:{_pattern})\Z"), list(_first)
     )
 
@@ -119,11 +131,11 @@ class _Composer(Reader, Scanner, Parser, Composer, CoreResolver):
     max_depth = DEFAULT_LIMITS.max_depth
 
     def __init__(self, stream: str) -> None:
-        Reader.__init__(self, stream)  # type: ignore[no-untyped-call]
-        Scanner.__init__(self)  # type: ignore[no-untyped-call]
-        Parser.__init__(self)  # type: ignore[no-untyped-call]
-        Composer.__init__(self)  # type: ignore[no-untyped-call]
-        CoreResolver.__init__(self)  # type: ignore[no-untyped-call]
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        CoreResolver.__init__(self)
         self._depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
@@ -150,12 +162,12 @@ class _Composer(Reader, Scanner, Parser, Composer, CoreResolver):
                     "too-deep", f"nesting deeper than {self.max_depth} levels",
                     event.start_mark, None,
                 )
-            node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
         if isinstance(node, ScalarNode) and node.tag == TAG + "int":
             _check_int(node)
-        return node  # type: ignore[no-any-return]
+        return node
 
 
 def _check_int(node: ScalarNode) -> None:
@@ -195,7 +207,7 @@ def compose_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parse
         return ParsedYaml(text, None, [_reader_error(file, text, exc)])
     loader.max_depth = limits.max_depth
     try:
-        root = loader.get_single_node()  # type: ignore[no-untyped-call]
+        root = loader.get_single_node()
     except _StopError as stop:
         return ParsedYaml(
             text, None, [_at_mark(file, stop.code, stop.message, stop.mark, stop.help)]
@@ -205,7 +217,7 @@ def compose_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parse
     except yaml.reader.ReaderError as exc:
         return ParsedYaml(text, None, [_reader_error(file, text, exc)])
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     if root is None:
         diag = Diagnostic("empty-file", "file holds no YAML document", Span.point(file, 0, 0, 0))
         return ParsedYaml(text, None, [diag])
@@ -221,7 +233,7 @@ def _at_mark(
     file: str,
     code: str,
     message: str,
-    mark: yaml.Mark | None,
+    mark: _Mark | None,
     help_: str | None = None,
     *,
     notes: tuple[str, ...] = (),
@@ -395,7 +407,7 @@ def _runaway_quote(text: str, error_line: int) -> yaml.Mark | None:
     scanner = _TokenScanner(text)
     try:
         while scanner.check_token():
-            token = scanner.get_token()
+            token = scanner.get_token()  # type: ignore[no-untyped-call]
             if token.start_mark.line > error_line:
                 return None
             if (
@@ -403,7 +415,8 @@ def _runaway_quote(text: str, error_line: int) -> yaml.Mark | None:
                 and token.style in ('"', "'")
                 and token.start_mark.line < token.end_mark.line == error_line
             ):
-                return token.start_mark
+                mark: yaml.Mark = token.start_mark
+                return mark
     except yaml.YAMLError:
         return None
     return None
