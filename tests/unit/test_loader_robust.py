@@ -247,6 +247,12 @@ class TestFiles:
         """A directory passed where a pack file belongs is ``not-a-file``."""
         assert [d.code for d in load_pack_file(tmp_path)[1]] == ["not-a-file"]
 
+    @pytest.mark.parametrize("raw", ["a" * 5000, "a\x00b"])
+    def test_unusable_path(self, raw: str) -> None:
+        """A name too long for the OS, or holding NUL, is a diagnostic, not an OSError."""
+        _, diags = load_pack_set([raw])
+        assert {"io-error", "file-not-found"} & {d.code for d in diags}
+
     def test_missing_file(self, tmp_path: Path) -> None:
         """A missing file is still ``file-not-found``."""
         assert [d.code for d in load_pack_file(tmp_path / "nope.yaml")[1]] == ["file-not-found"]

@@ -150,20 +150,27 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for name in MANIFEST_NAMES:
-                if manifest is None and (path / name).is_file():
-                    manifest = path / name
-            files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
-        elif path.name in MANIFEST_NAMES:
-            manifest = manifest or path
-        elif path.exists():
-            files.append(path)
-        else:
-            diags.add(Diagnostic("file-not-found", f"no such file or directory `{raw}`"))
+        try:
+            if path.is_dir():
+                for name in MANIFEST_NAMES:
+                    if manifest is None and (path / name).is_file():
+                        manifest = path / name
+                files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
+            elif path.name in MANIFEST_NAMES:
+                manifest = manifest or path
+            elif path.exists():
+                files.append(path)
+            else:
+                diags.add(Diagnostic("file-not-found", f"no such file or directory `{raw}`"))
+        except OSError as exc:  # a name too long, a loop of symlinks, an unreadable directory
+            shown = str(raw) if len(str(raw)) <= 120 else f"{str(raw)[:100]}..."
+            diags.add(Diagnostic("io-error", f"cannot read `{shown}`: {exc.strerror or exc}"))
     unique: dict[Path, Path] = {}
     for f in files:
-        unique.setdefault(f.resolve(), f)
+        try:
+            unique.setdefault(f.resolve(), f)
+        except OSError:
+            unique.setdefault(f, f)
     return manifest, list(unique.values())
 
 
