@@ -30,7 +30,7 @@ edits = st.lists(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.sampled_from((MANIFEST, *PACKS)), edits)
 def test_mutated_pack_set_never_raises(target: str, edits: list[Edit]) -> None:
     """Every mutant is either clean or explained by diagnostics with kebab-case codes."""

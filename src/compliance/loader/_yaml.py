@@ -64,7 +64,7 @@ class _Mark(Protocol):
 
 
 class _StopError(Exception):
-    """Aborts composing at ``mark`` with a diagnostic (alias or nesting limit)."""
+    """Aborts composing at ``mark`` with a diagnostic (alias, tag, huge int, nesting)."""
 
     def __init__(
         self, code: str, message: str, mark: _Mark | None, help_: str | None
@@ -100,6 +100,7 @@ for _tag, _pattern, _first in (
     CoreResolver.add_implicit_resolver(
         TAG + _tag, re.compile(rf"\A(?:{_pattern})\Z"), list(_first)
     )
+del _tag, _pattern, _first
 
 
 def core_int(text: str) -> int:
