@@ -395,11 +395,12 @@ class _Converter:
     def _int_value(raw: str, start: int, end: int) -> int:
         neg = raw.startswith("-")
         body = raw[1:] if neg else raw
-        value = int(body, 16) if body[:2].lower() == "0x" else int(body, 10)
+        value = _literal_int(body)
         if neg:
             value = -value
         if not INT64_MIN <= value <= INT64_MAX:
-            raise CelSyntaxError(f"integer literal `{raw}` is out of the int64 range", start, end)
+            message = f"integer literal `{_shown(raw)}` is out of the int64 range"
+            raise CelSyntaxError(message, start, end)
         return value
 
 
@@ -414,13 +415,31 @@ def _int_literal_token(tree: Any) -> Any:
     return None
 
 
+def _literal_int(body: str) -> int:
+    """An unsigned decimal or hex literal's value; beyond 64 bits only "too large" matters.
+
+    Python refuses ``int()`` on strings of more than 4 300 decimal digits, so a longer
+    literal maps to ``UINT64_MAX + 1`` unconverted and the range check reports it.
+    """
+    if body[:2].lower() == "0x":
+        digits = body[2:].lstrip("0")
+        return int(digits, 16) if len(digits) <= 16 else UINT64_MAX + 1
+    digits = body.lstrip("0")
+    return int(digits or "0", 10) if len(digits) <= 20 else UINT64_MAX + 1
+
+
+def _shown(raw: str) -> str:
+    """A literal as quoted in a message: a 5 000-digit number is cut to its first digits."""
+    return raw if len(raw) <= 30 else f"{raw[:24]}... ({len(raw)} characters)"
+
+
 def _uint_value(raw: str, start: int, end: int) -> object:
     body = raw[:-1]
     if body.startswith("-"):
         raise CelSyntaxError(f"unsigned integer literal `{raw}` cannot be negative", start, end)
-    value = int(body, 16) if body[:2].lower() == "0x" else int(body, 10)
+    value = _literal_int(body)
     if value > UINT64_MAX:
-        message = f"unsigned integer literal `{raw}` is out of the uint64 range"
+        message = f"unsigned integer literal `{_shown(raw)}` is out of the uint64 range"
         raise CelSyntaxError(message, start, end)
     return UInt(value)
 

@@ -36,7 +36,9 @@ DiagnosticCode = Literal[
     "file-too-large",
     "folded-condition",
     "forbid-silent",
+    "integer-too-large",
     "intervention-overlap",
+    "invalid-character",
     "invalid-duration",
     "invalid-encoding",
     "invalid-instant",
@@ -57,6 +59,7 @@ DiagnosticCode = Literal[
     "no-matching-overload",
     "non-bool-condition",
     "nonexistent-local-time",
+    "not-a-file",
     "offset-zone-mismatch",
     "override",
     "override-not-higher",
@@ -72,6 +75,7 @@ DiagnosticCode = Literal[
     "wrong-type",
     "yaml-alias",
     "yaml-syntax",
+    "yaml-tag",
 ]
 """Every code a ``Diagnostic`` (``compliance check``, ``PackError``) can carry."""
 

@@ -138,7 +138,12 @@ class EngineHolder:
         return self._engine
 
     def reload(self, *paths: str | Path, schema: ContextSchema | None = None) -> Engine:
-        """Build a new engine from ``paths`` and swap it in; on errors keep the old one."""
+        """Build a new engine from ``paths`` and swap it in.
+
+        A pack set with errors raises ``PackError`` (its ``diagnostics`` say why) and the
+        old engine keeps serving; the loader turns every bad input into a diagnostic, so
+        no other exception means "bad packs".
+        """
         with self._lock:
             current = self._engine
             fresh = Engine.from_path(*paths, schema=schema, backend=current.backend,

@@ -90,9 +90,14 @@ FILE_CODES: dict[str, FileCode] = {
         "A path given to `compliance check` or `Engine.from_path` does not exist.",
         {"packs/packset.yaml": "MANIFEST"}, ("packs", "packs/sanctions.yaml")),
     "io-error": FileCode(
-        "A pack file exists but cannot be read (permissions, a device, a read error); the "
+        "A pack file exists but cannot be read (permissions, a path too long, a read error); the "
         "message carries the operating system's reason, e.g. "
         "``error[io-error]: cannot read `packs/p.yaml`: Permission denied``."),
+    "not-a-file": FileCode(
+        "A path names a FIFO, a device (`/dev/zero`), a socket or another file that is not a "
+        "regular file or directory. It is refused before anything is read, so a pack path can "
+        "never block forever or stream without end, e.g. "
+        "``error[not-a-file]: `/dev/zero` is a device, not a regular file``."),
     "missing-manifest": FileCode(
         "No `packset.yaml` was found in the given directories and no schema was passed, so "
         "the request context is unknown and no pack can be checked.",

@@ -11,6 +11,8 @@ pack set while its diagnostics contain errors.**
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +23,14 @@ from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.loader._manifest import Manifest, build_manifest, build_schema
 from compliance.loader._nodes import Ctx
 from compliance.loader._pack import build_pack
-from compliance.loader._yaml import DEFAULT_LIMITS, Limits, compose_text, read_yaml, split_lines
+from compliance.loader._yaml import (
+    DEFAULT_LIMITS,
+    Limits,
+    compose_text,
+    file_too_large,
+    read_yaml,
+    split_lines,
+)
 from compliance.pack import Pack, PackSet, Variable
 from compliance.schema import ContextSchema
 from compliance.source import SourceFile
@@ -57,7 +66,7 @@ def load_pack_file(
 ) -> tuple[Pack | None, list[Diagnostic]]:
     """Load one pack file; the pack is None when the file has no usable YAML or id."""
     name = str(path)
-    data, diags = _read(Path(path), name)
+    data, diags = read_limited(Path(path), name, limits)
     if data is None:
         return None, diags
     parsed = read_yaml(data, name, limits)
@@ -93,9 +102,8 @@ def load_pack_set(
     manifest: Manifest | None = None
     manifest_source: SourceFile | None = None
     if manifest_path is not None:
-        manifest, found = _load_manifest(manifest_path, limits, bare_context=False)
+        manifest, manifest_source, found = _read_manifest(manifest_path, limits, bare_context=False)
         diags.extend(found)
-        manifest_source = _source_of(manifest_path)
     elif schema is None:
         diags.add(
             Diagnostic(
@@ -164,20 +172,27 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for name in MANIFEST_NAMES:
-                if manifest is None and (path / name).is_file():
-                    manifest = path / name
-            files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
-        elif path.name in MANIFEST_NAMES:
-            manifest = manifest or path
-        elif path.exists():
-            files.append(path)
-        else:
-            diags.add(Diagnostic("file-not-found", f"no such file or directory `{raw}`"))
+        try:
+            if path.is_dir():
+                for name in MANIFEST_NAMES:
+                    if manifest is None and (path / name).is_file():
+                        manifest = path / name
+                files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
+            elif path.name in MANIFEST_NAMES:
+                manifest = manifest or path
+            elif path.exists():
+                files.append(path)
+            else:
+                diags.add(Diagnostic("file-not-found", f"no such file or directory `{raw}`"))
+        except OSError as exc:  # a name too long, a loop of symlinks, an unreadable directory
+            shown = str(raw) if len(str(raw)) <= 120 else f"{str(raw)[:100]}..."
+            diags.add(Diagnostic("io-error", f"cannot read `{shown}`: {exc.strerror or exc}"))
     unique: dict[Path, Path] = {}
     for f in files:
-        unique.setdefault(f.resolve(), f)
+        try:
+            unique.setdefault(f.resolve(), f)
+        except OSError:
+            unique.setdefault(f, f)
     return manifest, list(unique.values())
 
 
@@ -185,37 +200,87 @@ def _is_pack_file(path: Path) -> bool:
     return path.is_file() and path.suffix in _SUFFIXES and path.name not in MANIFEST_NAMES
 
 
-def _read(path: Path, name: str) -> tuple[bytes | None, list[Diagnostic]]:
+def read_limited(
+    path: Path, name: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of a regular file no larger than ``limits.max_file_bytes``, or why not.
+
+    The size is checked before reading (a 4 GiB file is never loaded) and the read stops
+    one byte past the limit (a file that grows meanwhile cannot exhaust memory). FIFOs,
+    devices and directories are refused without reading: opening non-blocking means a
+    FIFO with no writer cannot hang the check, and ``/dev/zero`` is never read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        return path.read_bytes(), []
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None, [Diagnostic("file-not-found", f"no such file `{name}`")]
+    except IsADirectoryError:
+        return None, [_not_a_file(name, "a directory")]
     except OSError as exc:
         return None, [Diagnostic("io-error", f"cannot read `{name}`: {exc.strerror or exc}")]
-
-
-def _source_of(path: Path) -> SourceFile | None:
     try:
-        return SourceFile(str(path), path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, [_not_a_file(name, _kind(info.st_mode))]
+        if info.st_size > limits.max_file_bytes:
+            return None, [file_too_large(name, info.st_size, limits)]
+        chunks: list[bytes] = []
+        left = limits.max_file_bytes + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        return None, [Diagnostic("io-error", f"cannot read `{name}`: {exc.strerror or exc}")]
+    finally:
+        os.close(fd)
+    return b"".join(chunks), []
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _not_a_file(name: str, kind: str) -> Diagnostic:
+    return Diagnostic(
+        "not-a-file",
+        f"`{name}` is {kind}, not a regular file",
+        help="give the path of a pack file or of a directory holding pack files",
+    )
 
 
 def _load_manifest(
     path: Path, limits: Limits, *, bare_context: bool
 ) -> tuple[Manifest | None, list[Diagnostic]]:
+    manifest, _, diags = _read_manifest(path, limits, bare_context=bare_context)
+    return manifest, diags
+
+
+def _read_manifest(
+    path: Path, limits: Limits, *, bare_context: bool
+) -> tuple[Manifest | None, SourceFile | None, list[Diagnostic]]:
+    """The manifest, its source text (for quoting in diagnostics) and what went wrong."""
     name = str(path)
-    data, diags = _read(path, name)
+    data, diags = read_limited(path, name, limits)
     if data is None:
-        return None, diags
+        return None, None, diags
     parsed = read_yaml(data, name, limits)
+    source = SourceFile(name, parsed.text) if parsed.text is not None else None
     if parsed.root is None or parsed.text is None:
-        return None, parsed.diagnostics
+        return None, source, parsed.diagnostics
     ctx = Ctx(name, split_lines(parsed.text))
     root = parsed.root
     if bare_context and isinstance(root, MappingNode) and not _has_key(root, "context"):
-        return Manifest("", "allow", build_schema(ctx, root)), ctx.diagnostics
-    return build_manifest(ctx, root), ctx.diagnostics
+        return Manifest("", "allow", build_schema(ctx, root)), source, ctx.diagnostics
+    return build_manifest(ctx, root), source, ctx.diagnostics
 
 
 def _has_key(node: Node, key: str) -> bool:

@@ -26,6 +26,7 @@ _INSTANT = re.compile(
     r"(?:\[(?P<zone>[^\]]*)\])?"
 )
 _WINDOW_FIELDS = ("from", "until")
+_EXAMPLE = "write e.g. `2026-06-12T17:21:00-04:00` or `2026-06-12T17:21:00[America/New_York]`"
 
 
 @functools.cache
@@ -44,32 +45,42 @@ def parse_instant(raw: str) -> datetime:
     """Resolve an RFC 3339 / RFC 9557 instant to an aware datetime (or ``_BadInstantError``)."""
     match = _INSTANT.fullmatch(raw.strip())
     if match is None:
+        raise _BadInstantError("invalid-instant", f"`{raw}` is not a date and time", _EXAMPLE)
+    try:
+        local = datetime.fromisoformat(match["local"].replace("t", "T").replace(" ", "T"))
+    except ValueError as exc:  # month 13, 30 February, hour 25, second 80, year 0
         raise _BadInstantError(
-            "invalid-instant",
-            f"`{raw}` is not a date and time",
-            "write e.g. `2026-06-12T17:21:00-04:00` or `2026-06-12T17:21:00[America/New_York]`",
-        )
-    local = datetime.fromisoformat(match["local"].replace("t", "T"))
-    offset = _offset(match["offset"])
-    if match["zone"] is None:
-        if offset is None:
-            raise _BadInstantError(
-                "naive-time",
-                f"`{raw}` has no offset or time zone",
-                f"add an offset or a zone: `{match['local']}Z`, "
-                f"`{match['local']}[America/New_York]`",
-            )
-        return local.replace(tzinfo=timezone(offset))
-    return _zoned(raw, local, offset, _zone(match["zone"]))
+            "invalid-instant", f"`{raw}` is not a real date and time ({exc})", _EXAMPLE
+        ) from None
+    offset = _offset(raw, match["offset"])
+    try:
+        if match["zone"] is None:
+            if offset is None:
+                raise _BadInstantError(
+                    "naive-time",
+                    f"`{raw}` has no offset or time zone",
+                    f"add an offset or a zone: `{match['local']}Z`, "
+                    f"`{match['local']}[America/New_York]`",
+                )
+            return local.replace(tzinfo=timezone(offset)).astimezone(UTC)
+        return _zoned(raw, local, offset, _zone(match["zone"]))
+    except OverflowError:  # 0001-01-01T00:00+01:00 lies before the first representable instant
+        raise _BadInstantError(
+            "invalid-instant", f"`{raw}` lies outside the years 1 to 9999 in UTC", _EXAMPLE
+        ) from None
 
 
-def _offset(text: str | None) -> timedelta | None:
+def _offset(raw: str, text: str | None) -> timedelta | None:
     if text is None:
         return None
     if text in ("Z", "z"):
         return timedelta(0)
-    sign = -1 if text[0] == "-" else 1
-    return sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6]))
+    hours, minutes = int(text[1:3]), int(text[4:6])
+    if hours > 23 or minutes > 59:  # RFC 3339 time-offset: 00-23 hours, 00-59 minutes
+        raise _BadInstantError(
+            "invalid-instant", f"`{raw}`: offset `{text}` is out of range", _EXAMPLE
+        )
+    return (-1 if text[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -129,7 +140,7 @@ def _offsets_help(candidates: dict[timedelta, datetime]) -> str | None:
 
 def instant(ctx: Ctx, node: Node, what: str) -> Instant | None:
     """Read one instant node, reporting why it is not one."""
-    if not isinstance(node, ScalarNode) or kind_of(node) not in ("string", "timestamp"):
+    if not isinstance(node, ScalarNode) or kind_of(node) != "string":
         ctx.report("wrong-type", f"{what} must be a date-time string, found {describe(node)}", node)
         return None
     try:

@@ -13,26 +13,23 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compliance.diagnostics import Diagnostic, DiagnosticCode, Severity
+from compliance.loader._yaml import TAG, core_float, core_int
 from compliance.source import Position, Span
 
-TAG = "tag:yaml.org,2002:"
-_CONSTRUCTOR = SafeConstructor()
-_SCALAR_BUILDERS: dict[str, Callable[[ScalarNode], object]] = {
-    TAG + "int": _CONSTRUCTOR.construct_yaml_int,
-    TAG + "float": _CONSTRUCTOR.construct_yaml_float,
-    TAG + "bool": _CONSTRUCTOR.construct_yaml_bool,
-    TAG + "null": _CONSTRUCTOR.construct_yaml_null,
+_SCALAR_BUILDERS: dict[str, Callable[[str], object]] = {
+    TAG + "int": core_int,
+    TAG + "float": core_float,
+    TAG + "bool": lambda text: text.lower() == "true",
+    TAG + "null": lambda _text: None,
 }
 _TYPE_NAMES = {
     "int": "int",
     "float": "float",
     "bool": "bool",
     "str": "string",
-    "timestamp": "timestamp",
     "null": "null",
 }
 
@@ -105,9 +102,9 @@ def describe(node: Node) -> str:
 
 
 def scalar_value(node: ScalarNode) -> object:
-    """The Python value of a scalar as YAML 1.1 resolves it (timestamps stay text)."""
+    """The Python value of a scalar as the YAML 1.2 core schema reads it."""
     build = _SCALAR_BUILDERS.get(node.tag)
-    return build(node) if build else node.value
+    return build(node.value) if build else node.value
 
 
 def plain_data(node: Node) -> object:

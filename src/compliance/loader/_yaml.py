@@ -4,17 +4,29 @@ Rule packs come from many authors and CI jobs, so the reader assumes hostile inp
 size cap before decoding, strict UTF-8, a nesting cap checked while composing (the
 composer recurses, so a deep file must stop before Python's recursion limit does), and
 no aliases at all (an alias bomb must never expand, and rule packs have no use for them).
-Nodes keep their marks so every later diagnostic points at ``file:line:col``.
+No explicit tags either (``!!int law`` would fail to convert, ``!!python/object`` must
+never mean anything), and plain scalars resolve by the YAML 1.2 core schema, not PyYAML's
+YAML 1.1 one, so ``1:30`` stays a string instead of becoming 90 and ``yes`` is not
+``true``. Integers must fit in 64 bits (CEL's ``int``), which also keeps Python's
+4 300-digit conversion limit out of reach. Nodes keep their marks so every later
+diagnostic points at ``file:line:col``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import yaml
-from yaml.events import AliasEvent
-from yaml.nodes import Node
+from yaml.composer import Composer
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import Node, ScalarNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+from yaml.tokens import ScalarToken
 
 from compliance.diagnostics import Diagnostic, DiagnosticCode
 from compliance.source import Span
@@ -42,53 +54,139 @@ class ParsedYaml:
     diagnostics: list[Diagnostic]
 
 
+class _Mark(Protocol):
+    """What a diagnostic needs from a PyYAML mark (pure-Python or libyaml flavour)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+
+
 class _StopError(Exception):
-    """Aborts composing at ``mark`` with a diagnostic (alias or nesting limit)."""
+    """Aborts composing at ``mark`` with a diagnostic (alias, tag, huge int, nesting)."""
 
     def __init__(
-        self, code: DiagnosticCode, message: str, mark: yaml.Mark, help_: str | None
+        self, code: DiagnosticCode, message: str, mark: _Mark | None, help_: str | None
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.mark, self.help = code, message, mark, help_
 
 
-class _Composer(yaml.SafeLoader):
-    """``SafeLoader`` whose composer refuses aliases and counts nesting as it descends."""
+TAG = "tag:yaml.org,2002:"
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_MAX_INT_DIGITS = 19  # decimal digits of INT64_MAX: longer literals are refused unconverted
+
+
+class CoreResolver(BaseResolver):
+    """Plain scalars resolved by the YAML 1.2 core schema (spec 1.2.2, section 10.3.2).
+
+    PyYAML implements YAML 1.1, where ``1:30`` is the int 90, ``017`` is octal 15 and
+    ``yes``/``on`` are booleans; none of those readings is what a pack author means.
+    """
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+    ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+):
+    CoreResolver.add_implicit_resolver(
+        TAG + _tag, re.compile(rf"\A(?:{_pattern})\Z"), list(_first)
+    )
+del _tag, _pattern, _first
+
+
+def core_int(text: str) -> int:
+    """The value of a scalar the core schema reads as an int (``0o17``, ``0x10``, ``-5``)."""
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    if len(text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+        return INT64_MAX + 1 if not text.startswith("-") else INT64_MIN - 1
+    return int(text, 10)
+
+
+def core_float(text: str) -> float:
+    """The value of a scalar the core schema reads as a float (``.inf``, ``-.5``, ``1e3``)."""
+    lowered = text.lower()
+    if lowered.endswith((".inf", ".nan")):
+        return float(lowered.replace(".", ""))
+    return float(text)
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix(TAG) if tag.startswith(TAG) else tag
+
+
+class _Composer(Reader, Scanner, Parser, Composer, CoreResolver):
+    """PyYAML's composer refusing aliases and tags and counting nesting as it descends."""
 
     max_depth = DEFAULT_LIMITS.max_depth
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        CoreResolver.__init__(self)
         self._depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        if self.check_event(AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            anchor = getattr(event, "anchor", "")
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
             raise _StopError(
                 "yaml-alias",
-                f"YAML alias `*{anchor}` is not allowed in rule packs",
+                f"YAML alias `*{event.anchor}` is not allowed in rule packs",
                 event.start_mark,
                 "write the value out in full; anchors and aliases are not supported",
+            )
+        if isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
+            raise _StopError(
+                "yaml-tag",
+                f"YAML tag `{_tag_name(event.tag)}` is not allowed in rule packs",
+                event.start_mark,
+                "remove the tag: values are read from how they are written "
+                '(quote a value to make it a string, e.g. `"1:30"`)',
             )
         self._depth += 1
         try:
             if self._depth > self.max_depth:
                 raise _StopError(
-                    "too-deep",
-                    f"nesting deeper than {self.max_depth} levels",
-                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-                    None,
+                    "too-deep", f"nesting deeper than {self.max_depth} levels",
+                    event.start_mark, None,
                 )
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        if isinstance(node, ScalarNode) and node.tag == TAG + "int":
+            _check_int(node)
+        return node
+
+
+def _check_int(node: ScalarNode) -> None:
+    if INT64_MIN <= core_int(node.value) <= INT64_MAX:
+        return
+    shown = node.value if len(node.value) <= 24 else node.value[:20] + "..."
+    raise _StopError(
+        "integer-too-large",
+        f"integer `{shown}` does not fit in 64 bits",
+        node.start_mark,
+        f"integers must lie between {INT64_MIN} and {INT64_MAX}; quote the value for a string",
+    )
 
 
 def read_yaml(data: bytes, file: str, limits: Limits = DEFAULT_LIMITS) -> ParsedYaml:
     """Decode and compose one file, turning every failure into a diagnostic."""
     if len(data) > limits.max_file_bytes:
-        return ParsedYaml(None, None, [_file_too_large(file, len(data), limits)])
+        return ParsedYaml(None, None, [file_too_large(file, len(data), limits)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -102,8 +200,12 @@ def compose_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parse
     """Compose already-decoded text into one node (a size check applies to its UTF-8)."""
     if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
         size = len(text.encode("utf-8", "surrogatepass"))
-        return ParsedYaml(text, None, [_file_too_large(file, size, limits)])
-    loader = _Composer(text)
+        return ParsedYaml(text, None, [file_too_large(file, size, limits)])
+    try:
+        # the reader checks every character up front, so construction can fail too
+        loader = _Composer(text)
+    except yaml.reader.ReaderError as exc:
+        return ParsedYaml(text, None, [_reader_error(file, text, exc)])
     loader.max_depth = limits.max_depth
     try:
         root = loader.get_single_node()
@@ -112,7 +214,7 @@ def compose_text(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parse
             text, None, [_at_mark(file, stop.code, stop.message, stop.mark, stop.help)]
         )
     except yaml.MarkedYAMLError as exc:
-        return ParsedYaml(text, None, [_syntax_error(file, exc)])
+        return ParsedYaml(text, None, [_syntax_error(file, text, exc)])
     except yaml.reader.ReaderError as exc:
         return ParsedYaml(text, None, [_reader_error(file, text, exc)])
     finally:
@@ -132,7 +234,7 @@ def _at_mark(
     file: str,
     code: DiagnosticCode,
     message: str,
-    mark: yaml.Mark | None,
+    mark: _Mark | None,
     help_: str | None = None,
     *,
     notes: tuple[str, ...] = (),
@@ -141,7 +243,8 @@ def _at_mark(
     return Diagnostic(code, message, span, help=help_, notes=notes)
 
 
-def _file_too_large(file: str, size: int, limits: Limits) -> Diagnostic:
+def file_too_large(file: str, size: int, limits: Limits) -> Diagnostic:
+    """The diagnostic for a file over ``limits.max_file_bytes`` (checked before reading)."""
     return Diagnostic(
         "file-too-large",
         f"file is {size} bytes, over the limit of {limits.max_file_bytes} bytes",
@@ -164,14 +267,16 @@ def _bad_encoding(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic
 
 
 def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
-    before = text[: exc.position]
-    line = len(split_lines(before)) - 1
-    col = len(split_lines(before)[-1])
+    before = split_lines(text[: exc.position])
     char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    point = ord(char)
+    name = "control character" if point < 0x20 or 0x7F <= point < 0xA0 else "character"
+    escape = f"\\u{point:04X}" if point <= 0xFFFF else f"\\U{point:08X}"
     return Diagnostic(
-        "invalid-encoding",
-        f"YAML does not allow the control character `U+{ord(char):04X}`",
-        Span.point(file, line, col),
+        "invalid-character",
+        f"YAML does not allow the {name} `U+{point:04X}` in a file",
+        Span.point(file, len(before) - 1, len(before[-1])),
+        help=f"delete it; to mean it, write `{escape}` inside a double-quoted string",
     )
 
 
@@ -180,15 +285,23 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"found character '\\t' that cannot start any token"),
         "found a tab character, which YAML does not allow for indentation",
     ),
-    (re.compile(r"<block (mapping |sequence )?end>"), "end of block"),
-    (re.compile(r"<stream end>"), "end of file"),
-    (re.compile(r"<document start>"), "start of document"),
+    (re.compile(r"'?<block (mapping |sequence )?end>'?"), "end of block"),
+    (re.compile(r"'?<block mapping start>'?"), "a new mapping"),
+    (re.compile(r"'?<block sequence start>'?"), "a new list"),
+    (re.compile(r"'?<flow (mapping|sequence) (start|end)>'?"), "a bracket"),
+    (re.compile(r"'?<scalar>'?"), "a value"),
+    (re.compile(r"'?<stream end>'?"), "end of file"),
+    (re.compile(r"'?<document start>'?"), "start of document"),
     (re.compile(r"'([^']*)'"), r"`\1`"),
 )
 
 _HELP = {
     "mapping values are not allowed here": "quote the value if it contains `: `",
 }
+_INDENT_HELP = (
+    "line up the keys of one mapping, and the `- ` items of one list, in the same column; "
+    "indent a value nested under a key further than the key"
+)
 
 
 def clean_problem(problem: str) -> str:
@@ -198,10 +311,17 @@ def clean_problem(problem: str) -> str:
     return problem.strip()
 
 
-def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+def _where(mark: yaml.Mark) -> str:
+    return f"{mark.line + 1}:{mark.column + 1}"
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    """A YAML syntax error in plain words: what is wrong, where it started, how to fix it."""
     problem = exc.problem or "invalid YAML"
+    context = exc.context or ""
     mark = exc.problem_mark or exc.context_mark
-    if "expected a single document" in (exc.context or ""):
+    start = exc.context_mark
+    if "expected a single document" in context:
         return _at_mark(
             file,
             "multiple-documents",
@@ -209,9 +329,95 @@ def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
             exc.problem_mark,
             "put each pack in its own file",
         )
+    if context == "while scanning a quoted scalar" and start is not None:
+        quote = text[start.index] if start.index < len(text) else '"'
+        ended = "the file ends" if "end of stream" in problem else "a new document starts"
+        return _at_mark(
+            file, "yaml-syntax", f"unclosed quote: this {quote} string is never closed", start,
+            f"add the closing {quote} at the end of the value",
+            notes=(f"{ended} at {_where(mark)} before a closing {quote}",) if mark else (),
+        )
+    opened = _runaway_quote(text, mark.line) if mark else None
+    if opened is not None and mark is not None:
+        quote = text[opened.index]
+        return _at_mark(
+            file, "yaml-syntax",
+            f"unclosed quote: this {quote} string runs on to line {mark.line + 1}", opened,
+            f"close the quote on this line; to put a {quote} inside the string, escape it "
+            f"({_ESCAPED[quote]})",
+            notes=(f"YAML read the string up to the next {quote}, and then failed at "
+                   f"{_where(mark)}: {clean_problem(problem)}",),
+        )
+    if context == "while scanning a simple key" and start is not None:
+        return _at_mark(
+            file, "yaml-syntax", "this line is not a `key: value` pair", start,
+            "add `: ` after the key, or indent the line to continue the value above it",
+        )
+    if problem.startswith("expected <block end>") and start is not None:
+        return _at_mark(
+            file, "yaml-syntax",
+            "bad indentation: this line does not line up with the lines of its block",
+            mark, _INDENT_HELP,
+            notes=(f"the enclosing block starts at {_where(start)}",),
+        )
     notes: tuple[str, ...] = ()
+    what = _CONTEXTS.get(context.removeprefix("while parsing ").removeprefix("while scanning "))
     if exc.context and exc.context_mark:
-        where = f"{exc.context_mark.line + 1}:{exc.context_mark.column + 1}"
-        notes = (f"{clean_problem(exc.context)} started at {where}",)
+        notes = (f"{what or clean_problem(exc.context)} started at {_where(exc.context_mark)}",)
+    help_ = _HELP.get(problem)
+    if context.startswith("while parsing a flow"):
+        opener, closer = ("[", "]") if "sequence" in context else ("{", "}")
+        help_ = f"close the `{opener}` with `{closer}`, and separate its items with `, `"
     message = clean_problem(problem)
-    return _at_mark(file, "yaml-syntax", message, mark, _HELP.get(problem), notes=notes)
+    return _at_mark(file, "yaml-syntax", message, mark, help_, notes=notes)
+
+
+_CONTEXTS = {
+    "a flow sequence": "the `[` list",
+    "a flow mapping": "the `{` mapping",
+    "a block mapping": "the mapping",
+    "a block collection": "the list",
+    "a block scalar": "the `|` or `>` text block",
+    "a flow node": "the value",
+    "a block node": "the value",
+    "a directive": "the `%` directive",
+    "an anchor": "the `&` anchor",
+    "an alias": "the `*` alias",
+    "a tag": "the tag",
+    "a plain scalar": "the value",
+}
+
+
+_ESCAPED = {'"': '`\\"`', "'": "`''`"}
+
+
+class _TokenScanner(Reader, Scanner):
+    """Just PyYAML's reader and scanner, to look at tokens before a syntax error."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+
+
+def _runaway_quote(text: str, error_line: int) -> yaml.Mark | None:
+    """The opening mark of a quoted string that spans lines and closes on ``error_line``.
+
+    An unclosed quote makes YAML read on to the next quote character, often lines later,
+    and fail there; the real mistake is where that string started.
+    """
+    scanner = _TokenScanner(text)
+    try:
+        while scanner.check_token():
+            token = scanner.get_token()  # type: ignore[no-untyped-call]
+            if token.start_mark.line > error_line:
+                return None
+            if (
+                isinstance(token, ScalarToken)
+                and token.style in ('"', "'")
+                and token.start_mark.line < token.end_mark.line == error_line
+            ):
+                mark: yaml.Mark = token.start_mark
+                return mark
+    except yaml.YAMLError:
+        return None
+    return None
