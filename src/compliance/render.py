@@ -55,12 +55,16 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -
 
 
 def render_one(d: Diagnostic, lines: Sequence[str] | None = None) -> str:
-    """One diagnostic: header, the quoted line with carets when ``lines`` has it, help, notes."""
-    head = f"{d.severity.value}[{d.code}]: {d.message}"
+    """One diagnostic: header, the quoted line with carets when ``lines`` has it, help, notes.
+
+    Text from the pack (the quoted line, names in messages) is shown with control and other
+    invisible characters escaped, so a hostile file cannot send escape sequences to a terminal.
+    """
+    head = f"{d.severity.value}[{d.code}]: {_visible(d.message)}"
     if d.span is None:
         return "\n".join([head, *_trailer(d, 0)])
     line_no = d.span.start.line + 1
-    header = f"{d.span.file}:{line_no}:{d.span.start.col + 1}: {head}"
+    header = f"{_visible(d.span.file)}:{line_no}:{d.span.start.col + 1}: {head}"
     width = len(str(line_no))
     snippet: list[str] = []
     if lines is not None and d.span.start.line < len(lines):
@@ -72,8 +76,23 @@ def render_one(d: Diagnostic, lines: Sequence[str] | None = None) -> str:
 
 def _trailer(d: Diagnostic, width: int) -> list[str]:
     pad = " " * (width + 2) if width else ""
-    out = [f"{pad}= help: {d.help}"] if d.help else []
-    return out + [f"{pad}= note: {note}" for note in d.notes]
+    out = [f"{pad}= help: {_visible(d.help)}"] if d.help else []
+    return out + [f"{pad}= note: {_visible(note)}" for note in d.notes]
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _escape(ch: str) -> str:
+    """A control or invisible character as its escape (``\\u001b``); others unchanged."""
+    if ch == "\t" or unicodedata.category(ch) not in _INVISIBLE:
+        return ch
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _visible(text: str) -> str:
+    return "".join(map(_escape, text)) if not text.isprintable() else text
 
 
 def _cells(text: str, start_col: int = 0) -> list[int]:
@@ -83,6 +102,8 @@ def _cells(text: str, start_col: int = 0) -> list[int]:
     for ch in text:
         if ch == "\t":
             w = TAB_WIDTH - col % TAB_WIDTH
+        elif (shown := _escape(ch)) is not ch:
+            w = len(shown)
         elif unicodedata.combining(ch):
             w = 0
         else:
@@ -97,7 +118,7 @@ def _display(text: str) -> str:
     out: list[str] = []
     col = 0
     for ch, w in zip(text, _cells(text), strict=True):
-        out.append(" " * w if ch == "\t" else ch)
+        out.append(" " * w if ch == "\t" else _escape(ch))
         col += w
     return "".join(out)
 

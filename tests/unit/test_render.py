@@ -27,7 +27,7 @@ class TestText:
     """The text form people read."""
 
     def test_reference_layout(self) -> None:
-        """Header, gutter, quoted line, carets under the span and help, as in STYLE R2."""
+        """Header, gutter, quoted line, carets under the span and help."""
         assert render_text([TYPE_ERROR], {"rules/payments.yaml": SOURCE}) == (
             "rules/payments.yaml:14:29: error[type-mismatch]: `>=` expects `int` on both sides,"
             " found `string`\n"
@@ -36,6 +36,19 @@ class TestText:
             "    |                             ^^^^^^^\n"
             "    = help: drop the quotes to compare numbers: `request.amount >= 10000`"
         )
+
+    def test_control_characters_are_escaped_and_carets_stay_aligned(self) -> None:
+        """A hostile pack cannot send escape sequences to the terminal through a diagnostic."""
+        source = 'when: "\x1b[2J" == request.model\u200b\n'
+        d = Diagnostic("invalid-character", "`\x1b` is not allowed", Span.point("p.yaml", 0, 13, 2),
+                       help="remove `\x1b`", notes=("see \x07",))
+        out = render_text([d], {"p.yaml": source})
+        assert "\x1b" not in out and "\x07" not in out and "\u200b" not in out
+        lines = out.splitlines()
+        assert lines[0] == "p.yaml:1:14: error[invalid-character]: `\\u001b` is not allowed"
+        assert lines[2] == ' 1 | when: "\\u001b[2J" == request.model\\u200b'
+        assert lines[3].index("^") == lines[2].index("==")
+        assert lines[4:] == ["   = help: remove `\\u001b`", "   = note: see \\u0007"]
 
     def test_gutter_follows_line_number_width(self) -> None:
         """A one-digit line number gets a narrower gutter."""
