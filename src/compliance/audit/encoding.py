@@ -1,0 +1,165 @@
+"""Canonical JSON for log lines, and the strict reader that refuses anything else.
+
+A log line is the canonical encoding of one record: keys sorted, no whitespace, numbers
+as Python spells them (``repr`` for floats, decimal integers), ASCII with ``\\u`` escapes
+(so the bytes are UTF-8 and lone surrogates survive), no NaN or infinity. Integrity is
+checked on the bytes: a line must re-encode to exactly itself, so a duplicate key, a
+reordered key or a reformatted number is an edit even when it parses to the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LINE_BYTES",
+    "LineError",
+    "canonical",
+    "line_hash",
+    "read_line",
+    "sanitize",
+]
+
+MAX_LINE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+_MAX_INT_BITS = 13_000  # ~3 900 digits: under Python's int/str conversion limit
+
+_encoder = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+
+
+def canonical(obj: object) -> bytes:
+    """The canonical bytes of JSON data (raises ``ValueError`` on NaN or infinity)."""
+    return _encoder.encode(obj).encode("ascii")
+
+
+def line_hash(line: bytes) -> str:
+    """``sha256:<hex>`` of one line's bytes (without its newline): the chain link."""
+    return "sha256:" + hashlib.sha256(line).hexdigest()
+
+
+class LineError(ValueError):
+    """A line that is not one canonical JSON object; ``kind`` is ``malformed`` or ``edited``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise LineError("edited", f"duplicate key `{key}`")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise LineError("malformed", f"`{name}` is not JSON")
+
+
+def read_line(line: bytes) -> dict[str, Any]:
+    """Parse one log line strictly; raise ``LineError`` unless it is canonical JSON."""
+    if len(line) > MAX_LINE_BYTES:
+        raise LineError("malformed", f"line longer than {MAX_LINE_BYTES} bytes")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LineError("malformed", f"invalid UTF-8 at byte {exc.start}") from None
+    if _depth(text) > MAX_DEPTH:
+        raise LineError("malformed", f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except LineError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise LineError("malformed", f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # huge integers, pathological nesting
+        raise LineError("malformed", f"not usable JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise LineError("malformed", "not a JSON object")
+    try:
+        again = canonical(value)
+    except ValueError as exc:  # pragma: no cover - parse_constant already refuses NaN
+        raise LineError("malformed", str(exc)) from None
+    if again != line:
+        raise LineError("edited", "not in canonical form (reformatted or altered)")
+    return value
+
+
+def _depth(text: str) -> int:
+    """Bracket depth outside strings, so deep nesting is refused before the parser recurses."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def sanitize(value: object, path: str, lossy: list[str], depth: int = 0) -> object:
+    """``value`` as JSON data, never raising; paths that could not be kept exactly go to ``lossy``.
+
+    Hosts pass contexts holding whatever they like. Timestamps become RFC 3339 text and
+    durations ``<seconds>s`` (the spellings contexts use in JSON, so replay reads them the
+    same); NaN, infinities, bytes, huge integers and foreign objects become descriptive text
+    and are listed, so replay knows it cannot reproduce those inputs.
+    """
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            lossy.append(path)
+            return f"<int of {value.bit_length()} bits>"
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        lossy.append(path)
+        return repr(value)
+    if depth >= MAX_DEPTH:
+        lossy.append(path)
+        return "<nested too deep>"
+    if isinstance(value, Mapping):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            name = key if isinstance(key, str) else str(key)
+            if name is not key:
+                lossy.append(f"{path}.{name}")
+            out[name] = sanitize(item, f"{path}.{name}" if path else name, lossy, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [sanitize(v, f"{path}[{i}]", lossy, depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():g}s"
+    lossy.append(path)
+    if isinstance(value, bytes):
+        return {"bytes_hex": value.hex()}
+    try:
+        return f"<{type(value).__name__}: {value!s:.200}>"
+    except Exception:  # noqa: BLE001 - a host object whose __str__ fails must not lose the record
+        return f"<{type(value).__name__}>"

@@ -1,0 +1,149 @@
+"""Keyed redaction: what of a request context goes into the log, and in which form.
+
+Only attributes the schema declares are kept (so prompt text or anything else a host adds
+never reaches the log); attributes the manifest marks ``sensitive: true`` are replaced by
+an HMAC-SHA256 of their canonical JSON under the redaction key (equal values stay linkable,
+unreadable without the key) or dropped when no key is configured. The context digest is
+an HMAC too: a plain hash would let anyone confirm a guessed context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from compliance.audit.encoding import canonical, sanitize
+from compliance.schema import CelType, ContextSchema
+
+__all__ = ["Redacted", "RedactionMode", "Redactor", "key_id"]
+
+RedactionMode = Literal["hmac-sha256", "drop", "none"]
+_MIN_KEY = 16
+_MIN_SCRUB = 2
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a secret key (sha256 of it, truncated): which key, not the key."""
+    return "sha256:" + hashlib.sha256(key).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """A context as logged, with what was withheld and why."""
+
+    context: dict[str, Any]
+    digest: str | None
+    redacted: list[str]
+    undeclared: list[str]
+    lossy: list[str]
+    secrets: tuple[str, ...]  # clear sensitive strings, to scrub from reasons and messages
+
+
+class Redactor:
+    """Turns a request context into its logged form (see the module docstring)."""
+
+    def __init__(
+        self,
+        schema: ContextSchema | None,
+        key: bytes | None = None,
+        *,
+        keep_sensitive: bool = False,
+    ) -> None:
+        if key is not None and len(key) < _MIN_KEY:
+            raise ValueError(f"a redaction key needs at least {_MIN_KEY} bytes")
+        self.schema = schema
+        self.key = key
+        self.key_id = key_id(key) if key is not None else None
+        self.sensitive = frozenset() if schema is None else schema.sensitive_paths
+        self.mode: RedactionMode = (
+            "none" if keep_sensitive or not self.sensitive
+            else "hmac-sha256" if key is not None else "drop"
+        )
+
+    def keyed(self, value: object) -> str:
+        """The HMAC of one value as logged (also how ``log show --org`` finds an org)."""
+        assert self.key is not None
+        mac = hmac.new(self.key, canonical(value), hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + mac
+
+    def apply(self, context: object) -> Redacted:
+        """The logged form of ``context``; never raises on any input."""
+        lossy: list[str] = []
+        plain = sanitize(context, "", lossy)
+        if not isinstance(plain, dict):
+            return Redacted({}, self._digest(plain), [], ["<root>"], lossy, ())
+        digest = self._digest(plain)
+        if self.schema is None:
+            return Redacted(plain, digest, [], [], lossy, ())
+        redacted: list[str] = []
+        undeclared: list[str] = []
+        secrets: list[str] = []
+        kept = self._project(plain, self.schema.variables, "", redacted, undeclared, secrets)
+        return Redacted(kept, digest, redacted, undeclared, lossy, tuple(secrets))
+
+    def _digest(self, plain: object) -> str | None:
+        if self.key is None:
+            return None
+        return self.keyed(plain)
+
+    def _project(
+        self,
+        data: Mapping[str, Any],
+        fields: Mapping[str, CelType],
+        prefix: str,
+        redacted: list[str],
+        undeclared: list[str],
+        secrets: list[str],
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            path = prefix + name
+            declared = fields.get(name)
+            if declared is None:
+                undeclared.append(path)
+                continue
+            if path in self.sensitive and self.mode != "none":
+                redacted.append(path)
+                secrets.extend(_strings(value))
+                if self.mode == "hmac-sha256":
+                    out[name] = self.keyed(value)
+                continue
+            if declared.kind == "object" and isinstance(value, dict):
+                out[name] = self._project(
+                    value, dict(declared.fields), path + ".", redacted, undeclared, secrets
+                )
+            else:
+                out[name] = value
+        return out
+
+
+def _strings(value: object) -> Iterable[str]:
+    if isinstance(value, str):
+        if len(value) >= _MIN_SCRUB:
+            yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def scrub(decision: dict[str, Any], secrets: tuple[str, ...]) -> None:
+    """Replace sensitive values templated into reasons and intervention messages, in place."""
+    if not secrets:
+        return
+    ordered = sorted(set(secrets), key=len, reverse=True)
+
+    def clean(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    decision["reasons"] = [clean(r) for r in decision.get("reasons", [])]
+    for item in decision.get("interventions", []):
+        if isinstance(item.get("message"), str):
+            item["message"] = clean(item["message"])
