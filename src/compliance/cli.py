@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, Severity
 from compliance.engine import Engine, check_paths
-from compliance.errors import EvaluationError, LogIntegrityError
+from compliance.errors import EvaluationError
 from compliance.render import render_github, render_json, render_sarif, render_summary, render_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -55,8 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
     _add_eval(sub)
-    _add_log(sub)
-    _add_replay(sub)
+    _add_audit(sub)
     return parser
 
 
@@ -180,7 +179,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.log:
         from compliance.audit import DecisionLog  # noqa: PLC0415
 
-        with DecisionLog(args.log) as log:
+        with DecisionLog(args.log, engine=engine) as log:
             log.record(decision, context)
     if args.format == "json":
         print(decision_json(decision))
@@ -189,69 +188,13 @@ def _run_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- audit logs ---------------------------------------------------------------------------
+# --- audit logs: `log` and `replay` live in compliance.cli_audit ------------------------
 
 
-def _add_log(sub: Any) -> None:
-    p = sub.add_parser("log", help="work with hash-chained decision logs")
-    verbs = p.add_subparsers(dest="log_command", metavar="VERB", required=True)
-    v = verbs.add_parser(
-        "verify", help="check that no record was removed, reordered or edited",
-        description="Verify a decision log's hash chain. exit codes: 0 intact, 1 broken, 2 I/O",
-    )
-    v.add_argument("log", metavar="FILE")
-    v.set_defaults(run=_run_log_verify)
+def _add_audit(sub: Any) -> None:
+    from compliance.cli_audit import add_audit_commands  # noqa: PLC0415
 
-
-def _run_log_verify(args: argparse.Namespace) -> int:
-    from compliance.audit import verify_log  # noqa: PLC0415
-
-    try:
-        count = verify_log(args.log)
-    except OSError as exc:
-        print(f"error: {args.log}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except LogIntegrityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERRORS
-    print(f"ok: {count} records, chain intact")
-    return EXIT_OK
-
-
-def _add_replay(sub: Any) -> None:
-    p = sub.add_parser(
-        "replay", help="re-evaluate logged contexts and compare with the logged decisions",
-        description="Replay a decision log against a pack set. Records made with another pack "
-                    "set digest are reported, not compared.\n\nexit codes: 0 all the same, "
-                    "1 some decision differs or the log is broken, 2 usage or I/O error",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("log", metavar="FILE")
-    p.add_argument("--rules", "-r", action="append", required=True, metavar="PATH")
-    p.set_defaults(run=_run_replay)
-
-
-def _run_replay(args: argparse.Namespace) -> int:
-    from compliance.audit import replay  # noqa: PLC0415
-
-    diagnostics, checked = check_paths(args.rules)
-    if checked is None:
-        _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", sys.stderr)
-        return EXIT_ERRORS
-    try:
-        results = replay(args.log, Engine(checked))
-    except OSError as exc:
-        print(f"error: {args.log}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except LogIntegrityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERRORS
-    for r in results:
-        if r.status != "same":
-            print(f"record {r.seq}: {r.status}" + (f": {r.detail}" if r.detail else ""))
-    same = sum(r.status == "same" for r in results)
-    print(f"{same} of {len(results)} records replayed to the same decision")
-    return EXIT_OK if all(r.status == "same" for r in results) else EXIT_ERRORS
+    add_audit_commands(sub)
 
 
 def _read_context(name: str) -> Any:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Difference", "ReplayResult", "decision_records", "replay"]
 
 _VOLATILE = {"decision_id", "evaluated_at"}
+_EXCLUDE = _VOLATILE | {"context_digest"}
 _OUTCOME = ("effect", "model", "interventions", "obligations")
 
 
@@ -100,14 +101,23 @@ def _one(record: DecisionRecordV1, engine: Engine | None, store: PackArchive,
         return ReplayResult(seq, "no-context", "the log was written without contexts")
     if record.lossy:
         return ReplayResult(seq, "lossy", "inputs JSON cannot hold: " + ", ".join(record.lossy))
-    target = engine if engine is not None else _archived(record.pack_set_digest, store, engines)
-    if isinstance(target, str):
-        status, _, detail = target.partition(":")
-        return ReplayResult(seq, status, detail.strip())
     context = _unredacted(record.context, record.redacted)
-    fresh = target.evaluate(context).model_dump(mode="json", exclude=_VOLATILE | {
-        "context_digest"})
     logged = record.decision.model_dump(mode="json", exclude=_VOLATILE | {"context_digest"})
+    archived = None
+    if engine is None or record.redacted:
+        archived = _archived(record.pack_set_digest, store, engines)
+        if isinstance(archived, str):
+            status, _, detail = archived.partition(":")
+            if engine is not None:  # redacted inputs and no baseline to compare with
+                return ReplayResult(seq, "redacted", "redacted inputs, and " + detail.strip())
+            return ReplayResult(seq, status, detail.strip())
+        if engine is not None:
+            # Redacted inputs are absent in both runs: compare the new packs with the old
+            # packs on the same (redacted) context, not with what the full context decided.
+            logged = archived.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
+    target = engine if engine is not None else archived
+    assert target is not None and not isinstance(target, str)
+    fresh = target.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
     keys = _OUTCOME if engine is not None else sorted(fresh.keys() | logged.keys())
     diffs = [Difference(k, logged.get(k), fresh.get(k)) for k in keys
              if fresh.get(k) != logged.get(k)]
