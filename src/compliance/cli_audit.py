@@ -89,7 +89,7 @@ def _missing(paths: list[str]) -> int | None:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from compliance.audit.signing import KeyError_, Verifier  # noqa: PLC0415
+    from compliance.audit.signing import KeyFileError, Verifier  # noqa: PLC0415
     from compliance.audit.verify import verify  # noqa: PLC0415
 
     if (code := _missing(args.logs + ([args.anchor] if args.anchor else []))) is not None:
@@ -97,7 +97,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     try:
         verifier = Verifier.from_file(args.public_key) if args.public_key else None
         report = verify(args.logs, verifier=verifier, anchor=args.anchor)
-    except KeyError_ as exc:
+    except KeyFileError as exc:
         return _error(str(exc))
     except LogIntegrityError as exc:
         return _error(str(exc))
@@ -188,9 +188,9 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.rules:
         diagnostics, checked = check_paths(args.rules)
         if checked is None:
-            for d in (diagnostics.errors or diagnostics.sorted())[:10]:
-                where = f"{d.span.file}:{d.span.start.line + 1}: " if d.span else ""
-                print(f"error: {where}{d.code}: {d.message}", file=sys.stderr)
+            for diag in (diagnostics.errors or diagnostics.sorted())[:10]:
+                at = f"{diag.span.file}:{diag.span.start.line + 1}: " if diag.span else ""
+                print(f"error: {at}{diag.code}: {diag.message}", file=sys.stderr)
             return EXIT_USAGE
         engine = Engine(checked)
     try:

@@ -81,7 +81,8 @@ class Redactor:
         redacted: list[str] = []
         undeclared: list[str] = []
         secrets: list[str] = []
-        kept = self._project(plain, self.schema.variables, "", redacted, undeclared, secrets)
+        kept = self._project(plain, self.schema.variables, "", redacted=redacted,
+                             undeclared=undeclared, secrets=secrets)
         return Redacted(kept, digest, redacted, undeclared, lossy, tuple(secrets))
 
     def _digest(self, plain: object) -> str | None:
@@ -94,6 +95,7 @@ class Redactor:
         data: Mapping[str, Any],
         fields: Mapping[str, CelType],
         prefix: str,
+        *,
         redacted: list[str],
         undeclared: list[str],
         secrets: list[str],
@@ -113,7 +115,8 @@ class Redactor:
                 continue
             if declared.kind == "object" and isinstance(value, dict):
                 out[name] = self._project(
-                    value, dict(declared.fields), path + ".", redacted, undeclared, secrets
+                    value, dict(declared.fields), path + ".", redacted=redacted,
+                    undeclared=undeclared, secrets=secrets,
                 )
             else:
                 out[name] = value

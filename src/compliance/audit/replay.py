@@ -116,7 +116,8 @@ def _one(record: DecisionRecordV1, engine: Engine | None, store: PackArchive,
             # packs on the same (redacted) context, not with what the full context decided.
             logged = archived.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
     target = engine if engine is not None else archived
-    assert target is not None and not isinstance(target, str)
+    assert target is not None
+    assert not isinstance(target, str)
     fresh = target.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
     keys = _OUTCOME if engine is not None else sorted(fresh.keys() | logged.keys())
     diffs = [Difference(k, logged.get(k), fresh.get(k)) for k in keys

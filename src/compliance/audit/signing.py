@@ -17,10 +17,10 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
-__all__ = ["KeyError_", "Signer", "Verifier", "generate_keypair"]
+__all__ = ["KeyFileError", "Signer", "Verifier", "generate_keypair"]
 
 
-class KeyError_(ValueError):  # noqa: N801 - `KeyError` is a builtin
+class KeyFileError(ValueError):
     """A key file that cannot be read or is not an Ed25519 key."""
 
 
@@ -52,9 +52,9 @@ class Signer:
         try:
             key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
-            raise KeyError_(f"{path}: not a readable PEM private key: {exc}") from None
+            raise KeyFileError(f"{path}: not a readable PEM private key: {exc}") from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise KeyError_(f"{path}: not an Ed25519 private key")
+            raise KeyFileError(f"{path}: not an Ed25519 private key")
         return cls(key)
 
     def sign(self, payload: bytes) -> str:
@@ -84,9 +84,9 @@ class Verifier:
         try:
             key = serialization.load_pem_public_key(Path(path).read_bytes())
         except (OSError, ValueError, TypeError) as exc:
-            raise KeyError_(f"{path}: not a readable PEM public key: {exc}") from None
+            raise KeyFileError(f"{path}: not a readable PEM public key: {exc}") from None
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyError_(f"{path}: not an Ed25519 public key")
+            raise KeyFileError(f"{path}: not an Ed25519 public key")
         return cls(key)
 
     def verify(self, payload: bytes, signature_hex: str) -> bool:

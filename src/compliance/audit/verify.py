@@ -109,7 +109,8 @@ def verify(
     state = _State()
     lines = list(_index(paths))
     for position, (name, number, line, complete) in enumerate(lines):
-        problem = _check(line, complete, state, report, verifier, lines, position)
+        problem = _check(line, complete, state, report, verifier=verifier, lines=lines,
+                         position=position)
         if problem is not None:
             kind, message = problem
             report.breaks.append(Break(kind, name, number, state.expected, message))
@@ -128,7 +129,7 @@ def _index(paths: Sequence[str | Path]) -> Iterator[tuple[str, int, bytes, bool]
 
 def _check(
     line: bytes, complete: bool, state: _State, report: VerifyReport,
-    verifier: Verifier | None, lines: list[tuple[str, int, bytes, bool]], position: int,
+    *, verifier: Verifier | None, lines: list[tuple[str, int, bytes, bool]], position: int,
 ) -> tuple[str, str] | None:
     if not complete:
         return "torn", ("the last record is incomplete (a write cut short, e.g. by a crash); "
@@ -217,10 +218,10 @@ def _check_end(state: _State, report: VerifyReport, verifier: Verifier | None,
                                    "the log is empty; a log starts with a `start` record"))
         return
     if verifier is not None and state.unsigned_from < state.expected:
-        first, last = state.unsigned_from, state.expected - 1
+        first, final = state.unsigned_from, state.expected - 1
         report.breaks.append(Break(
             "unsigned-tail", name, number, first,
-            f"records {first}-{last} are not covered by a checkpoint signed by "
+            f"records {first}-{final} are not covered by a checkpoint signed by "
             f"{verifier.key_id} (appended by someone else, or the writer stopped before "
             "checkpointing)"))
         return
@@ -240,14 +241,14 @@ def _check_anchor(anchor: Path, lines: list[tuple[str, int, bytes, bool]],
         raise LogIntegrityError(f"{anchor}: cannot read the anchor: {exc}") from None
     if not anchored:
         return
-    head = max(anchored, key=lambda r: int(r.get("seq", -1)))
+    head: dict[str, Any] = max(anchored, key=lambda r: int(r.get("seq", -1)))
     wanted = canonical(head)
     if any(x[2] == wanted for x in lines):
         report.proven.append(f"the anchor's latest checkpoint (record {head.get('seq')}) is in "
                              "the log, byte for byte")
         return
     name, number = lines[-1][0], lines[-1][1]
-    last_seq = report.records - 1
+    last_seq: int = report.records - 1
     if int(head.get("seq", -1)) > last_seq:
         report.breaks.append(Break("truncated", name, number, last_seq + 1,
                                    f"the anchor holds checkpoint {head.get('seq')} but the log "
@@ -281,7 +282,7 @@ def _explain(report: VerifyReport, verifier: Verifier | None, anchor: str | Path
 
 
 def verify_log(path: str | Path, *, verifier: Verifier | None = None) -> int:
-    """Verify one file; return its record count or raise ``LogIntegrityError`` at the first break."""
+    """Verify one file: its record count, or ``LogIntegrityError`` at the first break."""
     report = verify([path], verifier=verifier)
     if not report.ok:
         raise LogIntegrityError(str(report.breaks[0]))

@@ -10,6 +10,7 @@ at close) carry the chain head signed with Ed25519 and go to the anchor too.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -84,7 +85,7 @@ class DecisionLog:
         rotate_seconds: float | None = None,
         on_error: OnError = "fail-closed",
         alarm: Callable[[BaseException], None] | None = None,
-        archive: str | Path | None | Literal[False] = None,
+        archive: str | Path | Literal[False] | None = None,
     ) -> None:
         self.path = Path(path)
         self.include_context = include_context
@@ -146,12 +147,12 @@ class DecisionLog:
         self, decision: Decision, context: Mapping[str, Any] | None = None,
         *, engine: Engine | None = None,
     ) -> int | None:
-        """Append one decision; return its sequence number (None if an alarm swallowed a failure)."""
+        """Append one decision: its sequence number, or None when an alarm took a failure."""
         if engine is not None:
             self.use(engine)
         try:
             fields = self._fields(decision, context)
-        except Exception as exc:  # noqa: BLE001 - a decision must be logged whatever it holds
+        except Exception as exc:
             fields = self._fallback(decision, exc)
         seq = self._append(fields)
         if seq is not None:
@@ -305,7 +306,8 @@ class DecisionLog:
                     raise AuditWriteError(f"{self.path}: the log is closed")
                 return self._append_locked(fields, sign=sign)
         except (OSError, AuditWriteError, LogIntegrityError) as exc:
-            return self._failed(exc)
+            self._failed(exc)
+            return None
 
     def _append_locked(self, fields: dict[str, Any], *, sign: bool = False) -> int:
         self._sync()
@@ -350,10 +352,8 @@ class DecisionLog:
                 view = view[written:]
         except OSError:
             if before >= 0:  # leave no torn record behind us
-                try:
+                with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, before)
-                except OSError:
-                    pass
             raise
         self._size = before + len(data) if before >= 0 else os.fstat(self._fd).st_size
 
@@ -366,7 +366,7 @@ class DecisionLog:
             else:
                 with open(self.anchor, "ab") as handle:
                     handle.write(canonical(checkpoint) + b"\n")
-        except Exception as exc:  # noqa: BLE001 - a failing anchor is reported, not fatal here
+        except Exception as exc:
             self._failed(AuditWriteError(f"anchor failed: {exc}"), raise_=False)
 
     def _maybe_rotate(self) -> None:
