@@ -137,7 +137,7 @@ class TestRedaction:
         assert record["context"]["principal"]["id"].startswith("hmac-sha256:")
 
     def test_digests_are_keyed(self, engine: Engine, tmp_path: Path) -> None:
-        """Equal values link under one key; another key gives other digests; none is plain sha256."""
+        """Equal values link under one key; another key differs; none is a plain sha256."""
         one = json.loads(_lines(_write(tmp_path / "a.jsonl", engine, None))[1])
         with DecisionLog(tmp_path / "b.jsonl", engine=engine, redaction_key=b"another-key-" * 3,
                          checkpoint_seconds=None) as log:
@@ -319,7 +319,7 @@ class TestWriter:
                                           tmp_path: Path) -> None:
         """Rotated files verify as one chain in name order; the active file continues it."""
         path = _write(tmp_path / "d.jsonl", engine, signer, n=20, rotate_bytes=8_000)
-        files = sorted(tmp_path.glob("d.*.jsonl")) + [path]
+        files = [*sorted(tmp_path.glob("d.*.jsonl")), path]
         assert len(files) > 2
         report = verify(files, verifier=signer.verifier())
         assert report.ok, report.to_json()
