@@ -65,30 +65,34 @@ class Redactor:
 
     def keyed(self, value: object) -> str:
         """The HMAC of one value as logged (also how ``log show --org`` finds an org)."""
+        return self._mac(canonical(value))
+
+    def _mac(self, data: bytes) -> str:
         assert self.key is not None
-        mac = hmac.new(self.key, canonical(value), hashlib.sha256).hexdigest()
-        return "hmac-sha256:" + mac
+        return "hmac-sha256:" + hmac.digest(self.key, data, "sha256").hex()
 
     def apply(self, context: object) -> Redacted:
         """The logged form of ``context``; never raises on any input."""
         lossy: list[str] = []
-        plain = sanitize(context, "", lossy)
+        plain: object = context
+        try:  # fast path: plain JSON already (the C encoder refuses anything else)
+            encoded = canonical(context) if isinstance(context, dict) else None
+        except (TypeError, ValueError):
+            encoded = None
+        if encoded is None:
+            plain = sanitize(context, "", lossy)
+            encoded = canonical(plain)
+        digest = self._mac(encoded) if self.key is not None else None
         if not isinstance(plain, dict):
-            return Redacted({}, self._digest(plain), [], ["<root>"], lossy, ())
-        digest = self._digest(plain)
+            return Redacted({}, digest, [], ["<root>"], lossy, ())
         if self.schema is None:
             return Redacted(plain, digest, [], [], lossy, ())
         redacted: list[str] = []
         undeclared: list[str] = []
         secrets: list[str] = []
-        kept = self._project(plain, self.schema.variables, "", redacted=redacted,
+        kept = self._project(plain, self.schema.variables, "", lossy=lossy, redacted=redacted,
                              undeclared=undeclared, secrets=secrets)
         return Redacted(kept, digest, redacted, undeclared, lossy, tuple(secrets))
-
-    def _digest(self, plain: object) -> str | None:
-        if self.key is None:
-            return None
-        return self.keyed(plain)
 
     def _project(
         self,
@@ -96,6 +100,7 @@ class Redactor:
         fields: Mapping[str, CelType],
         prefix: str,
         *,
+        lossy: list[str],
         redacted: list[str],
         undeclared: list[str],
         secrets: list[str],
@@ -113,9 +118,12 @@ class Redactor:
                 if self.mode == "hmac-sha256":
                     out[name] = self.keyed(value)
                 continue
+            if declared.kind == "map" and isinstance(value, dict) and \
+                    not all(isinstance(k, str) for k in value):
+                lossy.append(path)  # JSON spells every key as a string
             if declared.kind == "object" and isinstance(value, dict):
                 out[name] = self._project(
-                    value, dict(declared.fields), path + ".", redacted=redacted,
+                    value, dict(declared.fields), path + ".", lossy=lossy, redacted=redacted,
                     undeclared=undeclared, secrets=secrets,
                 )
             else:

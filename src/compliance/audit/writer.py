@@ -281,6 +281,8 @@ class DecisionLog:
 
     def _sync(self) -> None:
         """Catch up with other processes: a rotated file, or records they appended."""
+        if self._size >= 0 and os.fstat(self._fd).st_size == self._size:
+            return  # nobody wrote since us (a rotation writes a checkpoint first)
         try:
             if os.stat(self.path).st_ino != os.fstat(self._fd).st_ino:
                 os.close(self._fd)
