@@ -62,6 +62,8 @@ class Redactor:
             "none" if keep_sensitive or not self.sensitive
             else "hmac-sha256" if key is not None else "drop"
         )
+        marked = self.sensitive if self.mode != "none" else frozenset()
+        self._plan = _plan(schema.variables, "", marked) if schema is not None else {}
 
     def keyed(self, value: object) -> str:
         """The HMAC of one value as logged (also how ``log show --org`` finds an org)."""
@@ -90,14 +92,14 @@ class Redactor:
         redacted: list[str] = []
         undeclared: list[str] = []
         secrets: list[str] = []
-        kept = self._project(plain, self.schema.variables, "", lossy=lossy, redacted=redacted,
+        kept = self._project(plain, self._plan, "", lossy=lossy, redacted=redacted,
                              undeclared=undeclared, secrets=secrets)
         return Redacted(kept, digest, redacted, undeclared, lossy, tuple(secrets))
 
     def _project(
         self,
         data: Mapping[str, Any],
-        fields: Mapping[str, CelType],
+        plan: _Plan,
         prefix: str,
         *,
         lossy: list[str],
@@ -107,28 +109,48 @@ class Redactor:
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, value in data.items():
-            path = prefix + name
-            declared = fields.get(name)
-            if declared is None:
-                undeclared.append(path)
+            step = plan.get(name)
+            if step is None:
+                undeclared.append(prefix + name)
                 continue
-            if path in self.sensitive and self.mode != "none":
-                redacted.append(path)
+            action, sub = step
+            if action is _KEEP:
+                out[name] = value
+            elif action is _SENSITIVE:
+                redacted.append(prefix + name)
                 secrets.extend(_strings(value))
                 if self.mode == "hmac-sha256":
                     out[name] = self.keyed(value)
-                continue
-            if declared.kind == "map" and isinstance(value, dict) and \
-                    not all(isinstance(k, str) for k in value):
-                lossy.append(path)  # JSON spells every key as a string
-            if declared.kind == "object" and isinstance(value, dict):
+            elif action is _OBJECT and isinstance(value, dict):
+                assert sub is not None
                 out[name] = self._project(
-                    value, dict(declared.fields), path + ".", lossy=lossy, redacted=redacted,
+                    value, sub, prefix + name + ".", lossy=lossy, redacted=redacted,
                     undeclared=undeclared, secrets=secrets,
                 )
             else:
+                if action is _MAP and isinstance(value, dict) and \
+                        not all(isinstance(k, str) for k in value):
+                    lossy.append(prefix + name)  # JSON spells every key as a string
                 out[name] = value
         return out
+
+
+_KEEP, _SENSITIVE, _OBJECT, _MAP = "keep", "sensitive", "object", "map"
+_Plan = dict[str, tuple[str, "dict[str, Any] | None"]]
+
+
+def _plan(fields: Mapping[str, CelType], prefix: str, sensitive: frozenset[str]) -> _Plan:
+    """What to do with each declared name at one object level, decided once per schema."""
+    plan: _Plan = {}
+    for name, t in fields.items():
+        path = prefix + name
+        if path in sensitive:
+            plan[name] = (_SENSITIVE, None)
+        elif t.kind == "object":
+            plan[name] = (_OBJECT, _plan(dict(t.fields), path + ".", sensitive))
+        else:
+            plan[name] = (_MAP if t.kind == "map" else _KEEP, None)
+    return plan
 
 
 def _strings(value: object) -> Iterable[str]:
