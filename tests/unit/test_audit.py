@@ -324,7 +324,31 @@ class TestWriter:
         report = verify(files, verifier=signer.verifier())
         assert report.ok, report.to_json()
         assert report.decisions == 20
-        assert not verify([path]).ok or verify([path]).unproven
+        alone = verify([path])
+        assert alone.ok
+        assert any("continues a chain" in line for line in alone.unproven)
+
+    def test_timed_checkpoints_reach_the_anchor_callback(self, engine: Engine, signer: Signer,
+                                                         tmp_path: Path) -> None:
+        """With checkpoint_seconds, an idle writer still checkpoints; the callback gets each."""
+        import time
+
+        seen: list[dict[str, object]] = []
+        path = tmp_path / "d.jsonl"
+        log = DecisionLog(path, engine=engine, signer=signer, checkpoint_seconds=0.02,
+                          anchor=seen.append, durability="fsync")
+        ctx = _context("bio")
+        log.record(engine.evaluate(ctx), ctx)
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log.close()
+        assert seen
+        assert seen[0]["closing"] is False
+        assert seen[-1]["closing"] is True
+        lines = _lines(path)
+        assert canonical(seen[-1]) == lines[-1]
+        assert verify([path], verifier=signer.verifier()).ok
 
     def test_write_failure_fails_closed_or_alarms(self, engine: Engine, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
