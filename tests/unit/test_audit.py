@@ -118,6 +118,13 @@ class TestRecords:
         """The committed JSON Schema is exactly the one the models produce."""
         assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema()
 
+    def test_docs_name_every_break_kind(self) -> None:
+        """docs/audit.md documents every kind `log verify` can report."""
+        from compliance.audit.verify import BREAK_KINDS
+
+        text = (REPO / "docs" / "audit.md").read_text(encoding="utf-8")
+        assert [k for k in BREAK_KINDS if f"`{k}`" not in text] == []
+
     def test_lines_are_canonical(self, engine: Engine, tmp_path: Path) -> None:
         """Each line is the canonical encoding of itself (sorted keys, no spaces, ASCII)."""
         path = _write(tmp_path / "d.jsonl", engine, None)
