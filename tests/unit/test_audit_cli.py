@@ -193,3 +193,14 @@ class TestShow:
         """An unparsable --since is a usage error, not a traceback."""
         assert main(["log", "show", str(shipped[0]), "--since", "yesterday"]) == 2
         assert "--since" in capsys.readouterr().err
+
+
+def test_benchmark_still_runs() -> None:
+    """`benchmarks/audit.py` runs end to end on a few records (its numbers are not asserted)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "audit.py"),
+                             "--records", "200"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "records/s" in result.stdout
