@@ -6,7 +6,8 @@ Evaluates one shipped example context against rules/ and times (a) evaluate alon
 (b) evaluate + DecisionLog.record (redaction key set, flush per record, checkpoints every
 1000 unsigned), in this process with the garbage collector off. Prints median µs per
 call and records/s for record() alone (wall clock and per CPU second: on a shared
-machine the wall clock counts time other processes ran), against the issue's goals. No test asserts these numbers.
+machine the wall clock counts time other processes ran), against the issue's goals.
+No test asserts these numbers.
 """
 
 from __future__ import annotations
