@@ -200,7 +200,7 @@ def _run_replay(args: argparse.Namespace) -> int:
         return EXIT_BROKEN
     except OSError as exc:
         return _error(f"{exc.filename or args.logs[0]}: {exc.strerror or exc}")
-    different = [r for r in results if r.status == "different"]
+    different = [r for r in results if r.status in ("different", "error")]
     if args.format == "json":
         print(json.dumps([{"seq": r.seq, "status": r.status, "detail": r.detail,
                            "differences": [{"field": d.field, "logged": d.logged,

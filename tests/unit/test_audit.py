@@ -272,6 +272,19 @@ class TestWriter:
         assert "request.risk_scores.bio" in record["lossy"]
         assert verify([tmp_path / "d.jsonl"]).ok
 
+    def test_nan_inside_a_decision_is_logged(self, engine: Engine,
+                                                    tmp_path: Path) -> None:
+        """A NaN in custom obligations cannot be JSON: the record is kept (as null) and verifies."""
+        ctx = _context("bio")
+        decision = engine.evaluate(ctx)
+        odd = decision.model_copy(update={"obligations": decision.obligations.model_copy(
+            update={"custom": {"score": float("nan")}})})
+        with DecisionLog(tmp_path / "d.jsonl", engine=engine, checkpoint_seconds=None) as log:
+            assert log.record(odd, ctx) == 1
+        record = json.loads(_lines(tmp_path / "d.jsonl")[1])
+        assert record["decision"]["obligations"]["custom"] == {"score": None}
+        assert verify([tmp_path / "d.jsonl"]).ok
+
     def test_reopening_records_the_restart(self, engine: Engine, tmp_path: Path) -> None:
         """A second writer continues the chain and says the previous one closed."""
         path = _write(tmp_path / "d.jsonl", engine, None)

@@ -161,5 +161,5 @@ def sanitize(value: object, path: str, lossy: list[str], depth: int = 0) -> obje
         return {"bytes_hex": value.hex()}
     try:
         return f"<{type(value).__name__}: {value!s:.200}>"
-    except Exception:
+    except Exception:  # a host object whose __str__ fails must not lose the record
         return f"<{type(value).__name__}>"

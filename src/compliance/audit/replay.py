@@ -46,7 +46,7 @@ class ReplayResult:
     """How one logged decision compares with evaluating its context again."""
 
     seq: int
-    status: str  # same, different, redacted, no-context, lossy, no-archive, archive-mismatch
+    status: str  # same, different, error, redacted, no-context, lossy, no-archive, archive-mismatch
     detail: str = ""
     differences: list[Difference] = field(default_factory=list)
 
@@ -118,7 +118,10 @@ def _one(record: DecisionRecordV1, engine: Engine | None, store: PackArchive,
     target = engine if engine is not None else archived
     assert target is not None
     assert not isinstance(target, str)
-    fresh = target.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
+    try:
+        fresh = target.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
+    except Exception as exc:  # an engine failure is this record's result, not a crash
+        return ReplayResult(seq, "error", f"re-evaluation raised {type(exc).__name__}: {exc}")
     keys = _OUTCOME if engine is not None else sorted(fresh.keys() | logged.keys())
     diffs = [Difference(k, logged.get(k), fresh.get(k)) for k in keys
              if fresh.get(k) != logged.get(k)]

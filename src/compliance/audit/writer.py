@@ -152,7 +152,7 @@ class DecisionLog:
             self.use(engine)
         try:
             fields = self._fields(decision, context)
-        except Exception as exc:
+        except Exception as exc:  # a decision is logged whatever it holds
             fields = self._fallback(decision, exc)
         seq = self._append(fields)
         if seq is not None:
@@ -368,7 +368,7 @@ class DecisionLog:
             else:
                 with open(self.anchor, "ab") as handle:
                     handle.write(canonical(checkpoint) + b"\n")
-        except Exception as exc:
+        except Exception as exc:  # a failing anchor is surfaced, never fatal here
             self._failed(AuditWriteError(f"anchor failed: {exc}"), raise_=False)
 
     def _maybe_rotate(self) -> None:
@@ -446,7 +446,9 @@ def _tail(path: Path, size: int) -> tuple[bytes | None, bytes]:
         data = handle.read(chunk)
     end = data.rfind(b"\n")
     if end < 0:
-        return None, data if chunk == size else b""
+        if chunk < size:
+            raise LogIntegrityError(f"{path}: no record boundary in the last {chunk} bytes")
+        return None, data
     torn = data[end + 1:]
     start = data.rfind(b"\n", 0, end) + 1
     if start == 0 and chunk < size:
