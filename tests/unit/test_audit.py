@@ -158,6 +158,24 @@ class TestRedaction:
         again = json.loads(_lines(tmp_path / "a.jsonl")[3])
         assert again["context"]["org"]["id"] == one["context"]["org"]["id"]
 
+    def test_manifest_marks_sensitive_paths(self, tmp_path: Path) -> None:
+        """`sensitive: true` lands in ContextSchema.sensitive_paths; a non-bool is an error."""
+        from compliance.loader import load_pack_set
+
+        (tmp_path / "packset.yaml").write_text(
+            "packset: t\ncontext:\n  principal:\n    id: {type: string, sensitive: true}\n"
+            "    name: {type: string, sensitive: false}\n  request:\n    id: string\n",
+            encoding="utf-8")
+        pack_set, diags = load_pack_set([tmp_path])
+        assert pack_set is not None
+        assert not diags.errors
+        assert pack_set.schema.sensitive_paths == {"principal.id"}
+        (tmp_path / "packset.yaml").write_text(
+            "packset: t\ncontext:\n  principal:\n    id: {type: string, sensitive: \"true\"}\n",
+            encoding="utf-8")
+        pack_set, diags = load_pack_set([tmp_path])
+        assert [d.code for d in diags.errors] == ["wrong-type"]
+
     def test_without_a_key_sensitive_values_are_dropped(self, engine: Engine,
                                                          tmp_path: Path) -> None:
         """No key: sensitive attributes are left out and no digest is written."""
