@@ -120,6 +120,15 @@ class TestVerify:
         assert "no such file" in err
         assert "not a readable PEM public key" in err
 
+    def test_bad_anchor_is_exit_2(self, shipped: tuple[Path, Path, Path], tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+        """An anchor file that holds no checkpoints is an input problem, not a traceback."""
+        for text in ['{"seq":"x"}\n', "not json\n", '{"kind":"decision","seq":1}\n']:
+            anchor = tmp_path / "anchor.jsonl"
+            anchor.write_text(text, encoding="utf-8")
+            assert main(["log", "verify", str(shipped[0]), "--anchor", str(anchor)]) == 2
+            assert "anchor" in capsys.readouterr().err
+
     def test_keygen_refuses_to_overwrite(self, shipped: tuple[Path, Path, Path],
                                          capsys: pytest.CaptureFixture[str]) -> None:
         """An existing private key is never overwritten."""

@@ -239,9 +239,12 @@ def _check_anchor(anchor: Path, lines: list[tuple[str, int, bytes, bool]],
         anchored = [read_line(x[2]) for x in iter_lines([anchor]) if x[3]]
     except (OSError, LineError) as exc:
         raise LogIntegrityError(f"{anchor}: cannot read the anchor: {exc}") from None
+    if any(not isinstance(r.get("seq"), int) or r.get("kind") != "checkpoint"
+           for r in anchored):
+        raise LogIntegrityError(f"{anchor}: not an anchor file (lines must be checkpoints)")
     if not anchored:
         return
-    head: dict[str, Any] = max(anchored, key=lambda r: int(r.get("seq", -1)))
+    head: dict[str, Any] = max(anchored, key=lambda r: int(r["seq"]))
     wanted = canonical(head)
     if any(x[2] == wanted for x in lines):
         report.proven.append(f"the anchor's latest checkpoint (record {head.get('seq')}) is in "
