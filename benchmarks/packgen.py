@@ -42,7 +42,7 @@ CANONICAL_CONTEXT: dict[str, Any] = {
                                                         "enum": ["api", "chat", "agent"]},
     },
 }
-"""PRODUCT.md section 6, used when rules/packset.yaml is not there to copy."""
+"""The canonical context (docs/context.md), used when rules/packset.yaml is not there to copy."""
 
 REAL_MODELS = ["opus-4.8", "sonnet-4.5", "haiku-4.5", "fable-5", "mythos-5"]
 USE_CASES = ["general", "coding", "cyber", "bio", "chem", "distillation", "llm-dev",

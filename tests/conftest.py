@@ -1,12 +1,34 @@
-"""Shared fixtures: build small pack sets on disk from inline YAML."""
+"""Shared fixtures (small pack sets on disk from inline YAML) and the Hypothesis profiles.
+
+The profile is chosen once per session, for every Hypothesis test of the suite: ``ci`` when
+the environment says ``CI=true`` (derandomized, no example database, so a failure reproduces on
+every run of the same commit), ``dev`` otherwise (random, so local runs keep exploring; pin a
+run with ``--hypothesis-seed=N``); ``HYPOTHESIS_PROFILE`` overrides both. ``thorough`` is for
+long local hunts. Example counts stay per test (``@settings(max_examples=...)``).
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "thorough", deadline=None, max_examples=5000, suppress_health_check=list(HealthCheck)
+)
+PROFILE = os.environ.get(
+    "HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
+)
+settings.load_profile(PROFILE)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 import compliance
 
@@ -21,3 +25,48 @@ def test_import_does_not_load_cli_or_celpy_interpreter() -> None:
             " 'celpy.evaluation') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_exception_is_exported_and_raised() -> None:
+    """Each class in `compliance.errors` is public, and each leaf is raised by the library."""
+    import inspect
+
+    from compliance import errors
+
+    public = {n for n, v in vars(errors).items()
+              if inspect.isclass(v) and issubclass(v, errors.ComplianceError)}
+    assert set(errors.__all__) == public
+    assert public <= set(compliance.__all__)
+    source = "\n".join(p.read_text(encoding="utf-8")
+                       for p in Path(compliance.__file__).parent.rglob("*.py"))
+    for name in public - {"ComplianceError"}:
+        assert f"raise {name}(" in source, f"{name} is public but never raised"
+
+
+def test_strict_evaluation_error_names_the_rule_and_its_location(
+    packset: Callable[..., Path],
+) -> None:
+    """Strict mode raises the first rule error with its pack, rule and `file:line:col`."""
+    root = packset({"p.yaml": """\
+        pack: math
+        version: "1"
+        tier: policy
+        rules:
+          - id: divide
+            when: 1 / size(request.use_case) > 0
+            effect: deny
+        """})
+    engine = compliance.Engine.from_path(root)
+    context = {"principal": {"id": "p", "kind": "customer", "nationalities": [],
+                             "authorizations": []},
+               "org": {"id": "o", "zdr": False},
+               "request": {"time": "2026-07-01T12:00:00Z", "model": "m", "use_case": "",
+                           "risk_scores": {}}}
+    assert engine.evaluate(context).errors[0].code == "division-by-zero"
+    with pytest.raises(compliance.EvaluationError) as info:
+        engine.evaluate(context, strict=True)
+    err = info.value
+    assert (err.code, err.pack, err.rule) == ("division-by-zero", "math", "divide")
+    assert err.location is not None
+    assert err.location.endswith("p.yaml:6:11")
+    assert str(err).startswith(err.location + ": math/divide: ")

@@ -18,7 +18,7 @@ from compliance.contexts import ContextProblem, validate_context
 from compliance.decision import Conflict, Decision, InterventionOut, Match, Obligations, RuleRef
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, EngineHolder
-from compliance.errors import ComplianceError, ContextError, EvaluationError, PackError
+from compliance.errors import ComplianceError, EvaluationError, LogIntegrityError, PackError
 from compliance.loader import load_pack_set
 from compliance.schema import ContextSchema, schema_from_pydantic
 
@@ -32,7 +32,6 @@ __all__ = [
     "CheckedPackSet",
     "ComplianceError",
     "Conflict",
-    "ContextError",
     "ContextProblem",
     "ContextSchema",
     "Decision",
@@ -42,6 +41,7 @@ __all__ = [
     "EngineHolder",
     "EvaluationError",
     "InterventionOut",
+    "LogIntegrityError",
     "Match",
     "Obligations",
     "PackError",

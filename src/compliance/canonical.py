@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
+import orjson
+
 from compliance.schema import CelType, ContextSchema
 
 if TYPE_CHECKING:
@@ -39,27 +41,127 @@ def digest(obj: object) -> str:
 
 
 def digest_json(obj: object) -> str:
-    """``digest`` of a request context: values JSON lacks (datetimes, NaN) hash by spelling.
+    """``sha256:<hex>`` of a request context in its canonical form; never raises.
 
-    Contexts come from hosts, not from our loader, so this never raises: a datetime hashes
-    as its ISO 8601 text, bytes as hex, NaN and infinities as their names.
+    Contexts come from hosts, not from our loader, so every value gets a defined spelling.
+    The canonical form is orjson's sorted-key JSON of the context. What orjson cannot
+    encode is first replaced, by ``_representable``, with plain data: a datetime by its
+    ISO 8601 text, bytes by ``{"bytes": "<hex>"}``, and anything else (a lone surrogate,
+    a non-finite float, an integer beyond 64 bits, a non-string key, nesting deeper than
+    ``MAX_DIGEST_DEPTH``, a cycle, an unknown object) by the marker string
+    ``<unrepresentable KIND at PATH>`` naming where it was. The fallback encodes with
+    orjson too, so a context orjson accepts digests to the same bytes either way.
     """
-    return digest(_plain(obj))
+    try:
+        text = orjson.dumps(obj, option=_ORJSON_OPTIONS)
+        # orjson writes NaN and infinities as `null`: look closer only when one may hide.
+        if b"null" not in text or not _has_non_finite(obj):
+            return _PREFIX + hashlib.sha256(text).hexdigest()
+    except (TypeError, ValueError, OverflowError, RecursionError):  # orjson.JSONEncodeError
+        pass
+    text = orjson.dumps(_representable(obj), option=_ORJSON_OPTIONS)
+    return _PREFIX + hashlib.sha256(text).hexdigest()
 
 
-def _plain(obj: object) -> object:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return repr(obj)
-    if isinstance(obj, bytes):
-        return {"bytes": obj.hex()}
-    if obj is None or isinstance(obj, str | int | float | bool):
-        return obj
-    iso = getattr(obj, "isoformat", None)
-    return iso() if callable(iso) else str(obj)
+MAX_DIGEST_DEPTH = 254
+"""Containers at this depth (root = 0) digest as a marker: orjson encodes no deeper."""
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _has_non_finite(obj: object) -> bool:
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def _marker(kind: str, path: str) -> str:
+    return f"<unrepresentable {kind} at {path or '$'}>"
+
+
+def _representable(root: object) -> object:
+    """``root`` as data orjson encodes, markers in place of the rest (iterative: no depth limit)."""
+    out: list[object] = [None]
+    # (value, container to fill, key in it, path, depth, ids of the enclosing containers)
+    stack: list[tuple[object, list[object] | dict[str, object], int | str, str, int,
+                      frozenset[int]]] = [(root, out, 0, "", 0, frozenset())]
+    while stack:
+        value, parent, key, path, depth, seen = stack.pop()
+        result: object
+        if isinstance(value, dict | list | tuple):
+            if id(value) in seen:
+                result = _marker("cycle", path)
+            elif depth >= MAX_DIGEST_DEPTH:
+                result = _marker("nesting-too-deep", path)
+            else:
+                inner = seen | {id(value)}
+                if isinstance(value, dict):
+                    box: dict[str, object] = {}
+                    for k, v in value.items():
+                        name = k if isinstance(k, str) and _encodable(k) else _marker(
+                            f"key {type(k).__name__}", f"{path}[{_safe_repr(k)}]")
+                        stack.append((v, box, name, f"{path}.{name}" if path else name,
+                                      depth + 1, inner))
+                    result = box
+                else:
+                    items: list[object] = [None] * len(value)
+                    for i, v in enumerate(value):
+                        stack.append((v, items, i, f"{path}[{i}]", depth + 1, inner))
+                    result = items
+        else:
+            result = _scalar(value, path)
+        if isinstance(parent, dict):
+            parent[str(key)] = result
+        else:
+            parent[int(key)] = result
+    return out[0]
+
+
+def _scalar(value: object, path: str) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value if _encodable(value) else _marker("string", path)
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else _marker("integer", path)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _marker(repr(value), path)
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    iso = getattr(value, "isoformat", None)
+    if callable(iso):
+        try:
+            text = iso()
+        except Exception:  # a host object: any failure is just unrepresentable
+            text = None
+        if isinstance(text, str) and _encodable(text):
+            return text
+    return _marker(type(value).__name__, path)
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe_repr(value: object) -> str:
+    text = type(value).__name__
+    if isinstance(value, int | float | bool) or value is None:
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 64 else text
+    return text
 
 
 def schema_to_data(schema: ContextSchema) -> dict[str, object]:
@@ -80,22 +182,25 @@ def pack_set_digest(
     schema: ContextSchema | None = None,
     default_effect: str | None = None,
 ) -> str:
-    """One digest for a whole pack set: its pack digests (order-free), schema and default.
+    """One digest for a whole pack set: pack digests (order-free), schema, default, shared vars.
 
     Pass a ``PackSet`` alone, or its packs, schema and default effect. Pack order does not
     change what a set decides, so the digests are sorted first.
     """
     items: Iterable[Pack]
+    shared: dict[str, str] = {}
     if schema is None:
         pack_set = cast("PackSet", packs)
         items, schema = pack_set.packs, pack_set.schema
         default_effect = pack_set.default_effect
+        shared = {v.name: v.expr.text for v in pack_set.variables}
     else:
         items = cast("Iterable[Pack]", packs)
-    return digest(
-        {
-            "default_effect": default_effect or "allow",
-            "packs": sorted(p.digest for p in items),
-            "schema": schema_to_data(schema),
-        }
-    )
+    data: dict[str, object] = {
+        "default_effect": default_effect or "allow",
+        "packs": sorted(p.digest for p in items),
+        "schema": schema_to_data(schema),
+    }
+    if shared:  # absent when empty, so sets without shared variables keep their digest
+        data["variables"] = shared
+    return digest(data)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from compliance.cli_io import require_regular_file, write_err, write_out
 from compliance.errors import LogIntegrityError
 
 __all__ = ["add_audit_commands"]
@@ -21,13 +22,15 @@ __all__ = ["add_audit_commands"]
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
 
 
-def add_audit_commands(sub: Any) -> None:
+def add_audit_commands(sub: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
     """Register ``log`` (verify, show, keygen) and ``replay`` on the CLI's subparsers."""
-    p = sub.add_parser("log", help="verify, search and sign decision logs")
+    common = list(parents)
+    p = sub.add_parser("log", help="verify, search and sign decision logs", parents=common)
     verbs = p.add_subparsers(dest="log_command", metavar="VERB", required=True)
     raw = argparse.RawDescriptionHelpFormatter
     v = verbs.add_parser(
-        "verify", help="find the first broken record (edited, deleted, truncated, ...)",
+        "verify", parents=common,
+        help="find the first broken record (edited, deleted, truncated, ...)",
         description="Verify decision log files as one chain (rotated files first, in order).\n"
                     "Without --public-key only the links are checked, and the output says what "
                     "that cannot prove.\n\nexit codes: 0 intact, 1 broken, 2 I/O or key error",
@@ -39,7 +42,7 @@ def add_audit_commands(sub: Any) -> None:
     v.add_argument("--format", choices=["text", "json"], default="text")
     v.set_defaults(run=_run_verify)
     s = verbs.add_parser(
-        "show", help="filter decision records for an auditor",
+        "show", parents=common, help="filter decision records for an auditor",
         description="Show decision records, filtered. --org matches the logged org id; when "
                     "ids are redacted pass --redaction-key to match its HMAC.\n\n"
                     "exit codes: 0 shown (even none), 1 the log is broken, 2 usage or I/O error",
@@ -54,13 +57,15 @@ def add_audit_commands(sub: Any) -> None:
     s.add_argument("--redaction-key", metavar="FILE", help="the key the log redacted ids with")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.set_defaults(run=_run_show)
-    k = verbs.add_parser("keygen", help="create an Ed25519 key pair for signing checkpoints",
+    k = verbs.add_parser("keygen", parents=common,
+                         help="create an Ed25519 key pair for signing checkpoints",
                          description="exit codes: 0 written, 2 a file exists or cannot be written")
     k.add_argument("private", metavar="PRIVATE_PEM")
     k.add_argument("public", metavar="PUBLIC_PEM")
     k.set_defaults(run=_run_keygen)
     r = sub.add_parser(
-        "replay", help="re-evaluate logged contexts and compare with the logged decisions",
+        "replay", parents=common,
+        help="re-evaluate logged contexts and compare with the logged decisions",
         description="Replay decision logs against the pack sets archived under their digests "
                     "(--archive, default: .compliance/packs next to the first log), or with "
                     "--rules against other packs to see which decisions would change.\n\n"
@@ -77,14 +82,14 @@ def add_audit_commands(sub: Any) -> None:
 
 
 def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    write_err(f"error: {message}")
     return EXIT_USAGE
 
 
 def _missing(paths: list[str]) -> int | None:
+    """Refuse a missing file, a directory or a device (``InputError``: exit 2, one line)."""
     for path in paths:
-        if not Path(path).is_file():
-            return _error(f"{path}: no such file")
+        require_regular_file(Path(path), path)
     return None
 
 
@@ -104,18 +109,18 @@ def _run_verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _error(f"{exc.filename or args.logs[0]}: {exc.strerror or exc}")
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        write_out(json.dumps(report.to_json(), indent=2))
     else:
         for item in report.breaks:
-            print(f"error: {item}", file=sys.stderr)
+            write_err(f"error: {item}")
         if report.ok:
             signed = f", signed through record {report.signed_through}" if args.public_key else ""
-            print(f"ok: {report.records} records ({report.decisions} decisions, "
+            write_out(f"ok: {report.records} records ({report.decisions} decisions, "
                   f"{report.checkpoints} checkpoints){signed}")
         for line in report.proven:
-            print(f"proven: {line}")
+            write_out(f"proven: {line}")
         for line in report.unproven:
-            print(f"not proven: {line}")
+            write_out(f"not proven: {line}")
     return EXIT_OK if report.ok else EXIT_BROKEN
 
 
@@ -146,22 +151,22 @@ def _run_show(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         return _error(str(exc))
     except LogIntegrityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        write_err(f"error: {exc}")
         return EXIT_BROKEN
     for record in shown:
         if args.format == "json":
-            print(record.model_dump_json())
+            write_out(record.model_dump_json())
             continue
         d = record.decision
         if d is None:
-            print(f"#{record.seq} (not logged in full: {record.encoding_error})")
+            write_out(f"#{record.seq} (not logged in full: {record.encoding_error})")
             continue
         rules = ", ".join(f"{m.pack}/{m.rule}" for m in d.matched) or "-"
-        print(f"#{record.seq} {d.evaluated_at.isoformat()} {d.effect} rules: {rules}")
+        write_out(f"#{record.seq} {d.evaluated_at.isoformat()} {d.effect} rules: {rules}")
         for reason in d.reasons:
-            print(f"    {reason}")
+            write_out(f"    {reason}")
     if args.format == "text":
-        print(f"{len(shown)} record{'s' if len(shown) != 1 else ''}", file=sys.stderr)
+        write_err(f"{len(shown)} record{'s' if len(shown) != 1 else ''}")
     return EXIT_OK
 
 
@@ -174,7 +179,7 @@ def _run_keygen(args: argparse.Namespace) -> int:
         return _error(f"{args.private}: exists; refusing to overwrite a private key")
     except OSError as exc:
         return _error(f"{exc.filename}: {exc.strerror or exc}")
-    print(f"ok: key {signer.key_id}: private {args.private}, public {args.public}")
+    write_out(f"ok: key {signer.key_id}: private {args.private}, public {args.public}")
     return EXIT_OK
 
 
@@ -190,19 +195,19 @@ def _run_replay(args: argparse.Namespace) -> int:
         if checked is None:
             for diag in (diagnostics.errors or diagnostics.sorted())[:10]:
                 at = f"{diag.span.file}:{diag.span.start.line + 1}: " if diag.span else ""
-                print(f"error: {at}{diag.code}: {diag.message}", file=sys.stderr)
+                write_err(f"error: {at}{diag.code}: {diag.message}")
             return EXIT_USAGE
         engine = Engine(checked)
     try:
         results = replay(args.logs, engine, archive=args.archive)
     except LogIntegrityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        write_err(f"error: {exc}")
         return EXIT_BROKEN
     except OSError as exc:
         return _error(f"{exc.filename or args.logs[0]}: {exc.strerror or exc}")
     different = [r for r in results if r.status in ("different", "error")]
     if args.format == "json":
-        print(json.dumps([{"seq": r.seq, "status": r.status, "detail": r.detail,
+        write_out(json.dumps([{"seq": r.seq, "status": r.status, "detail": r.detail,
                            "differences": [{"field": d.field, "logged": d.logged,
                                             "replayed": d.replayed} for d in r.differences]}
                           for r in results], indent=2))
@@ -210,16 +215,16 @@ def _run_replay(args: argparse.Namespace) -> int:
         for r in results:
             if r.status == "same":
                 continue
-            print(f"record {r.seq}: {r.status}" + (f": {r.detail}" if r.detail else ""))
+            write_out(f"record {r.seq}: {r.status}" + (f": {r.detail}" if r.detail else ""))
             for d in r.differences:
-                print(f"    {d.field}: logged {_short(d.logged)} -> now {_short(d.replayed)}")
+                write_out(f"    {d.field}: logged {_short(d.logged)} -> now {_short(d.replayed)}")
         counts: dict[str, int] = {}
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
         verb = "would change" if engine is not None else "differ"
         others = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())
                            if s not in ("same", "different"))
-        print(f"{counts.get('same', 0)} of {len(results)} records replayed to the same "
+        write_out(f"{counts.get('same', 0)} of {len(results)} records replayed to the same "
               f"decision; {len(different)} {verb}"
               + (f"; not compared: {others}" if others else ""))
     return EXIT_BROKEN if different else EXIT_OK

@@ -1,6 +1,7 @@
 """The decision: what ``Engine.evaluate`` returns, as a pydantic model (the JSON boundary).
 
-Field names of ``Decision`` are fixed by PRODUCT.md section 5; outside suites read them.
+Field names of ``Decision`` are the audit record documented in docs/decision.md; outside
+suites read them.
 Models are built with ``model_construct`` on the hot path (the evaluator produces
 well-typed values), and validated normally when a decision is read back from JSON.
 """
@@ -11,6 +12,8 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
+
+from compliance.diagnostics import RuntimeCode
 
 DECISION_SCHEMA_VERSION = 1
 
@@ -106,7 +109,7 @@ class EvalError(_Frozen):
 
     pack: str
     rule: str
-    code: str
+    code: RuntimeCode
     message: str
     location: str | None = None
 
@@ -144,7 +147,7 @@ class RuleExplanation(_Frozen):
 
 
 class Decision(_Frozen):
-    """An auditable decision for one request (PRODUCT.md section 5)."""
+    """An auditable decision for one request (docs/decision.md, field by field)."""
 
     effect: Literal["allow", "deny"]
     model: str | None
@@ -163,6 +166,8 @@ class Decision(_Frozen):
     packs: list[PackInfo]
     pack_set_digest: str
     schema_version: int = DECISION_SCHEMA_VERSION
+    # Which CEL backend decided: the interpreter is a test oracle, never the default.
+    backend: Literal["compiled", "interpreter"] = "compiled"
     explanation: list[RuleExplanation] | None = None
     context_digest_value: str | None = Field(default=None, exclude=True, repr=False)
 
@@ -171,10 +176,14 @@ class Decision(_Frozen):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def context_digest(self) -> str:
-        """sha256 of the canonical JSON of the context; computed when first read (audit only)."""
+        """sha256 of the canonical JSON of the evaluated context (``canonical.digest_json``).
+
+        The evaluator digests the context when it decides, so changing the caller's dict
+        afterwards changes nothing; a decision built without one digests ``_context``.
+        """
         if self.context_digest_value is not None:
             return self.context_digest_value
-        from compliance.canonical import digest_json  # noqa: PLC0415  (lazy: off the hot path)
+        from compliance.canonical import digest_json  # noqa: PLC0415  (decision stays leaf)
 
         value = digest_json(self._context)
         self.__dict__["context_digest_value"] = value

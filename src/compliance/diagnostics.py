@@ -1,14 +1,103 @@
-"""Diagnostics: problems found in rule packs, as data (rendering lives in ``render``)."""
+"""Diagnostics: problems found in rule packs, as data (rendering lives in ``render``).
+
+Also the closed set of codes. ``DiagnosticCode`` lists every code ``compliance check`` can
+report, ``RuntimeCode`` every code an evaluation error (``Decision.errors``, ``EvaluationError``)
+can carry. Both are ``Literal`` types, so mypy rejects a construction site with a code that is
+not listed; ``tests/golden/test_errors_doc.py`` checks that docs/errors.md documents exactly
+these sets. Adding a code: one line in the right ``Literal`` below, plus its entry in
+docs/errors.md (a golden case for a check-time code, an entry in
+``tests/golden/errors_doc.py``'s ``RUNTIME`` table for a run-time one).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal, get_args
 
 from compliance.source import Span
 
 MAX_DIAGNOSTICS = 100
+
+DiagnosticCode = Literal[
+    "ambiguous-local-time",
+    "cel-syntax",
+    "cost-exceeded",
+    "duplicate-key",
+    "duplicate-pack-id",
+    "duplicate-rule-id",
+    "duplicate-variable",
+    "empty-file",
+    "empty-window",
+    "enum-mismatch",
+    "escape-in-condition",
+    "file-not-found",
+    "file-too-large",
+    "folded-condition",
+    "forbid-silent",
+    "intervention-overlap",
+    "invalid-duration",
+    "invalid-encoding",
+    "invalid-instant",
+    "invalid-obligation",
+    "invalid-regex",
+    "invalid-template",
+    "invalid-timestamp",
+    "invalid-type",
+    "invalid-value",
+    "io-error",
+    "missing-field",
+    "missing-justification",
+    "missing-manifest",
+    "missing-message",
+    "multiple-documents",
+    "naive-time",
+    "no-effect",
+    "no-matching-overload",
+    "non-bool-condition",
+    "nonexistent-local-time",
+    "offset-zone-mismatch",
+    "override",
+    "override-not-higher",
+    "too-deep",
+    "type-mismatch",
+    "undeclared-reference",
+    "unexpected-field",
+    "unknown-field",
+    "unknown-time-zone",
+    "unreachable-rule",
+    "variable-cycle",
+    "window-outside-pack",
+    "wrong-type",
+    "yaml-alias",
+    "yaml-syntax",
+]
+"""Every code a ``Diagnostic`` (``compliance check``, ``PackError``) can carry."""
+
+RuntimeCode = Literal[
+    "bad-context",
+    "cost-limit",
+    "division-by-zero",
+    "eval-error",
+    "eval-type-error",
+    "internal-error",
+    "invalid-argument",
+    "modulus-by-zero",
+    "no-matching-overload",
+    "no-such-field",
+    "no-such-key",
+    "no-such-type",
+    "overflow",
+    "resource-exhausted",
+    "route-loop",
+    "undeclared-reference",
+    "unknown-attribute",
+]
+"""Every code a run-time error (``CelEvalError``, ``EvalError``, ``EvaluationError``) can carry."""
+
+DIAGNOSTIC_CODES: frozenset[str] = frozenset(get_args(DiagnosticCode))
+RUNTIME_CODES: frozenset[str] = frozenset(get_args(RuntimeCode))
 
 
 class Severity(StrEnum):
@@ -27,7 +116,7 @@ class Diagnostic:
     ``help`` is an optional suggestion (a did-you-mean), ``notes`` extra context lines.
     """
 
-    code: str
+    code: DiagnosticCode
     message: str
     span: Span | None = None
     severity: Severity = Severity.ERROR

@@ -24,6 +24,15 @@ from compliance.planner import Plan, ProgramFactory, compiled_program, plan
 from compliance.schema import ContextSchema
 
 Backend = Literal["compiled", "interpreter"]
+"""``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
+
+cel-python has no partial evaluation, so the oracle treats any absent attribute as making
+the whole condition unknown, even under ``false && …``: on contexts with attributes
+missing it fails closed where the compiled backend decides (22 of the 23 example contexts
+differ). It agrees on fully populated contexts, which is what the differential tests
+feed it. Every decision records its ``backend``, so an oracle decision is never mistaken
+for a served one.
+"""
 
 
 def _factory(backend: Backend) -> ProgramFactory:

@@ -6,19 +6,21 @@ Where it helps ``except`` clauses the classes also subclass a builtin::
 
     ComplianceError
     ├── PackError(ValueError)        a pack set did not load or check; ``.diagnostics``
-    ├── ContextError(ValueError)     a request context is malformed; ``.path``
-    ├── EvaluationError              strict mode: a rule failed to evaluate; code, pack, rule, span
+    ├── EvaluationError              strict mode: evaluation failed; code, pack, rule, location
     └── LogIntegrityError            the hash-chained decision log was edited or has a gap
+
+A malformed request context is not an exception: it fails closed with a ``bad-context``
+error in the decision (``EvaluationError`` with that code in strict mode), and
+``validate_context`` lists its problems as data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from compliance.diagnostics import Diagnostic, Severity
-from compliance.source import Span
+from compliance.diagnostics import Diagnostic, RuntimeCode, Severity
 
-__all__ = ["ComplianceError", "ContextError", "EvaluationError", "LogIntegrityError", "PackError"]
+__all__ = ["ComplianceError", "EvaluationError", "LogIntegrityError", "PackError"]
 
 _SHOWN = 5
 
@@ -52,34 +54,30 @@ class PackError(ComplianceError, ValueError):
         return self._summary()
 
 
-class ContextError(ComplianceError, ValueError):
-    """A request context that does not fit the declared schema (``path`` names the attribute)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}" if path else message)
-
-
 class EvaluationError(ComplianceError):
-    """A rule failed to evaluate in strict mode (by default such errors fail closed instead)."""
+    """Strict mode: the first evaluation error (by default such errors fail closed instead).
+
+    ``code`` is a run-time code (docs/errors.md); ``pack`` and ``rule`` name the failing rule
+    and ``location`` is its condition's ``file:line:col``, each ``None`` where the error is
+    not a rule's (a malformed context: ``bad-context``).
+    """
 
     def __init__(
         self,
-        code: str,
+        code: RuntimeCode,
         message: str,
         *,
         pack: str | None = None,
         rule: str | None = None,
-        span: Span | None = None,
+        location: str | None = None,
     ) -> None:
         self.code = code
         self.message = message
         self.pack = pack
         self.rule = rule
-        self.span = span
+        self.location = location
         where = "/".join(p for p in (pack, rule) if p)
-        at = f"{span.file}:{span.start.line + 1}:{span.start.col + 1}: " if span else ""
+        at = f"{location}: " if location else ""
         super().__init__(f"{at}{where + ': ' if where else ''}{message} [{code}]")
 
 

@@ -19,20 +19,24 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from compliance.canonical import digest_json
 from compliance.decision import (
     Decision,
     EvalError,
     InterventionOut,
     Match,
+    Obligations,
     RoutingPass,
     RuleExplanation,
     build,
 )
+from compliance.diagnostics import RuntimeCode
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
@@ -59,6 +63,7 @@ class _Outcome:
     status: Status
     missing: frozenset[str] = frozenset()
     error: EvalError | None = None
+    cause: BaseException | None = None  # the Python exception behind ``error``, if any
 
 
 @dataclass(slots=True)
@@ -75,7 +80,76 @@ class _Pass:
 
 def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
              explain: bool = False) -> Decision:
-    """Decide one request. Never raises unless ``strict`` (see the module docstring)."""
+    """Decide one request. Never raises unless ``strict`` (see the module docstring).
+
+    Whatever goes wrong inside (an overflow, exhausted memory or recursion, a bug) becomes
+    a fail-closed decision recording it as ``resource-exhausted`` or ``internal-error``
+    with the pack and rule being evaluated when known; ``strict`` raises
+    ``EvaluationError`` with the exception chained instead.
+    """
+    progress = _Progress()
+    try:
+        return _evaluate(plan, context, strict=strict, explain=explain, progress=progress)
+    except EvaluationError:
+        if strict:
+            raise
+        return _crashed(plan, context, sys.exception() or Exception(), progress, strict=False)
+    except Exception as exc:  # MemoryError, RecursionError, bugs: all fail closed
+        return _crashed(plan, context, exc, progress, strict=strict)
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What evaluation was doing, so a crash can name the pack and rule."""
+
+    rule: PlannedRule | None = None
+    causes: dict[int, BaseException] = field(default_factory=dict)  # id(EvalError) -> cause
+
+
+def _crashed(plan: Plan, context: object, exc: BaseException, progress: _Progress, *,
+             strict: bool) -> Decision:
+    """The fail-closed decision for an exception that escaped evaluation."""
+    code: RuntimeCode = (
+        "resource-exhausted" if isinstance(exc, MemoryError | RecursionError) else "internal-error")
+    rule = progress.rule
+    pack_id, rule_id = (rule.pack.id, rule.rule.id) if rule is not None else ("", "")
+    message = _clean(f"evaluation stopped by {type(exc).__name__}: {_exc_text(exc)}"[:500])
+    if strict:
+        raise EvaluationError(code, message, pack=pack_id or None,
+                              rule=rule_id or None) from exc
+    where = f" in rule `{rule_id}` of pack `{pack_id}`" if rule is not None else ""
+    error = EvalError.model_construct(pack=pack_id, rule=rule_id, code=code, message=message,
+                                      location=_location(rule) if rule is not None else None)
+    fields = {
+        "effect": "deny", "model": None, "interventions": [],
+        "obligations": Obligations.model_construct(), "obligation_details": [],
+        "conflicts": [], "matched": [], "missing": [], "errors": [error],
+        "reasons": [f"evaluation failed{where} ({code}); failing closed"],
+        "valid_until": None, "passes": [],
+        "decision_id": _next_id(), "evaluated_at": datetime.now(UTC),
+        "packs": list(plan.pack_infos), "pack_set_digest": plan.pack_set_digest,
+        "schema_version": 1, "backend": plan.backend, "explanation": None,
+        "context_digest_value": _safe_digest(context),
+    }
+    return build(Decision, fields)
+
+
+def _exc_text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a failing __str__ must not escape either
+        return "(no message)"
+
+
+def _safe_digest(context: object) -> str:
+    try:
+        return digest_json(context)
+    except Exception:  # digest_json does not raise; MemoryError still could
+        return digest_json("<unrepresentable context>")
+
+
+def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: bool,
+              progress: _Progress) -> Decision:
     errors: list[EvalError] = []
     if not isinstance(context, Mapping):
         kind = type(context).__name__
@@ -90,7 +164,7 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
     while True:
         number = len(passes) + 1
         current = _run_pass(plan, ctx, at, model, time_missing=time_missing, errors=errors,
-                            explain=explain)
+                            explain=explain, progress=progress)
         passes.append(current)
         _collect_effect(current, number, errors, reasons, interventions)
         target = current.route_to
@@ -105,9 +179,10 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         ctx = _with_model(ctx, target)
     if strict and errors:
         first = errors[0]
-        where = f" (at {first.location})" if first.location else ""
-        raise EvaluationError(first.code, first.message + where, pack=first.pack or None,
-                              rule=first.rule or None)
+        raise EvaluationError(first.code, first.message, pack=first.pack or None,
+                              rule=first.rule or None, location=first.location
+                              ) from progress.causes.get(id(first))
+    progress.rule = None
     return _decision(plan, context, passes, at, errors=errors, reasons=reasons,
                      interventions=interventions, explain=explain)
 
@@ -116,17 +191,21 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
 
 
 def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | None, *,
-              time_missing: bool, errors: list[EvalError], explain: bool) -> _Pass:
+              time_missing: bool, errors: list[EvalError], explain: bool,
+              progress: _Progress) -> _Pass:
     """Evaluate the candidate rules (every rule when explaining) for one model."""
     current = _Pass(model=model, ctx=ctx)
     rules = plan.rules
     positions = range(len(rules)) if explain else plan.index.candidates(ctx)
     for position in positions:
         rule = rules[position]
+        progress.rule = rule
         outcome = _run_rule(rule, ctx, at, time_missing)
         current.outcomes.append(outcome)
         if outcome.error is not None:
             errors.append(outcome.error)
+            if outcome.cause is not None:
+                progress.causes[id(outcome.error)] = outcome.cause
         if outcome.status in ("applied", "unknown-applied") or (
             outcome.status == "error" and rule.effect != "allow"
         ):
@@ -165,7 +244,8 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
     if missing:
         return _unknown(rule, frozenset(missing))
     if error is not None:
-        return _Outcome(rule, "error", error=_rule_error(rule, error.code, error.message))
+        return _Outcome(rule, "error", error=_rule_error(rule, error.code, error.message),
+                        cause=error.__cause__)
     return _Outcome(rule, "applied")
 
 
@@ -180,9 +260,20 @@ def _truth(program: Any, ctx: Mapping[str, Any], missing: set[str]) -> bool | Ce
         return error
     except RecursionError:
         return CelEvalError("cost-limit", "expression too deeply nested to evaluate", 0, 0)
+    except MemoryError as exc:
+        return _caused(CelEvalError("resource-exhausted", "out of memory evaluating", 0, 0),
+                       exc)
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {_exc_text(exc)}"[:300]
+        return _caused(CelEvalError("internal-error", text, 0, 0), exc)
     if value is True or value is False:
         return value
     return CelEvalError("eval-type-error", f"condition is not a bool: got `{value!r}`", 0, 0)
+
+
+def _caused(error: CelEvalError, cause: BaseException) -> CelEvalError:
+    error.__cause__ = cause
+    return error
 
 
 def _unknown(rule: PlannedRule, missing: frozenset[str]) -> _Outcome:
@@ -215,13 +306,17 @@ def _collect_effect(current: _Pass, number: int, errors: list[EvalError], reason
         elif rule.effect == "intervene" and rule.intervention is not None:
             if rule.intervention.kind == "refuse":
                 denied = True
-                interventions.append(_intervention_out(rule, None, number, current.ctx))
-                reasons.append(_message(rule, current.ctx) or _reason(rule, outcome, current.ctx))
+                out = _intervention_out(rule, outcome, None, number, current.ctx)
+                interventions.append(out)
+                # The user's message is the reason, except when failing closed: then the
+                # reason names the missing information (the message cannot, honestly).
+                shown = None if _failed_closed(outcome) else out.message
+                reasons.append(shown or _reason(rule, outcome, current.ctx))
             elif rule.intervention.kind in _ROUTING_KINDS:
                 routes.append(outcome)
             else:
-                interventions.append(_intervention_out(rule, None, number, current.ctx))
-                _add_visible_reason(rule, reasons, current.ctx)
+                interventions.append(_intervention_out(rule, outcome, None, number, current.ctx))
+                _add_visible_reason(rule, outcome, reasons, current.ctx)
     if errors:
         denied = True
     if denied:
@@ -246,8 +341,8 @@ def _choose_route(routes: list[_Outcome], number: int, ctx: Mapping[str, Any], r
         rule = outcome.rule
         assert rule.intervention is not None
         if rule.intervention.target == target:
-            interventions.append(_intervention_out(rule, target, number, ctx))
-            _add_visible_reason(rule, reasons, ctx)
+            interventions.append(_intervention_out(rule, outcome, target, number, ctx))
+            _add_visible_reason(rule, outcome, reasons, ctx)
         else:
             reasons.append(
                 f"route to `{rule.intervention.target}` by rule `{rule.rule.id}` of pack "
@@ -257,62 +352,123 @@ def _choose_route(routes: list[_Outcome], number: int, ctx: Mapping[str, Any], r
     return target
 
 
-def _add_visible_reason(rule: PlannedRule, reasons: list[str], ctx: Mapping[str, Any]) -> None:
+def _add_visible_reason(rule: PlannedRule, outcome: _Outcome, reasons: list[str],
+                        ctx: Mapping[str, Any]) -> None:
     visible = rule.intervention is not None and rule.intervention.disclosure == "visible"
-    text = _message(rule, ctx) if visible else None
-    reasons.append(text or _reason(rule, None, ctx))
+    text = _message(rule, outcome, ctx) if visible and not _failed_closed(outcome) else None
+    reasons.append(text or _reason(rule, outcome, ctx))
 
 
 # --- text ---------------------------------------------------------------------------------
+#
+# Honesty: a rule that applies only because it failed closed (status `unknown-applied`)
+# shows its `fail_closed_reason` / `fail_closed_message` (plain text) or a neutral default,
+# never its ordinary text, which would claim what was not established. An ordinary text
+# whose interpolation cannot be rendered (missing value, error) falls back to the same
+# neutral kind of text: no `<missing …>` placeholder ever reaches a reason or a message.
+
+_MAX_VALUE_CHARS = 200  # an interpolated value is cut here: reasons are not a data channel
+_MAX_VALUE_DEPTH = 8
+_VERBS = {"deny": "denies", "allow": "allows", "intervene": "intervenes", "obligate": "applies"}
+_FAIL_CLOSED_MESSAGES = {
+    "refuse": "This request was declined because it could not be fully evaluated.",
+    "route": "This request was handled by {target} because it could not be fully evaluated.",
+    "degrade": "This request was handled by {target} because it could not be fully evaluated.",
+    "modify": "This request was adjusted because it could not be fully evaluated.",
+    "steer": "This request was adjusted because it could not be fully evaluated.",
+}
+_NEUTRAL_MESSAGES = {
+    "refuse": "This request was declined under our usage policy.",
+    "route": "This request was handled by {target} under our usage policy.",
+    "degrade": "This request was handled by {target} under our usage policy.",
+    "modify": "This request was adjusted under our usage policy.",
+    "steer": "This request was adjusted under our usage policy.",
+}
 
 
-def _render(parts: tuple[TemplatePart, ...], ctx: Mapping[str, Any]) -> str:
+def _render(parts: tuple[TemplatePart, ...], ctx: Mapping[str, Any]) -> str | None:
+    """The template's text, or None when any interpolation has no value to show."""
     out: list[str] = []
     for part in parts:
         if isinstance(part, str):
             out.append(part)
             continue
         try:
-            out.append(_text(part(ctx)))
-        except CelUnknown as unknown:
-            out.append("<missing " + ", ".join(sorted(unknown.paths)) + ">")
-        except CelEvalError:
-            out.append("<error>")
-    return "".join(out)
+            value = part(ctx)
+        except (CelUnknown, CelEvalError):
+            return None
+        out.append(_text(value, _MAX_VALUE_DEPTH))
+    return _clean("".join(out))
 
 
-def _text(value: object) -> str:
+def _text(value: object, depth: int) -> str:
+    """A value as reason text: bounded in depth and length, so any context value renders."""
     if value is True or value is False:
         return "true" if value else "false"
     if value is None:
         return "null"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_text(v) for v in value) + "]"
-    return str(value)
+        if depth <= 0:
+            return "[…]"
+        shown = [_text(v, depth - 1) for v in value[:20]]
+        return "[" + ", ".join(shown) + (", …" if len(value) > 20 else "") + "]"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 600:
+        return "(a very large integer)"
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= _MAX_VALUE_CHARS else text[:_MAX_VALUE_CHARS] + "…"
+
+
+def _clean(text: str) -> str:
+    """``text`` encodable as UTF-8: a lone surrogate becomes its ``\\udXXX`` escape."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _failed_closed(outcome: _Outcome | None) -> bool:
+    return outcome is not None and outcome.status == "unknown-applied"
 
 
 def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str:
-    prefix = ""
-    if outcome is not None and outcome.status == "unknown-applied":
-        names = ", ".join(f"`{m}`" for m in sorted(outcome.missing))
-        prefix = f"failing closed: rule `{rule.rule.id}` could not be decided without {names}: "
-    if rule.reason is not None:
-        return prefix + _render(rule.reason, ctx)
-    verb = {"deny": "denies", "allow": "allows", "intervene": "intervenes", "obligate": "applies"}
-    return f"{prefix}rule `{rule.rule.id}` of pack `{rule.pack.id}` {verb[rule.effect]}"
+    ident = f"rule `{rule.rule.id}` of pack `{rule.pack.id}`"
+    if outcome is not None and _failed_closed(outcome):
+        names = ", ".join(sorted(outcome.missing))
+        own = rule.rule.fail_closed_reason
+        if own is not None:
+            return f"{own} (missing: {names}; {ident} failed closed)"
+        return (f"{ident} could not be evaluated: required information is missing ({names}); "
+                "failing closed")
+    text = _render(rule.reason, ctx) if rule.reason is not None else None
+    return text or f"{ident} {_VERBS[rule.effect]}"
 
 
-def _message(rule: PlannedRule, ctx: Mapping[str, Any]) -> str | None:
-    return _render(rule.message, ctx) if rule.message is not None else None
+def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str | None:
+    """The user-facing message of an intervention (honest when it failed closed)."""
+    iv = rule.intervention
+    if iv is None:
+        return None
+    if _failed_closed(outcome):
+        text = iv.fail_closed_message or _FAIL_CLOSED_MESSAGES[iv.kind]
+        return text.replace("{target}", iv.target or "another model")
+    if rule.message is None:
+        return None
+    rendered = _render(rule.message, ctx)
+    if rendered is not None:
+        return rendered
+    return _NEUTRAL_MESSAGES[iv.kind].replace("{target}", iv.target or "another model")
 
 
-def _intervention_out(rule: PlannedRule, target: str | None, number: int,
-                      ctx: Mapping[str, Any]) -> InterventionOut:
+def _intervention_out(rule: PlannedRule, outcome: _Outcome | None, target: str | None,
+                      number: int, ctx: Mapping[str, Any]) -> InterventionOut:
     iv = rule.intervention
     assert iv is not None
     return InterventionOut.model_construct(
         kind=iv.kind, target=target or iv.target, disclosure=iv.disclosure,
-        message=_message(rule, ctx), pack=rule.pack.id, rule=rule.rule.id,
+        message=_message(rule, outcome, ctx), pack=rule.pack.id, rule=rule.rule.id,
         justification=iv.justification, instruction=iv.instruction, routing_pass=number,
     )
 
@@ -377,15 +533,22 @@ def _with_model(ctx: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 def _context_error(message: str) -> EvalError:
-    return EvalError.model_construct(pack="", rule="", code="bad-context", message=message,
-                                     location=None)
+    return EvalError.model_construct(pack="", rule="", code="bad-context",
+                                     message=_clean(message), location=None)
 
 
-def _rule_error(rule: PlannedRule, code: str, message: str) -> EvalError:
+def _location(rule: PlannedRule) -> str:
     span = rule.rule.when.span if rule.rule.when is not None else rule.rule.span
-    location = f"{span.file}:{span.start.line + 1}:{span.start.col + 1}"
+    return f"{span.file}:{span.start.line + 1}:{span.start.col + 1}"
+
+
+def _rule_error(rule: PlannedRule, code: RuntimeCode, message: str) -> EvalError:
     return EvalError.model_construct(pack=rule.pack.id, rule=rule.rule.id, code=code,
-                                     message=message, location=location)
+                                     message=_clean(message), location=_location(rule))
+
+
+def _next_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _route_loop_error(current: _Pass, model: str | None, target: str) -> EvalError:
@@ -415,26 +578,29 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
     boundary = plan.next_boundary(at) if at is not None else None
     fields = {
         "effect": effect,
-        "model": final.model if effect == "allow" else None,
+        "model": _clean(final.model) if effect == "allow" and final.model else None,
         "interventions": interventions,
         "obligations": obligations,
         "obligation_details": details,
         "conflicts": conflicts,
         "matched": [_match(n, o) for n, o in applied],
-        "missing": missing,
+        "missing": [_clean(m) for m in missing],
         "errors": errors,
-        "reasons": reasons,
+        "reasons": [_clean(r) for r in reasons],
         "valid_until": _from_nanos(boundary) if boundary is not None else None,
         "passes": [_routing_pass(p) for p in passes],
-        "decision_id": f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}",
+        "decision_id": _next_id(),
         "evaluated_at": datetime.now(UTC),
         "packs": list(plan.pack_infos),
         "pack_set_digest": plan.pack_set_digest,
         "schema_version": 1,
+        "backend": plan.backend,
         "explanation": _explanation(passes) if explain else None,
-        "context_digest_value": None,
+        # Digested now, from what was evaluated: a later change to the caller's dict
+        # cannot change the record of a decision already made.
+        "context_digest_value": digest_json(context),
     }
-    return build(Decision, fields, {"_context": context})  # context digested lazily
+    return build(Decision, fields)
 
 
 def _match(number: int, outcome: _Outcome) -> Match:
@@ -443,7 +609,8 @@ def _match(number: int, outcome: _Outcome) -> Match:
 
 
 def _routing_pass(p: _Pass) -> RoutingPass:
-    return build(RoutingPass, {"model": p.model, "effect": p.effect,
+    return build(RoutingPass, {"model": _clean(p.model) if p.model else p.model,
+                               "effect": p.effect,
                                "matched": [o.rule.ref for o in p.applied],
                                "route_to": p.route_to})
 

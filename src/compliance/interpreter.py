@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from compliance.diagnostics import RuntimeCode
 from compliance.expr import (
     Call,
     Comprehension,
@@ -402,7 +403,7 @@ def _run(tree: Any, activation: dict[str, Any]) -> object:
     return _from_celpy(result)
 
 
-_ERROR_CODES: tuple[tuple[str, str], ...] = (
+_ERROR_CODES: tuple[tuple[str, RuntimeCode], ...] = (
     ("ZeroDivisionError", "division-by-zero"),
     ("divide by zero", "division-by-zero"),
     ("overflow", "overflow"),

@@ -85,6 +85,9 @@ class Intervention:
     span: Span
     target: str | None = None
     message: Template | None = None
+    # Shown instead of ``message`` when the rule applies only because it failed closed:
+    # plain text (no interpolation), so it can claim nothing the context did not establish.
+    fail_closed_message: str | None = None
     justification: str | None = None
     instruction: str | None = None  # system-prompt addition for `modify`/`steer`
 
@@ -126,6 +129,7 @@ class Rule:
     when: CelSource | None = None  # None means always
     unless: CelSource | None = None
     reason: Template | None = None
+    fail_closed_reason: str | None = None  # the reason when it failed closed (plain text)
     on_unknown: OnUnknown | None = None  # None: deny for deny/intervene rules, skip otherwise
     effective: Window | None = None
     priority: int = 0
@@ -175,6 +179,9 @@ class PackSet:
     schema: ContextSchema
     default_effect: Literal["allow", "deny"] = "allow"
     manifest: SourceFile | None = None
+    # The manifest's shared variables. The loader also prepends them to every pack's
+    # ``variables`` (after the pack digest is taken), so later stages need not know them.
+    variables: tuple[Variable, ...] = ()
 
     @property
     def forbid_silent(self) -> bool:

@@ -89,6 +89,7 @@ class Plan:
     pack_set_digest: str
     pack_infos: tuple[PackInfo, ...]
     index: RuleIndex  # which rules can match a context; exact (see compliance.index)
+    backend: Literal["compiled", "interpreter"] = "compiled"  # recorded in every decision
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""
@@ -129,6 +130,7 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
             for cp in packs
         ),
         index=index,
+        backend="compiled" if factory is compiled_program else "interpreter",
     )
 
 

@@ -144,13 +144,14 @@ def _as_dict(d: Diagnostic) -> dict[str, object]:
         "end_line": span.end.line + 1 if span else None,
         "end_column": span.end.col + 1 if span else None,
         "help": d.help,
+        "notes": list(d.notes),
     }
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     """A JSON list of diagnostics.
 
-    Each is ``{code, severity, message, file, line, column, end_line, end_column, help}``.
+    Each is ``{code, severity, message, file, line, column, end_line, end_column, help, notes}``.
     """
     return json.dumps([_as_dict(d) for d in diagnostics], indent=2, ensure_ascii=False)
 
@@ -184,8 +185,30 @@ def render_github(diagnostics: Iterable[Diagnostic]) -> str:
     return "\n".join(out)
 
 
+ERRORS_DOC = "docs/errors.md"
+"""Where each code is documented, one section per code; SARIF ``helpUri`` points into it."""
+_NOTE_LOCATION = re.compile(r"(?P<file>[^\s()`]+\.ya?ml):(?P<line>\d+)")
+
+
+def _sarif_location(file: str, region: dict[str, int]) -> dict[str, object]:
+    return {"physicalLocation": {"artifactLocation": {"uri": file}, "region": region}}
+
+
+def _related(d: Diagnostic) -> list[dict[str, object]]:
+    """Notes that name another place (``rules/a.yaml:12``) as SARIF related locations."""
+    related: list[dict[str, object]] = []
+    for note in d.notes:
+        for match in _NOTE_LOCATION.finditer(note):
+            location = _sarif_location(match["file"], {"startLine": int(match["line"])})
+            location["id"] = len(related)
+            location["message"] = {"text": note}
+            related.append(location)
+    return related
+
+
 def _sarif_result(d: Diagnostic) -> dict[str, object]:
     text = d.message + (f"\nhelp: {d.help}" if d.help else "")
+    text += "".join(f"\nnote: {note}" for note in d.notes)
     result: dict[str, object] = {
         "ruleId": d.code,
         "level": _SARIF_LEVELS[d.severity],
@@ -199,26 +222,47 @@ def _sarif_result(d: Diagnostic) -> dict[str, object]:
             "endLine": s.end.line + 1,
             "endColumn": max(s.end.col, s.start.col + 1) + 1,
         }
-        result["locations"] = [
-            {"physicalLocation": {"artifactLocation": {"uri": s.file}, "region": region}}
-        ]
+        result["locations"] = [_sarif_location(s.file, region)]
+    related = _related(d)
+    if related:
+        result["relatedLocations"] = related
     return result
 
 
+def _sarif_rule(code: str, severity: Severity) -> dict[str, object]:
+    """Rule metadata for one code: a short description and the link to its documentation."""
+    return {
+        "id": code,
+        "shortDescription": {"text": f"compliance diagnostic `{code}`"},
+        "helpUri": f"{ERRORS_DOC}#{code}",
+        "defaultConfiguration": {"level": _SARIF_LEVELS[severity]},
+    }
+
+
 def render_sarif(
-    diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None
+    diagnostics: Iterable[Diagnostic],
+    sources: Mapping[str, str] | None = None,
+    *,
+    version: str | None = None,
 ) -> str:
-    """A minimal valid SARIF 2.1.0 log with one run of the ``compliance`` tool."""
+    """A SARIF 2.1.0 log with one run of the ``compliance`` tool (``version`` is its version)."""
     items = list(diagnostics)
-    rules = [{"id": code} for code in sorted({d.code for d in items})]
+    first: dict[str, Severity] = {}
+    for d in items:
+        first.setdefault(d.code, d.severity)
+    driver: dict[str, object] = {"name": "compliance"}
+    if version is not None:
+        driver["version"] = version
+    driver["rules"] = [_sarif_rule(code, first[code]) for code in sorted(first)]
+    index = {code: i for i, code in enumerate(sorted(first))}
+    results = []
+    for d in items:
+        result = _sarif_result(d)
+        result["ruleIndex"] = index[d.code]
+        results.append(result)
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "compliance", "rules": rules}},
-                "results": [_sarif_result(d) for d in items],
-            }
-        ],
+        "runs": [{"tool": {"driver": driver}, "results": results}],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)

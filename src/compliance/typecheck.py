@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import re2
 
+from compliance.diagnostics import DiagnosticCode
 from compliance.expr import (
     Call,
     Comprehension,
@@ -82,7 +83,7 @@ _OPERATORS = {
 class TypeIssue:
     """A problem found in one CEL expression, at offsets ``[start, end)`` of its text."""
 
-    code: str
+    code: DiagnosticCode
     message: str
     start: int
     end: int
@@ -233,7 +234,9 @@ class _Checker:
             "_[_]": self._check_index,
         }
 
-    def report(self, code: str, message: str, node: Expr, help_: str | None = None) -> None:
+    def report(
+        self, code: DiagnosticCode, message: str, node: Expr, help_: str | None = None
+    ) -> None:
         self.issues.append(TypeIssue(code, message, node.start, node.end, help_))
 
     def check(self, node: Expr) -> CelType:

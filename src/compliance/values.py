@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from compliance.diagnostics import RuntimeCode
+
 __all__ = [
     "DURATION_MAX_SECONDS",
     "TIMESTAMP_MAX_SECONDS",
@@ -105,7 +107,7 @@ OPTIONAL_NONE = Optional(False)
 class CelEvalError(Exception):
     """A CEL evaluation error with a stable kebab-case ``code`` and the failing node's offsets."""
 
-    def __init__(self, code: str, message: str, start: int = -1, end: int = -1) -> None:
+    def __init__(self, code: RuntimeCode, message: str, start: int = -1, end: int = -1) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

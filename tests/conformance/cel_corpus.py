@@ -1,7 +1,8 @@
 """Load the CEL conformance corpus (JSON Lines) and run one case through our compiler.
 
-Shared by ``test_conformance.py`` and ``report.py``; the corpus path can be overridden with
-``COMPLIANCE_CEL_CORPUS``. See the corpus README for the typed value encoding.
+Shared by ``test_conformance.py``, ``report.py`` and ``tests/unit/test_unparse.py``. The corpus
+is vendored in ``data/`` (cel-spec test data, Apache-2.0: see ``data/NOTICE``); the path can be
+overridden with ``COMPLIANCE_CEL_CORPUS``. ``data/README.md`` describes the typed value encoding.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from compliance.values import (
     parse_timestamp,
 )
 
-DEFAULT_CORPUS = Path("/work/shared/cel-conformance/cases.jsonl")
+DEFAULT_CORPUS = Path(__file__).resolve().parent / "data" / "cases.jsonl"
 CORE_FILES = frozenset({
     "basic", "comparisons", "conversions", "dynamic", "fields", "fp_math", "integer_math", "lists",
     "logic", "macros", "namespace", "parse", "plumbing", "string", "timestamps", "type_deduction",
@@ -37,7 +38,7 @@ EXTENSION_FILES = frozenset({"string_ext"})
 
 
 def corpus_path() -> Path:
-    """The cases file: ``$COMPLIANCE_CEL_CORPUS`` or the shared copy."""
+    """The cases file: ``$COMPLIANCE_CEL_CORPUS`` or the vendored copy."""
     return Path(os.environ.get("COMPLIANCE_CEL_CORPUS", DEFAULT_CORPUS))
 
 

@@ -1,18 +1,37 @@
-"""docs/errors.md documents every diagnostic code the golden tests show, and is current."""
+"""docs/errors.md documents exactly the closed code sets, and is current."""
 
 from __future__ import annotations
 
-from errors_doc import DOC, build
+import re
+
+from errors_doc import DOC, build, problems
+
+from compliance.diagnostics import DIAGNOSTIC_CODES, RUNTIME_CODES
+
+
+def test_every_code_has_an_entry() -> None:
+    """Each check-time code has a golden case or a file example, each run-time code an entry."""
+    assert problems() == []
 
 
 def test_errors_doc_is_current() -> None:
-    """The committed page equals what the golden cases generate."""
+    """The committed page equals what the golden cases and run-time examples generate."""
     assert DOC.read_text(encoding="utf-8") == build(), "run python tests/golden/errors_doc.py"
+
+
+def test_doc_sections_are_exactly_the_code_sets() -> None:
+    """The page's headings list every code of each set and nothing else."""
+    page = DOC.read_text(encoding="utf-8")
+    check_part, run_part = page.split("\n## Run-time codes\n")
+    heading = re.compile(r"^### `([a-z0-9-]+)`", re.MULTILINE)
+    assert set(heading.findall(check_part)) == DIAGNOSTIC_CODES
+    assert set(heading.findall(run_part)) == RUNTIME_CODES
 
 
 def test_errors_doc_covers_core_codes() -> None:
     """The codes users meet most have a section."""
     page = DOC.read_text(encoding="utf-8")
     for code in ["unknown-field", "duplicate-key", "type-mismatch", "undeclared-reference",
-                 "forbid-silent", "cost-exceeded", "yaml-alias", "naive-time"]:
+                 "forbid-silent", "cost-exceeded", "yaml-alias", "naive-time", "no-effect",
+                 "missing-message", "division-by-zero", "bad-context"]:
         assert f"## `{code}`" in page

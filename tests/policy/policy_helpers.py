@@ -1,6 +1,6 @@
 """Helpers for the policy tests of the shipped packs in ``rules/``.
 
-``make_context`` builds a canonical request context (PRODUCT.md section 6) from ``BASE`` and
+``make_context`` builds a canonical request context (docs/context.md) from ``BASE`` and
 dotted-path overrides, so that each test states only what matters to it::
 
     make_context({"principal.nationalities": ["FR"], "request.origin_region": ABSENT})

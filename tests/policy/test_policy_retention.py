@@ -63,7 +63,7 @@ def test_zdr_org_on_frontier_model_safety_retention_wins(engine, model):
 
 
 def test_obligations_kept_when_denied(engine):
-    """Obligations are merged for denied requests too (PRODUCT.md 3.6)."""
+    """Obligations are merged for denied requests too (docs/semantics.md, "Obligations")."""
     d = engine.evaluate(foreign("FR", org__zdr=True))
     assert d.effect == "deny"
     assert d.obligations.retention_min_days == 30

@@ -117,7 +117,7 @@ class TestVerify:
         bad.write_text("not a key", encoding="utf-8")
         assert main(["log", "verify", str(shipped[0]), "--public-key", str(bad)]) == 2
         err = capsys.readouterr().err
-        assert "no such file" in err
+        assert "cannot read" in err
         assert "not a readable PEM public key" in err
 
     def test_bad_anchor_is_exit_2(self, shipped: tuple[Path, Path, Path], tmp_path: Path,

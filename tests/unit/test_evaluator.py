@@ -1,4 +1,4 @@
-"""Evaluation semantics (PRODUCT.md section 3) on small inline pack sets."""
+"""Evaluation semantics (docs/semantics.md) on small inline pack sets."""
 
 from __future__ import annotations
 
@@ -396,7 +396,7 @@ class TestWindows:
 
 class TestAudit:
     def test_json_has_section_5_fields(self, packset: PackSet) -> None:
-        """The JSON record carries every core field of PRODUCT.md section 5."""
+        """The JSON record carries every core field of docs/decision.md."""
         d = engine_for(packset, DENY_BIO).evaluate(ctx())
         record = json.loads(d.model_dump_json())
         for name in [

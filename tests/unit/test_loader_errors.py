@@ -10,7 +10,6 @@ from compliance.canonical import canonical_json, digest
 from compliance.diagnostics import Diagnostic
 from compliance.errors import (
     ComplianceError,
-    ContextError,
     EvaluationError,
     LogIntegrityError,
     PackError,
@@ -22,10 +21,9 @@ class TestErrors:
     """Every exception has one root and the builtin bases callers expect."""
 
     def test_tree(self) -> None:
-        """PackError and ContextError are ValueErrors; all are ComplianceErrors."""
+        """PackError is a ValueError; all are ComplianceErrors."""
         assert issubclass(PackError, ValueError)
-        assert issubclass(ContextError, ValueError)
-        for cls in (PackError, ContextError, EvaluationError, LogIntegrityError):
+        for cls in (PackError, EvaluationError, LogIntegrityError):
             assert issubclass(cls, ComplianceError)
 
     def test_pack_error_lists_one_liners(self) -> None:
@@ -35,11 +33,13 @@ class TestErrors:
         assert "p.yaml:1:3: error[c]: m0" in text
         assert "... and 2 more" in text
 
-    def test_context_error_path(self) -> None:
-        """ContextError keeps the attribute path."""
-        err = ContextError("request.time", "not a timestamp")
-        assert err.path == "request.time"
-        assert "request.time" in str(err)
+    def test_evaluation_error_location(self) -> None:
+        """EvaluationError keeps the rule and its location and leads with `file:line:col`."""
+        err = EvaluationError("division-by-zero", "division by zero", pack="p", rule="r",
+                              location="p.yaml:4:11")
+        assert (err.code, err.pack, err.rule, err.location) == (
+            "division-by-zero", "p", "r", "p.yaml:4:11")
+        assert str(err) == "p.yaml:4:11: p/r: division by zero [division-by-zero]"
 
 
 class TestCanonicalJson:

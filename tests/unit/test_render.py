@@ -99,7 +99,14 @@ class TestMachineFormats:
             "end_line": 14,
             "end_column": 36,
             "help": TYPE_ERROR.help,
+            "notes": [],
         }
+
+    def test_json_keeps_notes(self) -> None:
+        """Notes reach JSON in order."""
+        d = Diagnostic("x", "m", notes=("first", "second"))
+        (item,) = json.loads(render_json([d]))
+        assert item["notes"] == ["first", "second"]
 
     def test_github(self) -> None:
         """A workflow command with file, line, columns and the code as title."""
@@ -121,3 +128,19 @@ class TestMachineFormats:
         assert result["level"] == "error"
         region = result["locations"][0]["physicalLocation"]["region"]
         assert (region["startLine"], region["startColumn"], region["endColumn"]) == (14, 29, 36)
+
+    def test_sarif_rules_version_and_related(self) -> None:
+        """Rule metadata per code with a docs link, the tool version, notes as related places."""
+        d = Diagnostic("forbid-silent", "m", notes=("pack `t` sets it (rules/t.yaml:3)", "plain"))
+        log = json.loads(render_sarif([TYPE_ERROR, d], {}, version="9.9"))
+        driver = log["runs"][0]["tool"]["driver"]
+        assert driver["version"] == "9.9"
+        assert [r["id"] for r in driver["rules"]] == ["forbid-silent", "type-mismatch"]
+        assert driver["rules"][0]["helpUri"] == "docs/errors.md#forbid-silent"
+        first, second = log["runs"][0]["results"]
+        assert (first["ruleIndex"], second["ruleIndex"]) == (1, 0)
+        assert "relatedLocations" not in first
+        (related,) = second["relatedLocations"]
+        assert related["physicalLocation"]["artifactLocation"]["uri"] == "rules/t.yaml"
+        assert related["physicalLocation"]["region"] == {"startLine": 3}
+        assert related["message"]["text"] == d.notes[0]

@@ -49,7 +49,7 @@ class Request(BaseModel):
 
 
 class Context(BaseModel):
-    """PRODUCT.md section 6 as a pydantic model."""
+    """The canonical context (docs/context.md) as a pydantic model."""
 
     principal: Principal
     org: Org

@@ -81,7 +81,8 @@ def read_line(line: bytes) -> dict[str, Any]:
     except LineError:
         raise
     except json.JSONDecodeError as exc:
-        raise LineError("malformed", f"not JSON: {exc.msg} at column {exc.colno}") from None
+        raise LineError("malformed", f"not a JSON record: {exc.msg} at column {exc.colno}"
+                        ) from None
     except (ValueError, RecursionError) as exc:  # huge integers, pathological nesting
         raise LineError("malformed", f"not usable JSON: {exc}") from None
     if not isinstance(value, dict):

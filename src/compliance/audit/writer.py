@@ -44,8 +44,11 @@ _EXCLUDE = {"context_digest"}
 _log = structlog.get_logger("compliance.audit")
 
 
-class AuditWriteError(ComplianceError):
-    """A record could not be written; with ``on_error="fail-closed"`` the host must deny."""
+class AuditWriteError(ComplianceError, OSError):
+    """A record could not be written; with ``on_error="fail-closed"`` the host must deny.
+
+    An ``OSError`` too, so hosts (and the CLI) that already handle I/O failures catch it.
+    """
 
 
 def _now() -> str:
@@ -237,6 +240,9 @@ class DecisionLog:
         previous, torn_file, torn_bytes = "new", None, 0
         if size > 0:
             last, torn = _tail(self.path, size)
+            if torn and not torn.startswith(b'{"chain":'):  # every record starts so
+                raise LogIntegrityError(f"{self.path}: not a decision log (its last line is "
+                                        "not a record); not appending")
             if torn:
                 torn_bytes = len(torn)
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

@@ -1,7 +1,7 @@
 """Stage 2, the checker: a loaded ``PackSet`` → ``CheckReport`` (diagnostics + checked set).
 
-It parses every CEL expression once, then runs the named passes of ``PASSES`` (the table
-``compliance check --explain`` lists, in the style of OPA's compiler stages). Every pass
+It parses every CEL expression once, then runs the named passes of ``PASSES`` (in the
+style of OPA's compiler stages; ``run_pass`` runs one by name). Every pass
 reads the same parsed set and returns diagnostics, so they run independently: a pack set
 with errors still gets every independent diagnostic, and a syntax error in one expression
 skips only that expression's type checks. The checked set, the planner's only input, is
@@ -83,7 +83,7 @@ def check_pack_set(pack_set: PackSet, *, check_costs: bool = True) -> CheckRepor
 
 
 def run_pass(name: str, pack_set: PackSet) -> list[Diagnostic]:
-    """The diagnostics of the single pass ``name`` (for tests and ``--explain``)."""
+    """The diagnostics of the single pass ``name`` (for tests and tools)."""
     table = dict(PASSES)
     if name not in table:
         raise KeyError(f"no checker pass `{name}` (passes: {', '.join(table)})")

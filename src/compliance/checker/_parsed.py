@@ -2,7 +2,8 @@
 
 Each expression becomes a ``Site``: where it sits (pack, rule, role), how messages name it
 (``rule `r1`: `when`: ``) and either its ``Expr`` or its ``CelSyntaxError``. Passes read
-sites, so a syntax error skips only the checks of that one expression (STYLE R3).
+sites, so a syntax error skips only the checks of that one expression (every independent
+problem is still reported in the same run).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ pack set while its diagnostics contain errors.**
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -21,7 +22,7 @@ from compliance.loader._manifest import Manifest, build_manifest, build_schema
 from compliance.loader._nodes import Ctx
 from compliance.loader._pack import build_pack
 from compliance.loader._yaml import DEFAULT_LIMITS, Limits, compose_text, read_yaml, split_lines
-from compliance.pack import Pack, PackSet
+from compliance.pack import Pack, PackSet, Variable
 from compliance.schema import ContextSchema
 from compliance.source import SourceFile
 
@@ -108,7 +109,28 @@ def load_pack_set(
     if schema is None:
         return None, diags
     effect = manifest.default_effect if manifest else "allow"
-    return PackSet(tuple(packs), schema, effect, manifest_source), diags
+    shared = manifest.variables if manifest else ()
+    packs = [_with_shared(pack, shared, diags) for pack in packs]
+    return PackSet(tuple(packs), schema, effect, manifest_source, shared), diags
+
+
+def _with_shared(pack: Pack, shared: tuple[Variable, ...], diags: DiagnosticSet) -> Pack:
+    """``pack`` reading the manifest's shared variables; redeclaring one is an error."""
+    if not shared:
+        return pack
+    names = {v.name: v for v in shared}
+    for own in pack.variables:
+        if own.name in names:
+            first = names[own.name].span
+            diags.add(Diagnostic(
+                "duplicate-variable",
+                f"variable `{own.name}` is already declared by the pack set's manifest",
+                own.span,
+                notes=(f"declared in {first.file}:{first.start.line + 1}:{first.start.col + 1}",),
+                help="use the shared `vars." + own.name + "` or give this variable another name",
+            ))
+    own_vars = tuple(v for v in pack.variables if v.name not in names)
+    return replace(pack, variables=shared + own_vars)
 
 
 def _load_packs(paths: list[Path], limits: Limits, diags: DiagnosticSet) -> list[Pack]:

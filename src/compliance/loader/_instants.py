@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from compliance.diagnostics import DiagnosticCode
 from compliance.loader._nodes import Ctx, Fields, describe, kind_of
 from compliance.pack import Instant, Window
 
@@ -34,7 +35,7 @@ def _zone_names() -> dict[str, str]:
 
 
 class _BadInstantError(ValueError):
-    def __init__(self, code: str, message: str, help_: str | None = None) -> None:
+    def __init__(self, code: DiagnosticCode, message: str, help_: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.help = code, message, help_
 

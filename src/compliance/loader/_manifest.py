@@ -1,4 +1,7 @@
-"""The manifest ``packset.yaml``: the set's id, default effect and context schema.
+"""The manifest ``packset.yaml``: the set's id, default effect, shared variables and schema.
+
+Shared ``variables:`` (e.g. the frontier model list) are declared once here and read by
+every pack as ``vars.<name>``; a pack may not redeclare one (``duplicate-variable``).
 
 Type strings are parsed by ``compliance.schema.parse_type``; its error offsets are added
 to the scalar's column so a typo like ``list<strng>`` is underlined where it is written.
@@ -13,10 +16,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compliance.loader._celmap import map_scalar
 from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, scalar_value
+from compliance.loader._pack import build_variables
+from compliance.pack import Variable
 from compliance.schema import STRING, CelType, ContextSchema, TypeSyntaxError, object_of, parse_type
 from compliance.source import SourceMap
 
-MANIFEST_FIELDS = ("packset", "default_effect", "context")
+MANIFEST_FIELDS = ("packset", "default_effect", "variables", "context")
 LEAF_FIELDS = ("type", "enum", "description", "sensitive")
 DEFAULT_EFFECTS = ("allow", "deny")
 
@@ -28,6 +33,7 @@ class Manifest:
     name: str
     default_effect: Literal["allow", "deny"]
     schema: ContextSchema | None
+    variables: tuple[Variable, ...] = ()  # shared by every pack, read as `vars.<name>`
 
 
 def build_manifest(ctx: Ctx, root: Node) -> Manifest:
@@ -40,8 +46,9 @@ def build_manifest(ctx: Ctx, root: Node) -> Manifest:
     effect = fields.choice("default_effect", DEFAULT_EFFECTS) or "allow"
     context = fields.mapping("context")
     schema = build_schema(ctx, context) if context is not None else None
+    shared = build_variables(ctx, fields.mapping("variables"))
     return Manifest(
-        fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema
+        fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema, shared
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from compliance.diagnostics import Diagnostic, Severity
+from compliance.diagnostics import Diagnostic, DiagnosticCode, Severity
 from compliance.source import Position, Span
 
 TAG = "tag:yaml.org,2002:"
@@ -59,7 +59,7 @@ class Ctx:
 
     def report(
         self,
-        code: str,
+        code: DiagnosticCode,
         message: str,
         at: Node | Span,
         *,
@@ -144,7 +144,7 @@ class Fields:
         node: MappingNode,
         allowed: Sequence[str],
         where: str = "",
-        unknown: tuple[str, str] = ("unknown-field", "field"),
+        unknown: tuple[DiagnosticCode, str] = ("unknown-field", "field"),
     ) -> None:
         self.ctx, self.root, self.where, self.unknown = ctx, node, where, unknown
         self.items: dict[str, tuple[ScalarNode, Node]] = {}

@@ -54,6 +54,7 @@ RULE_FIELDS = (
     "unless",
     "effect",
     "reason",
+    "fail_closed_reason",
     "on_unknown",
     "priority",
     "effective",
@@ -62,7 +63,10 @@ RULE_FIELDS = (
     "overrides",
     "justification",
 )
-INTERVENTION_FIELDS = ("kind", "target", "disclosure", "message", "instruction", "justification")
+INTERVENTION_FIELDS = (
+    "kind", "target", "disclosure", "message", "fail_closed_message", "instruction",
+    "justification",
+)
 EFFECTS: tuple[str, ...] = get_args(Effect)
 ON_UNKNOWN: tuple[str, ...] = get_args(OnUnknown)
 KINDS: tuple[str, ...] = get_args(InterventionKind)
@@ -97,7 +101,7 @@ def build_pack(ctx: Ctx, root: Node, source: SourceFile) -> Pack | None:
         description=fields.string("description"),
         effective=window(ctx, effective, "pack: ") if effective else None,
         forbid_silent=bool(fields.boolean("forbid_silent")),
-        variables=_variables(ctx, fields.mapping("variables")),
+        variables=build_variables(ctx, fields.mapping("variables")),
         rules=_rules(ctx, fields),
     )
 
@@ -115,7 +119,8 @@ def _pack_id(ctx: Ctx, fields: Fields) -> str | None:
     return pack_id
 
 
-def _variables(ctx: Ctx, node: MappingNode | None) -> tuple[Variable, ...]:
+def build_variables(ctx: Ctx, node: MappingNode | None) -> tuple[Variable, ...]:
+    """``variables:`` of a pack or of the manifest: name -> CEL expression."""
     if node is None:
         return ()
     out: list[Variable] = []
@@ -178,6 +183,7 @@ def _rule(ctx: Ctx, node: Node, index: int) -> Rule | None:
         when=_cel(ctx, fields, "when", where),
         unless=_cel(ctx, fields, "unless", where),
         reason=_template(ctx, fields, "reason", where),
+        fail_closed_reason=fields.string("fail_closed_reason"),
         on_unknown=cast("OnUnknown | None", fields.choice("on_unknown", ON_UNKNOWN)),
         effective=_window(ctx, fields, where),
         priority=fields.integer("priority") or 0,
@@ -292,6 +298,7 @@ def _intervention(ctx: Ctx, node: MappingNode, where: str) -> Intervention | Non
         span=ctx.head(node),
         target=target,
         message=message,
+        fail_closed_message=fields.string("fail_closed_message"),
         justification=justification,
         instruction=fields.string("instruction"),
     )

@@ -16,7 +16,7 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import Node
 
-from compliance.diagnostics import Diagnostic
+from compliance.diagnostics import Diagnostic, DiagnosticCode
 from compliance.source import Span
 
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
@@ -45,7 +45,9 @@ class ParsedYaml:
 class _StopError(Exception):
     """Aborts composing at ``mark`` with a diagnostic (alias or nesting limit)."""
 
-    def __init__(self, code: str, message: str, mark: yaml.Mark, help_: str | None) -> None:
+    def __init__(
+        self, code: DiagnosticCode, message: str, mark: yaml.Mark, help_: str | None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.mark, self.help = code, message, mark, help_
 
@@ -128,7 +130,7 @@ def split_lines(text: str) -> list[str]:
 
 def _at_mark(
     file: str,
-    code: str,
+    code: DiagnosticCode,
     message: str,
     mark: yaml.Mark | None,
     help_: str | None = None,

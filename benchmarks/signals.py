@@ -1,0 +1,141 @@
+"""Benchmark: signal stores, ``observe()`` throughput and ``facts_for()`` latency.
+
+    python benchmarks/signals.py [--events 50000] [--queries 5000] [--redis URL] [--quick]
+
+Runs in one process (one core). For each store it observes a stream of founding-case
+events (3 ``safeguard_flag`` per org within 10 minutes -> ``under_review`` for 24 h) spread
+over many orgs, with the clock at each event's time as a replay does, then times
+``facts_for`` for one fact and key (the engine's per-request read). Redis is skipped with a
+note when the server cannot be reached or redis-py is missing. Goals from issue 12:
+>= 50 000 observes/s in-process; one ``facts_for`` round trip <= 1 ms on localhost.
+Numbers are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from compliance.signals import Event, InProcessStore, SignalSpec, Store, StoreUnavailable
+from compliance.values import Timestamp, format_timestamp, parse_timestamp
+
+T0 = parse_timestamp("2026-06-15T12:00:00Z")
+GOAL_OBSERVES_PER_S = 50_000
+GOAL_ROUND_TRIP_MS = 1.0
+
+
+class Clock:
+    """A replay clock: the benchmark sets it to each event's time."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> Timestamp:
+        return self.now
+
+
+def _is_flag(event: Mapping[str, Any]) -> bool:
+    return bool(event["kind"] == "safeguard_flag")
+
+
+def _org(event: Mapping[str, Any]) -> str:
+    return str(event["org_id"])
+
+
+SPEC = SignalSpec("repeated_flags", _is_flag, _org, 3, timedelta(minutes=10), "under_review",
+                  timedelta(hours=24))
+
+
+def stream(n: int) -> list[Event]:
+    """``n`` events, one every 10 ms, over 1000 orgs; a quarter are other kinds."""
+    return [
+        Event.from_json({
+            "kind": "login" if i % 4 == 3 else "safeguard_flag",
+            "time": format_timestamp(Timestamp(T0.nanos + i * 10_000_000)),
+            "org_id": f"org-{i % 1000}",
+        })
+        for i in range(n)
+    ]
+
+
+def bench_observe(store: Store, clock: Clock, events: list[Event]) -> tuple[float, int]:
+    """Observes per second, and how many facts were raised."""
+    raised = 0
+    gc.disable()
+    start = time.perf_counter()
+    for event in events:
+        clock.now = event.time
+        raised += len(store.observe([SPEC], event))
+    elapsed = time.perf_counter() - start
+    gc.enable()
+    return len(events) / elapsed, raised
+
+
+def bench_facts_for(store: Store, clock: Clock, queries: int) -> tuple[float, float, int]:
+    """Median and p99 µs per ``facts_for`` call, and how many answers held a fact."""
+    samples: list[float] = []
+    held = 0
+    at = clock.now
+    for i in range(queries):
+        keys = {"under_review": f"org-{i % 1000}"}
+        start = time.perf_counter_ns()
+        found = store.facts_for(keys, at)
+        samples.append((time.perf_counter_ns() - start) / 1000)
+        held += bool(found)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1], held
+
+
+def run(
+    name: str, store: Store, clock: Clock, events: list[Event], queries: int
+) -> dict[str, float]:
+    """Time one store and print its two rows."""
+    rate, raised = bench_observe(store, clock, events)
+    median, p99, held = bench_facts_for(store, clock, queries)
+    print(f"{name:<12} observe: {rate:>10,.0f} /s ({len(events)} events, {raised} facts raised)")
+    print(f"{'':<12} facts_for: median {median:8.1f} µs  p99 {p99:8.1f} µs "
+          f"({queries} queries, {held} held a fact)")
+    return {"rate": rate, "median_us": median}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=5_000)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--quick", action="store_true", help="a few thousand events only")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events, args.queries = 3_000, 500
+    events = stream(args.events)
+    clock = Clock()
+    memory = run("in-process", InProcessStore(clock=clock), clock, events, args.queries)
+    ok = memory["rate"] >= GOAL_OBSERVES_PER_S
+    print(f"goal >= {GOAL_OBSERVES_PER_S:,} observes/s in-process: {'met' if ok else 'NOT met'}")
+    try:
+        from compliance.signals import RedisStore
+
+        clock = Clock()
+        store = RedisStore(url=args.redis, namespace=f"bench-{uuid.uuid4().hex}", clock=clock)
+        try:
+            shared = run("redis", store, clock, events[: max(args.events // 5, 1)], args.queries)
+        finally:
+            store.clear()
+    except (ImportError, StoreUnavailable) as err:
+        print(f"redis        skipped: {err}")
+        return 0
+    ok = shared["median_us"] <= GOAL_ROUND_TRIP_MS * 1000
+    print(f"goal facts_for round trip <= {GOAL_ROUND_TRIP_MS} ms on localhost: "
+          f"{'met' if ok else 'NOT met'} (median)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
