@@ -261,19 +261,29 @@ class TestTampering:
         assert not report.ok
         assert report.breaks[0].kind == "truncated"
 
+    def test_signature_spelling_is_fixed(self, engine: Engine, signer: Signer,
+                                         tmp_path: Path) -> None:
+        """Upper-casing the closing checkpoint's hex signature is an edit, though it decodes."""
+        path = _write(tmp_path / "d.jsonl", engine, signer)
+        lines = _lines(path)
+        record = json.loads(lines[-1])
+        record["sig"] = record["sig"].upper()
+        _save(path, [*lines[:-1], canonical(record)])
+        assert _first_break(path, signer) == "rewritten"
+
     def test_random_bit_flips_never_crash(self, engine: Engine, signer: Signer,
                                           tmp_path: Path) -> None:
         """200 single bit flips: verify reports a break (or a still-valid log), never raises."""
         path = _write(tmp_path / "d.jsonl", engine, signer)
         data = path.read_bytes()
         rng = random.Random(7)
-        for _ in range(200):
+        for _ in range(400):
             flipped = bytearray(data)
             i = rng.randrange(len(flipped))
             flipped[i] ^= 1 << rng.randrange(8)
             path.write_bytes(bytes(flipped))
             report = verify([path], verifier=signer.verifier())
-            assert not report.ok
+            assert not report.ok, (i, data[max(0, i - 60):i + 20])
 
     @pytest.mark.parametrize("junk", [
         b"\xff\xfe not utf-8", b'{"seq":NaN}', b'{"seq":' + b"9" * 5000 + b"}",

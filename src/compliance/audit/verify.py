@@ -9,6 +9,7 @@ consistent with each other; anyone can recompute sha256, so only a signed checkp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ BREAK_KINDS = (
     "torn", "malformed",
 )
 _KINDS = {"decision", "start", "checkpoint"}
+_SIG = re.compile(r"[0-9a-f]{128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +201,10 @@ def _checkpoint(record: dict[str, Any], state: _State, report: VerifyReport,
         return None
     seq = record["seq"]
     sig = record.get("sig")
-    if not isinstance(sig, str):
+    if sig is None:
         return None  # an unsigned checkpoint covers nothing; the tail check reports it
+    if not isinstance(sig, str) or not _SIG.fullmatch(sig):  # one spelling per signature
+        return "rewritten", f"checkpoint {seq}: the signature is not 128 lowercase hex digits"
     body = {k: v for k, v in record.items() if k != "sig"}
     if record.get("key_id") != verifier.key_id or not verifier.verify(canonical(body), sig):
         return "rewritten", (f"checkpoint {seq} is not signed by {verifier.key_id}: the chain "
