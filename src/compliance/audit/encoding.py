@@ -1,8 +1,8 @@
 """Canonical JSON for log lines, and the strict reader that refuses anything else.
 
-A log line is the canonical encoding of one record: keys sorted, no whitespace, numbers
-as Python spells them (``repr`` for floats, decimal integers), ASCII with ``\\u`` escapes
-(so the bytes are UTF-8 and lone surrogates survive), no NaN or infinity. Integrity is
+A log line is the canonical encoding of one record: orjson's sorted-key UTF-8 JSON, no
+whitespace, shortest round-trip floats, no NaN or infinity; data orjson refuses (lone
+surrogates, huge integers) takes the standard library's sorted-key ASCII form. Integrity is
 checked on the bytes: a line must re-encode to exactly itself, so a duplicate key, a
 reordered key or a reformatted number is an edit even when it parses to the same data.
 """
@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import orjson
 
 __all__ = [
     "MAX_DEPTH",
@@ -35,9 +37,45 @@ _encoder = json.JSONEncoder(
 )
 
 
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def canonical(obj: object) -> bytes:
-    """The canonical bytes of JSON data (raises ``ValueError`` on NaN or infinity)."""
-    return _encoder.encode(obj).encode("ascii")
+    """The canonical bytes of JSON data: orjson's sorted-key UTF-8 form.
+
+    Data orjson refuses (lone surrogates, integers beyond 64 bits) takes the standard
+    library's sorted-key ASCII form instead; which one applies depends only on the data,
+    so re-encoding a parsed line gives back the same bytes. Callers pass JSON data only
+    (``sanitize`` makes it): orjson would write a NaN as ``null``.
+    """
+    try:
+        return orjson.dumps(obj, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        return _encoder.encode(obj).encode("ascii")
+
+
+def plain_canonical(obj: object) -> bytes | None:
+    """``canonical(obj)`` if ``obj`` is plain JSON data already; None if it needs ``sanitize``."""
+    try:
+        out = orjson.dumps(obj, option=_OPTIONS)
+    except TypeError:
+        return None
+    if b"null" in out and _has_nonfinite(obj):
+        return None  # orjson spelled a NaN or an infinity as null
+    return out
+
+
+def _has_nonfinite(obj: object) -> bool:
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def line_hash(line: bytes) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from compliance.audit.encoding import canonical, sanitize
+from compliance.audit.encoding import canonical, plain_canonical, sanitize
 from compliance.schema import CelType, ContextSchema
 
 __all__ = ["Redacted", "RedactionMode", "Redactor", "key_id"]
@@ -85,10 +85,7 @@ class Redactor:
         """The logged form of ``context``; never raises on any input."""
         lossy: list[str] = []
         plain: object = context
-        try:  # fast path: plain JSON already (the C encoder refuses anything else)
-            encoded = canonical(context) if isinstance(context, dict) else None
-        except (TypeError, ValueError):
-            encoded = None
+        encoded = plain_canonical(context) if isinstance(context, dict) else None
         if encoded is None:
             plain = sanitize(context, "", lossy)
             encoded = canonical(plain)
