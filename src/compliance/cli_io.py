@@ -5,22 +5,22 @@ does not control (a closed pipe, a full disk). This module turns every way that 
 wrong into an ``InputError`` or ``OutputError`` with a one-line message, so ``cli`` can
 print it and exit with a documented code instead of a traceback.
 
-The context reader is strict JSON (RFC 8259): no NaN or infinities, no duplicate keys, no
-lone surrogates, integers of at most ``MAX_INT_DIGITS`` digits, nesting at most
-``MAX_JSON_DEPTH`` deep, and at most ``max_bytes`` bytes, read from a regular file or from
-standard input only (a FIFO or a device could block forever or never end).
+Contexts are parsed by the project's one strict JSON reader (``compliance.jsonread``: no
+NaN or infinities, no duplicate keys, no lone surrogates, integers of at most
+``MAX_INT_DIGITS`` digits, nesting at most ``MAX_JSON_DEPTH`` deep), after at most
+``max_bytes`` bytes were read from a regular file or from standard input only (a FIFO or a
+device could block forever or never end).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
 import stat
 import sys
 from pathlib import Path
 from typing import Any
+
+from compliance.jsonread import JsonReadError, read_json
 
 __all__ = [
     "DEFAULT_MAX_CONTEXT_BYTES",
@@ -42,9 +42,6 @@ MAX_JSON_DEPTH = 64
 MAX_INT_DIGITS = 100
 """A JSON integer longer than this is refused; CEL integers are 64-bit (20 digits)."""
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InputError(Exception):
@@ -94,90 +91,23 @@ def read_bounded(name: str, max_bytes: int) -> tuple[bytes, str]:
 
 
 def parse_json_object(data: bytes, label: str) -> dict[str, Any]:
-    """``data`` as a strict JSON object, or ``InputError`` saying what is wrong and where."""
+    """``data`` as a strict JSON object (``compliance.jsonread``), or ``InputError`` saying why."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    depth = _depth(data)
-    if depth > MAX_JSON_DEPTH:
-        raise InputError(f"{label}: nested {depth} levels deep; the limit is {MAX_JSON_DEPTH}")
-    try:
-        value = json.loads(text, object_pairs_hook=_object, parse_int=_int,
-                           parse_constant=_constant, parse_float=_float)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except _RefusedError as exc:
-        raise InputError(f"{label}: invalid JSON: {exc}") from None
+        value = read_json(data, max_bytes=max(len(data), 1), max_depth=MAX_JSON_DEPTH,
+                          max_int_digits=MAX_INT_DIGITS)
+    except JsonReadError as exc:
+        where = f":{exc.line}:{exc.column}" if exc.line else ""
+        raise InputError(f"{label}{where}: {_READ_ERRORS[exc.code]}: {exc.message}") from None
     if not isinstance(value, dict):
         raise InputError(f"{label}: the context must be a JSON object, got {_kind(value)}")
-    _no_surrogates(value, label)
     return value
 
 
-class _RefusedError(ValueError):
-    """Raised from a ``json.loads`` hook; the message says what was refused."""
-
-
-def _depth(data: bytes) -> int:
-    """The deepest bracket nesting outside strings (linear; the parser itself recurses)."""
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub(b"", data)):
-        depth += 1 if match.group() in (b"[", b"{") else -1
-        deepest = max(deepest, depth)
-    return deepest
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _RefusedError(f"duplicate key `{_shown(key)}`")
-        out[key] = value
-    return out
-
-
-def _int(text: str) -> int:
-    digits = len(text.lstrip("-"))
-    if digits > MAX_INT_DIGITS:
-        raise _RefusedError(f"an integer of {digits} digits; the limit is {MAX_INT_DIGITS}")
-    return int(text)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _RefusedError(f"the number `{text[:20]}` is out of range")
-    return value
-
-
-def _constant(text: str) -> object:
-    raise _RefusedError(f"`{text}` is not a JSON value")
-
-
-def _no_surrogates(value: object, label: str) -> None:
-    """Refuse lone surrogates (``"\\ud800"``): they are not text and cannot be written."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            strings = [item]
-        elif isinstance(item, dict):
-            strings = list(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-            continue
-        else:
-            continue
-        for s in strings:
-            if _SURROGATE.search(s):
-                raise InputError(f"{label}: invalid JSON: a lone surrogate (\\ud800-\\udfff) "
-                                 "in a string")
-
-
-def _shown(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", text[:40])
+_READ_ERRORS = {
+    "invalid-json": "invalid JSON", "duplicate-key": "invalid JSON",
+    "non-finite-number": "invalid JSON", "json-too-deep": "too deeply nested",
+    "json-too-large": "too large",
+}
 
 
 def _kind(value: object) -> str:

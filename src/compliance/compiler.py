@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from compliance.budget import FREE_SIZE, charge
+from compliance.cost import ZERO_SIZES, estimate_cost
 from compliance.expr import (
     Call,
     Comprehension,
@@ -34,6 +36,7 @@ from compliance.functions import (
     IMPLEMENTATIONS,
     cel_eq,
     cel_in,
+    charge_regex,
     index,
     no_overload,
     regex_searcher,
@@ -119,7 +122,13 @@ def _bool_error(fn: str, value: object, start: int, end: int) -> CelEvalError:
 
 
 def _merge_unknown(first: BaseException, second: BaseException) -> BaseException:
-    """Combine two failures per CEL: unknowns merge and beat errors; else the first wins."""
+    """Combine two failures per CEL: unknowns merge and beat errors; else the first wins.
+
+    A refused cost charge beats both: it aborts the evaluation rather than being a value.
+    """
+    for failure in (first, second):
+        if _aborted(failure):
+            return failure
     if isinstance(first, CelUnknown):
         if isinstance(second, CelUnknown):
             return CelUnknown(first.paths | second.paths)
@@ -314,6 +323,11 @@ class _Compiler:
             s = subject(act)
             if type(s) is not str:
                 raise no_overload("matches", s, pattern).at(start, end)
+            if len(s) > FREE_SIZE:
+                try:
+                    charge_regex(s, pattern)
+                except CelEvalError as err:
+                    raise err.at(start, end) from None
             return search(s)
 
         return matches, _NOCONST
@@ -371,6 +385,8 @@ class _Compiler:
             e = elem(act)
             c = container(act)
             if type(e) is str and (type(c) is list or type(c) is tuple):
+                if len(c) > FREE_SIZE:
+                    _charge_at(len(c), start, end)
                 return e in c
             try:
                 return cel_in(e, c)
@@ -489,8 +505,18 @@ class _Compiler:
         finally:
             self.scopes.pop()
         loop = _LOOPS[node.kind]
-        limit = self.env.max_iterations
+        limit = (self.env.max_iterations, self._steps_per_element(node))
         return loop(rng, body, pred=pred, key=key, node=node, limit=limit), _NOCONST
+
+    def _steps_per_element(self, node: Comprehension) -> int:
+        """The closure calls one iteration makes, charged per element before the loop runs.
+
+        Size-dependent work inside the body charges itself when it happens, so this is the
+        static estimate with zero assumed sizes: the nodes, variables expanded.
+        """
+        parts = (node.body,) if node.predicate is None else (node.body, node.predicate)
+        variables = self.env.variables or {}
+        return 1 + sum(estimate_cost(p, None, variables, sizes=ZERO_SIZES) for p in parts)
 
 
 def _tname(v: object) -> str:
@@ -797,6 +823,14 @@ def _call_fn(impl: Callable[..., Any], fns: list[_Fn], start: int, end: int) -> 
     return call
 
 
+def _charge_at(units: int, start: int, end: int) -> None:
+    """Charge the decision's budget; a refusal is a ``cost-limit`` error at this node."""
+    try:
+        charge(units)
+    except CelEvalError as err:
+        raise err.at(start, end) from None
+
+
 def _in_strings_fn(elem: _Fn, items: tuple[str, ...], start: int, end: int) -> _Fn:
     """``x in ["a", "b"]``: a frozenset lookup, exact because strings only equal strings."""
     members = frozenset(items)
@@ -819,6 +853,8 @@ def _const_str_in_fn(elem: str, container: _Fn, start: int, end: int) -> _Fn:
     def const_in(act: Any) -> bool:
         c = container(act)
         if type(c) is list or type(c) is tuple:
+            if len(c) > FREE_SIZE:
+                _charge_at(len(c), start, end)
             return elem in c
         try:
             return cel_in(elem, c)
@@ -880,7 +916,13 @@ def _or_fn(left: _Fn, right: _Fn, node: Call) -> _Fn:
 
 
 def _absorb(failure: BaseException, right: _Fn, act: Any, absorbing: bool) -> bool:
-    """The left side failed: the right side's absorbing value wins, else the failures merge."""
+    """The left side failed: the right side's absorbing value wins, else the failures merge.
+
+    A refused cost charge (``cost-limit``) is never absorbed: the work was not done, so
+    the decision must not be trusted even where CEL would not need the value.
+    """
+    if _aborted(failure):
+        raise failure
     try:
         rv = right(act)
     except (CelEvalError, CelUnknown) as err:
@@ -888,6 +930,11 @@ def _absorb(failure: BaseException, right: _Fn, act: Any, absorbing: bool) -> bo
     if rv is absorbing:
         return bool(absorbing)
     raise failure
+
+
+def _aborted(failure: BaseException) -> bool:
+    """True for a refused cost charge, which stops the evaluation (see ``_absorb``)."""
+    return type(failure) is CelEvalError and failure.code == "cost-limit"
 
 
 _SPECIAL: dict[str, Callable[[_Compiler, Call], tuple[_Fn, object]]] = {
@@ -919,8 +966,17 @@ def _range_items(value: Any, start: int, end: int) -> Any:
     )
 
 
-def _scope(act: Any, n: int, max_iterations: int, start: int, end: int) -> dict[str, Any]:
-    """A child activation for a macro; the iteration budget is shared with enclosing macros."""
+def _scope(act: Any, n: int, limit: tuple[int, int], start: int, end: int) -> dict[str, Any]:
+    """A child activation for a macro, after charging ``n`` iterations to the budgets.
+
+    ``limit`` is ``(max_iterations, steps per element)``: the iteration budget is shared
+    with enclosing macros (per top-level comprehension); the decision's cost budget is
+    charged ``n * steps`` up front, so a loop that cannot finish never starts.
+    """
+    max_iterations, per = limit
+    units = n * per
+    if units > FREE_SIZE:
+        _charge_at(units, start, end)
     local = dict(act)
     budget = local.get(_BUDGET)
     if budget is None:
@@ -937,7 +993,8 @@ _Loop = Callable[..., _Fn]
 
 
 def _loop_quantifier(
-    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension,
+    limit: tuple[int, int],
 ) -> _Fn:
     start, end = node.start, node.end
     is_all = node.kind == "all"
@@ -952,6 +1009,8 @@ def _loop_quantifier(
             try:
                 v = body(local)
             except (CelEvalError, CelUnknown) as err:
+                if _aborted(err):
+                    raise
                 failure = err if failure is None else _merge_unknown(failure, err)
                 continue
             if v is stop:
@@ -967,7 +1026,8 @@ def _loop_quantifier(
 
 
 def _loop_exists_one(
-    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension,
+    limit: tuple[int, int],
 ) -> _Fn:
     start, end = node.start, node.end
 
@@ -988,7 +1048,8 @@ def _loop_exists_one(
 
 
 def _loop_map(
-    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension,
+    limit: tuple[int, int],
 ) -> _Fn:
     start, end = node.start, node.end
 
@@ -1011,7 +1072,8 @@ def _loop_map(
 
 
 def _loop_filter(
-    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension, limit: int
+    rng: _Fn, body: _Fn, *, pred: _Fn | None, key: str, node: Comprehension,
+    limit: tuple[int, int],
 ) -> _Fn:
     start, end = node.start, node.end
 

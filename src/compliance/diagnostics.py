@@ -96,8 +96,18 @@ RuntimeCode = Literal[
 ]
 """Every code a run-time error (``CelEvalError``, ``EvalError``, ``EvaluationError``) can carry."""
 
+InputCode = Literal[
+    "duplicate-key",
+    "invalid-json",
+    "json-too-deep",
+    "json-too-large",
+    "non-finite-number",
+]
+"""Every code a refused input document (``JsonReadError``: a context, a traffic line) can carry."""
+
 DIAGNOSTIC_CODES: frozenset[str] = frozenset(get_args(DiagnosticCode))
 RUNTIME_CODES: frozenset[str] = frozenset(get_args(RuntimeCode))
+INPUT_CODES: frozenset[str] = frozenset(get_args(InputCode))
 
 
 class Severity(StrEnum):

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from compliance.budget import DEFAULT_DECISION_BUDGET
 from compliance.canonical import pack_set_digest
 from compliance.checker import CheckedPackSet, check_pack_set
 from compliance.contexts import ContextProblem, validate_context
@@ -53,23 +54,27 @@ class Engine:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_checked", "_plan", "backend")
+    __slots__ = ("_checked", "_plan", "backend", "cost_limit")
 
-    def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled") -> None:
+    def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
+                 cost_limit: int = DEFAULT_DECISION_BUDGET) -> None:
         pack_set = checked.pack_set
         digest = pack_set_digest(pack_set)
         self._checked = checked
         self._plan: Plan = plan(checked, digest, _factory(backend))
         self.backend = backend
+        self.cost_limit = cost_limit
+        # the run-time cost budget of each decision, in steps (compliance.budget)
 
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
-                  backend: Backend = "compiled") -> Engine:
+                  backend: Backend = "compiled",
+                  cost_limit: int = DEFAULT_DECISION_BUDGET) -> Engine:
         """Load, check and compile pack files or directories; raise ``PackError`` on any error."""
         diagnostics, checked = check_paths(paths, schema)
         if checked is None:
             raise PackError(diagnostics.errors or diagnostics.sorted())
-        return cls(checked, backend=backend)
+        return cls(checked, backend=backend, cost_limit=cost_limit)
 
     @property
     def plan(self) -> Plan:
@@ -89,7 +94,8 @@ class Engine:
     def evaluate(self, context: Mapping[str, Any], *, strict: bool = False,
                  explain: bool = False) -> Decision:
         """Decide one request; errors become a fail-closed decision unless ``strict``."""
-        return evaluate(self._plan, context, strict=strict, explain=explain)
+        return evaluate(self._plan, context, strict=strict, explain=explain,
+                        cost_limit=self.cost_limit)
 
     def validate(self, context: object) -> list[ContextProblem]:
         """Every way ``context`` departs from the schema (types, formats); empty when clean."""

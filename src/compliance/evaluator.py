@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from compliance import budget
 from compliance.canonical import digest_json
 from compliance.decision import (
     Decision,
@@ -79,15 +80,18 @@ class _Pass:
 
 
 def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
-             explain: bool = False) -> Decision:
+             explain: bool = False, cost_limit: int = budget.DEFAULT_DECISION_BUDGET) -> Decision:
     """Decide one request. Never raises unless ``strict`` (see the module docstring).
 
     Whatever goes wrong inside (an overflow, exhausted memory or recursion, a bug) becomes
     a fail-closed decision recording it as ``resource-exhausted`` or ``internal-error``
     with the pack and rule being evaluated when known; ``strict`` raises
-    ``EvaluationError`` with the exception chained instead.
+    ``EvaluationError`` with the exception chained instead. ``cost_limit`` is the
+    decision's run-time budget (``compliance.budget``): a rule whose evaluation would
+    exceed it fails closed with ``cost-limit``.
     """
     progress = _Progress()
+    token = budget.start(cost_limit)
     try:
         return _evaluate(plan, context, strict=strict, explain=explain, progress=progress)
     except EvaluationError:
@@ -96,6 +100,8 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         return _crashed(plan, context, sys.exception() or Exception(), progress, strict=False)
     except Exception as exc:  # MemoryError, RecursionError, bugs: all fail closed
         return _crashed(plan, context, exc, progress, strict=strict)
+    finally:
+        budget.finish(token)
 
 
 @dataclass(slots=True)

@@ -9,6 +9,10 @@ parameter is the call target (``s.startsWith(p)``).
 ``IMPLEMENTATIONS[name]`` is one Python callable per name, taking the target (if any) and
 the arguments positionally; it dispatches on the runtime types and raises ``CelEvalError``
 (without offsets: the compiler adds them) when no overload matches or an operation fails.
+
+Functions whose work or output grows with their inputs (``+``, ``replace``, ``split``,
+``join``, ``format``, ``in`` …) charge the decision's run-time budget (``compliance.budget``)
+with the size they are about to scan or allocate, *before* doing it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import re2
 
+from compliance.budget import FREE_SIZE, charge, charge_chars
 from compliance.schema import (
     BOOL,
     BYTES,
@@ -62,6 +67,7 @@ __all__ = [
     "Overload",
     "cel_eq",
     "cel_in",
+    "charge_regex",
     "compile_regex",
     "format_double",
     "index",
@@ -161,6 +167,12 @@ def _checked_uint(v: int) -> UInt:
 # equality, ordering, membership
 
 
+def _charge_items(n: int) -> None:
+    """Charge for scanning or allocating ``n`` list elements when over ``FREE_SIZE``."""
+    if n > FREE_SIZE:
+        charge(n)
+
+
 def cel_eq(a: object, b: object) -> bool:
     """CEL equality: numbers compare across int/uint/double, other types must match exactly."""
     ta, tb = type(a), type(b)
@@ -177,7 +189,10 @@ def cel_eq(a: object, b: object) -> bool:
             return False
         la: Any = a
         lb: Any = b
-        return len(la) == len(lb) and all(cel_eq(x, y) for x, y in zip(la, lb, strict=True))
+        if len(la) != len(lb):
+            return False
+        _charge_items(len(la))
+        return all(cel_eq(x, y) for x, y in zip(la, lb, strict=True))
     if isinstance(a, Mapping):
         return isinstance(b, Mapping) and _map_eq(a, b)
     if isinstance(b, list | tuple | Mapping):
@@ -188,6 +203,7 @@ def cel_eq(a: object, b: object) -> bool:
 def _map_eq(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> bool:
     if len(a) != len(b):
         return False
+    _charge_items(len(a))
     for key, value in a.items():
         found, other = _map_get(b, key)
         if not found or not cel_eq(value, other):
@@ -217,6 +233,7 @@ def _map_get(m: Mapping[Any, Any], key: object) -> tuple[bool, object]:
 def cel_in(elem: object, container: object) -> bool:
     """``elem in container`` for lists (CEL equality) and maps (key presence)."""
     if isinstance(container, list | tuple):
+        _charge_items(len(container))
         te = type(elem)
         if te is str:
             return any(type(x) is str and x == elem for x in container)
@@ -275,13 +292,17 @@ def _add(a: Any, b: Any) -> object:
     if ta is tb:
         if ta is int:
             return _checked_int(a + b)
-        if ta is float or ta is str or ta is bytes:
+        if ta is str or ta is bytes:
+            charge_chars(len(a) + len(b))
+            return a + b
+        if ta is float:
             return a + b
         if ta is UInt:
             return _checked_uint(a + b)
         if ta is Duration:
             return check_duration(a.nanos + b.nanos)
     if _is_list(a) and _is_list(b):
+        _charge_items(len(a) + len(b))
         return [*a, *b]
     if ta is Timestamp and tb is Duration:
         return check_timestamp(a.nanos + b.nanos)
@@ -420,6 +441,7 @@ def _str_args(fn: str, *args: object) -> None:
 
 def _contains(s: object, sub: object) -> bool:
     _str_args("contains", s, sub)
+    charge_chars(len(s))  # type: ignore[arg-type]
     return sub in s  # type: ignore[operator]
 
 
@@ -467,16 +489,25 @@ def regex_searcher(pattern: str) -> Callable[[str], bool]:
 
 def _matches(s: Any, pattern: Any) -> bool:
     _str_args("matches", s, pattern)
+    charge_regex(s, pattern)
     return regex_searcher(pattern)(s)
+
+
+def charge_regex(subject: str, pattern: str) -> None:
+    """RE2 is linear in the subject; its work per character grows with the pattern."""
+    if len(subject) > FREE_SIZE:
+        charge_chars(len(subject) * -(-len(pattern) // 4))
 
 
 def _lower_ascii(s: Any) -> str:
     _str_args("lowerAscii", s)
+    charge_chars(len(s))
     return str(s.translate(_LOWER))
 
 
 def _upper_ascii(s: Any) -> str:
     _str_args("upperAscii", s)
+    charge_chars(len(s))
     return str(s.translate(_UPPER))
 
 
@@ -490,6 +521,7 @@ _SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x2
 
 def _trim(s: Any) -> str:
     _str_args("trim", s)
+    charge_chars(len(s))
     return str(s.strip(_SPACE))
 
 
@@ -515,6 +547,7 @@ def _index_of(s: Any, sub: Any, *rest: Any) -> int:
     start = rest[0] if rest else 0
     if not 0 <= start <= len(s):
         raise _index_error(start)
+    charge_chars(len(s))
     return int(s.find(sub, start))
 
 
@@ -524,6 +557,7 @@ def _last_index_of(s: Any, sub: Any, *rest: Any) -> int:
     end = rest[0] if rest else len(s)
     if not 0 <= end <= len(s):
         raise _index_error(end)
+    charge_chars(len(s))
     return int(s.rfind(sub, 0, end + len(sub)))
 
 
@@ -531,7 +565,22 @@ def _replace(s: Any, old: Any, new: Any, *rest: Any) -> str:
     if not (type(s) is str and type(old) is str and type(new) is str and _optional_int(rest)):
         raise no_overload("replace", s, old, new, *rest)
     count = rest[0] if rest else -1
+    if len(s) > FREE_SIZE or len(new) > len(old):
+        _charge_replace(s, old, new, count)
     return str(s.replace(old, new, count if count >= 0 else -1))
+
+
+def _charge_replace(s: str, old: str, new: str, count: int) -> None:
+    """Charge the scan and the output of ``s.replace(old, new)`` before building it.
+
+    ``replace("", x)`` inserts ``x`` at every position: the output of a 30 000-character
+    string is 900M characters, so its size is computed from the inputs first.
+    """
+    charge_chars(len(s))
+    hits = len(s) + 1 if old == "" else s.count(old)
+    if count >= 0:
+        hits = min(hits, count)
+    charge_chars(len(s) + hits * (len(new) - len(old)))
 
 
 def _split(s: Any, sep: Any, *rest: Any) -> list[str]:
@@ -540,6 +589,10 @@ def _split(s: Any, sep: Any, *rest: Any) -> list[str]:
     limit = rest[0] if rest else -1
     if limit == 0:
         return []
+    if len(s) > FREE_SIZE:  # the scan, the pieces' characters and one element per piece
+        charge_chars(2 * len(s))
+        pieces = len(s) if sep == "" else s.count(sep) + 1
+        _charge_items(min(pieces, limit) if limit > 0 else pieces)
     if sep == "":
         chars = list(s)
         if 0 < limit < len(chars):
@@ -567,11 +620,15 @@ def _join(items: Any, *rest: Any) -> str:
         raise no_overload("join", items, *rest)
     if any(type(x) is not str for x in items):
         raise no_overload("join", items, *rest)
-    return str((rest[0] if rest else "").join(items))
+    sep = rest[0] if rest else ""
+    _charge_items(len(items))
+    charge_chars(sum(map(len, items)) + len(sep) * max(len(items) - 1, 0))
+    return str(sep.join(items))
 
 
 def _reverse(s: Any) -> str:
     _str_args("reverse", s)
+    charge_chars(len(s))
     return str(s[::-1])
 
 
@@ -583,6 +640,7 @@ _QUOTE_ESCAPES = {
 
 def _quote(s: Any) -> str:
     _str_args("strings.quote", s)
+    charge_chars(10 * len(s))  # `\U0010ffff`: ten characters out per character in
     out = ['"']
     for ch in s:
         esc = _QUOTE_ESCAPES.get(ch)
@@ -721,6 +779,7 @@ def _format(template: Any, args: Any) -> str:
     if type(template) is not str or not _is_list(args):
         raise no_overload("format", template, args)
     out: list[str] = []
+    charge_chars(len(template))
     i, n, arg_index = 0, len(template), 0
     while i < n:
         ch = template[i]
@@ -746,7 +805,9 @@ def _format(template: Any, args: Any) -> str:
             raise CelEvalError("invalid-argument", message)
         if arg_index >= len(args):
             raise CelEvalError("invalid-argument", f"index {arg_index} out of range")
-        out.append(_fmt_one(clause, precision, args[arg_index]))
+        piece = _fmt_one(clause, precision, args[arg_index])
+        charge_chars(len(piece))
+        out.append(piece)
         arg_index += 1
         i = j + 1
     return "".join(out)
@@ -828,6 +889,7 @@ def _to_string(v: Any) -> str:
     if t is bool:
         return "true" if v else "false"
     if t is bytes:
+        charge_chars(len(v))
         try:
             return str(v.decode("utf-8"))
         except UnicodeDecodeError:
@@ -843,6 +905,7 @@ def _to_bytes(v: Any) -> bytes:
     if type(v) is bytes:
         return bytes(v)
     if type(v) is str:
+        charge_chars(4 * len(v))
         return bytes(v.encode("utf-8"))
     raise no_overload("bytes", v)
 

@@ -11,13 +11,20 @@ when the parser knows it, a 1-based line and column.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "JsonReadError", "read_json"]
+from compliance.diagnostics import InputCode
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_INT_DIGITS", "JsonReadError",
+           "read_json"]
 
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB: a request context is a few hundred bytes
 DEFAULT_MAX_DEPTH = 64
+DEFAULT_MAX_INT_DIGITS = 100  # int64 needs 19; a longer number is an attack, not a value
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
@@ -25,7 +32,7 @@ _BRACKET = re.compile(r"[\[\]{}]")
 class JsonReadError(ValueError):
     """Why a JSON document was refused; ``line``/``column`` are 1-based, 0 when unknown."""
 
-    def __init__(self, code: str, message: str, line: int = 0, column: int = 0) -> None:
+    def __init__(self, code: InputCode, message: str, line: int = 0, column: int = 0) -> None:
         super().__init__(code, message, line, column)
         self.code = code
         self.message = message
@@ -38,13 +45,16 @@ class JsonReadError(ValueError):
 
 
 def read_json(data: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
-              max_depth: int = DEFAULT_MAX_DEPTH, allow_nan: bool = False) -> object:
+              max_depth: int = DEFAULT_MAX_DEPTH, max_int_digits: int = DEFAULT_MAX_INT_DIGITS,
+              allow_nan: bool = False) -> object:
     """Parse one JSON document; raise ``JsonReadError`` for anything a context may not be.
 
     Codes: ``json-too-large`` (over ``max_bytes`` UTF-8 bytes), ``json-too-deep`` (arrays
     and objects nested over ``max_depth``), ``invalid-json`` (syntax, encoding, an integer
-    over Python's digit limit), ``duplicate-key``, ``non-finite-number`` (``NaN``,
-    ``Infinity``, ``-Infinity`` unless ``allow_nan``).
+    of more than ``max_int_digits`` digits, a lone surrogate such as ``"\\ud800"``, which
+    is not text and could not be written back), ``duplicate-key``, ``non-finite-number``
+    (``NaN``, ``Infinity``, ``-Infinity``, or a number too large for a double such as
+    ``1e999``, unless ``allow_nan``).
     """
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
@@ -59,14 +69,55 @@ def read_json(data: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
         text = data
     _check_depth(text, max_depth)
     try:
-        return json.loads(text, object_pairs_hook=_unique_object,
-                          parse_constant=_constant(allow_nan))
+        value = json.loads(text, object_pairs_hook=_unique_object,
+                           parse_constant=_constant(allow_nan),
+                           parse_int=_int(max_int_digits), parse_float=_float(allow_nan))
     except JsonReadError:
         raise
     except json.JSONDecodeError as exc:
         raise JsonReadError("invalid-json", exc.msg, exc.lineno, exc.colno) from exc
-    except (ValueError, RecursionError) as exc:  # e.g. an integer over 4300 digits
+    except (ValueError, RecursionError) as exc:
         raise JsonReadError("invalid-json", str(exc)) from exc
+    if "\\u" in text or _SURROGATE.search(text):
+        _refuse_surrogates(value)  # only an escape can smuggle one into parsed strings
+    return value
+
+
+def _int(max_digits: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        digits = len(text) - text.startswith("-")
+        if digits > max_digits:
+            raise JsonReadError("invalid-json",
+                                f"an integer of {digits} digits; the limit is {max_digits}")
+        return int(text)
+
+    return parse
+
+
+def _float(allow_nan: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not allow_nan and not math.isfinite(value):
+            raise JsonReadError("non-finite-number",
+                                f"`{text[:20]}` is out of range for a double")
+        return value
+
+    return parse
+
+
+def _refuse_surrogates(value: object) -> None:
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise JsonReadError("invalid-json",
+                                    "a lone surrogate (\\ud800-\\udfff) in a string")
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -74,7 +125,7 @@ def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
     for key, value in pairs:
         if key in out:
             shown = key if len(key) <= 80 else key[:80] + "…"
-            raise JsonReadError("duplicate-key", f"key `{shown}` appears twice in one object")
+            raise JsonReadError("duplicate-key", f"duplicate key `{shown}` in one object")
         out[key] = value
     return out
 
@@ -97,7 +148,7 @@ def _check_depth(text: str, max_depth: int) -> None:
         if match.group() in "[{":
             depth += 1
             if depth > max_depth:
-                raise JsonReadError("json-too-deep",
-                                    f"arrays and objects nest deeper than {max_depth} levels")
+                raise JsonReadError("json-too-deep", "arrays and objects nested too deep; "
+                                    f"the limit is {max_depth} levels")
         else:
             depth -= 1

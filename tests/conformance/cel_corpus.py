@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compliance import budget
 from compliance.cel import CelSyntaxError, parse
 from compliance.compiler import CelCompileError, CompileEnv, compile_expr
 from compliance.values import (
@@ -146,7 +147,11 @@ def run_case(case: Case) -> Outcome:
     try:
         bindings = {k: decode(v) for k, v in case.bindings.items()}
         program = compile_expr(parse(case.expr), CompileEnv(container=case.container))
-        result = program(bindings)
+        token = budget.start()  # as in a decision: the default run-time budget must fit
+        try:
+            result = program(bindings)
+        finally:
+            budget.finish(token)
     except (CelEvalError, CelSyntaxError, CelCompileError) as err:
         if "error" in case.expected:
             return Outcome("pass")

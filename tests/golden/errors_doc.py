@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compliance.diagnostics import DIAGNOSTIC_CODES, RUNTIME_CODES
+from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES
 from compliance.engine import Engine
+from compliance.jsonread import JsonReadError, read_json
 from compliance.loader import load_pack_set
 from compliance.render import render_summary, render_text
 
@@ -37,7 +38,7 @@ HEADER = """\
 # Diagnostic and run-time error codes
 
 Every problem the engine reports has a stable kebab-case code; tools and tests match on the
-code, never on the message. There are two closed sets, both defined in
+code, never on the message. There are three closed sets, all defined in
 `src/compliance/diagnostics.py`:
 
 - **Check-time codes** (`DiagnosticCode`): problems in rule packs, reported by
@@ -47,15 +48,18 @@ code, never on the message. There are two closed sets, both defined in
   evaluation. The decision fails closed (`effect: deny`) and lists the error in `errors`
   (see [decision.md](decision.md)); with `strict=True` (`compliance eval --strict`) the first
   one is raised as `EvaluationError`.
+- **Input codes** (`InputCode`): a context document refused before evaluation (not JSON,
+  duplicate keys, NaN, too large or too deep).
 
-A code can be in both sets (`no-matching-overload`, `undeclared-reference`): the checker
+A code can be in more than one set (`no-matching-overload`, `undeclared-reference`): the checker
 reports it when the types are known, evaluation when they are only known at run time.
 
 Every example below is output of the current code: check-time examples are the golden tests
 in `tests/golden/check/`, run-time examples are evaluated by `tests/golden/errors_doc.py`,
 which generates this page (`tests/golden/test_errors_doc.py` fails when it is out of date).
 
-Contents: [check-time codes](#check-time-codes), [run-time codes](#run-time-codes).
+Contents: [check-time codes](#check-time-codes), [run-time codes](#run-time-codes),
+[input codes](#input-codes).
 """
 
 CONTEXT: dict[str, Any] = {
@@ -196,6 +200,47 @@ RUNTIME: dict[str, RuntimeCase] = {
 }
 
 
+@dataclass(frozen=True)
+class InputCase:
+    """A code of a refused input document: what it means and a document that produces it."""
+
+    meaning: str
+    document: str
+
+
+INPUT: dict[str, InputCase] = {
+    "duplicate-key": InputCase(
+        "An object holds the same key twice. Python's `json` would keep the last value; "
+        "which one the sender meant is unknowable, so the document is refused.",
+        '{"request": {"model": "opus-4.8"}, "request": {"model": "fable-5"}}'),
+    "invalid-json": InputCase(
+        "Not a JSON document: a syntax error (with line and column), bytes that are not "
+        "UTF-8, an integer of more than 100 digits, or a lone surrogate escape "
+        "(`\\ud800`), which is not text.",
+        '{"request": {"model": "fable-5",}}'),
+    "json-too-deep": InputCase(
+        "Arrays and objects nest deeper than the limit (64 levels by default), checked "
+        "before parsing so a hostile document cannot exhaust the parser's recursion.",
+        '{"a": ' * 65 + "1" + "}" * 65),
+    "json-too-large": InputCase(
+        "The document is larger than the limit (1 MiB by default; `compliance eval "
+        "--max-context-bytes`), checked before it is parsed.",
+        '{"request": {"model": "' + "x" * (1 << 20) + '"}}'),
+    "non-finite-number": InputCase(
+        "`NaN`, `Infinity` or `-Infinity` (which Python's `json` accepts but JSON does "
+        "not), or a number too large for a double (`1e999`).",
+        '{"request": {"risk_scores": {"bio": NaN}}}'),
+}
+
+
+def _input_example(case: InputCase) -> str:
+    try:
+        read_json(case.document)
+    except JsonReadError as exc:
+        return str(exc)
+    raise AssertionError(f"{case.document[:60]!r} was accepted")
+
+
 def _set(context: dict[str, Any], dotted: str, value: object) -> None:
     *parents, last = dotted.split(".")
     node = context
@@ -277,6 +322,8 @@ def problems() -> list[str]:
         out.append(f"run-time code `{code}` has no RUNTIME entry in tests/golden/errors_doc.py")
     for code in sorted(RUNTIME.keys() - RUNTIME_CODES):
         out.append(f"RUNTIME documents `{code}`, which is not in RuntimeCode")
+    for code in sorted(INPUT_CODES ^ INPUT.keys()):
+        out.append(f"input code `{code}` is not both in InputCode and in INPUT")
     return out
 
 
@@ -320,9 +367,21 @@ def _run_time() -> list[str]:
     return parts
 
 
+def _input() -> list[str]:
+    parts = ["\n## Input codes\n\nA context document (`compliance eval`, a traffic line) "
+             "that is refused before evaluation, by `compliance.jsonread.read_json`. The CLI "
+             "prints the message and exits 2.\n"]
+    for code in sorted(INPUT_CODES):
+        case = INPUT[code]
+        shown = case.document if len(case.document) <= 120 else case.document[:100] + "…"
+        parts.append(f"\n### `{code}` (input)\n\n{case.meaning}\n\n```json\n{shown}\n```\n\n"
+                     f"```text\n{_input_example(case)}\n```\n")
+    return parts
+
+
 def build() -> str:
-    """The whole page: check-time codes, then run-time codes, each sorted by code."""
-    return "".join([HEADER, *_check_time(), *_run_time()])
+    """The whole page: check-time, run-time, then input codes, each sorted by code."""
+    return "".join([HEADER, *_check_time(), *_run_time(), *_input()])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import re
 
 from errors_doc import DOC, build, problems
 
-from compliance.diagnostics import DIAGNOSTIC_CODES, RUNTIME_CODES
+from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES
 
 
 def test_every_code_has_an_entry() -> None:
@@ -22,10 +22,12 @@ def test_errors_doc_is_current() -> None:
 def test_doc_sections_are_exactly_the_code_sets() -> None:
     """The page's headings list every code of each set and nothing else."""
     page = DOC.read_text(encoding="utf-8")
-    check_part, run_part = page.split("\n## Run-time codes\n")
+    check_part, rest = page.split("\n## Run-time codes\n")
+    run_part, input_part = rest.split("\n## Input codes\n")
     heading = re.compile(r"^### `([a-z0-9-]+)`", re.MULTILINE)
     assert set(heading.findall(check_part)) == DIAGNOSTIC_CODES
     assert set(heading.findall(run_part)) == RUNTIME_CODES
+    assert set(heading.findall(input_part)) == INPUT_CODES
 
 
 def test_errors_doc_covers_core_codes() -> None:

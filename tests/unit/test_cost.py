@@ -10,7 +10,7 @@ import pytest
 
 from compliance.cel import parse
 from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.cost import DEFAULT_MAX_LIST, check_cost, estimate_cost
+from compliance.cost import DEFAULT_MAX_LIST, SizeAssumptions, check_cost, estimate_cost
 from compliance.expr import Expr
 from compliance.loader import load_pack_set, load_schema_file
 
@@ -46,8 +46,8 @@ class TestEstimate:
 
     def test_declared_maximum_replaces_the_default(self) -> None:
         """A declared maximum of 4 nationalities bounds the same comprehension at 23."""
-        sizes = {"principal.nationalities": 4}
-        assert cost('principal.nationalities.exists(n, n == "US")', max_sizes=sizes) == 23
+        sizes = SizeAssumptions(sizes={"principal.nationalities": 4})
+        assert cost('principal.nationalities.exists(n, n == "US")', sizes=sizes) == 23
 
     def test_nested_comprehensions_multiply(self) -> None:
         """An `all` inside an `exists` over two unknown lists costs a million-odd steps."""
@@ -57,7 +57,8 @@ class TestEstimate:
     def test_matches_scales_with_subject_and_pattern(self) -> None:
         """`matches` on a context string: 4 nodes + ceil(1024/10) x ceil(14/4)."""
         assert cost('request.model.matches("^fable-[0-9]+$")') == 4 + 103 * 4
-        assert cost('request.model.matches("^fable-[0-9]+$")', max_string=10) == 4 + 1 * 4
+        short = SizeAssumptions(max_string=10)
+        assert cost('request.model.matches("^fable-[0-9]+$")', sizes=short) == 4 + 1 * 4
 
     def test_string_functions_scan_their_strings(self) -> None:
         """`startsWith` scans the context string (103) and the literal (1)."""
@@ -76,6 +77,69 @@ class TestEstimate:
         """`exists` over `list + [x]` iterates the sum of both bounds."""
         text = '(principal.nationalities + ["US"]).exists(n, n == "US")'
         assert cost(text) == 1 + (1 + 2 + 2 + 1000 + 1) + 1001 * 5
+
+
+class TestSizePropagation:
+    """Output sizes flow through the expression: what consumes a built value pays its size."""
+
+    def test_replace_with_an_empty_pattern_squares_the_input(self) -> None:
+        """1024 chars + 1025 insertions of 1024 chars: 9 nodes, two scans, ~1M chars built."""
+        out = 1024 + 1025 * 1024
+        assert cost("request.model.replace('', request.model).size() > 0") == (
+            9 + 2 * 103 + -(-out // 10))
+
+    def test_replace_chained_twice_is_far_over_the_rule_budget(self) -> None:
+        """The second replace inserts 1024 chars at each of ~1M positions."""
+        once = cost("request.model.replace('', request.model).size() > 0")
+        twice = cost("request.model.replace('', request.model).replace('', request.model)"
+                     ".size() > 0")
+        assert twice > 1000 * once
+
+    def test_replace_with_a_literal_pattern_is_bounded_by_its_matches(self) -> None:
+        """`replace("ab", "xyz")` grows by at most 1 char per 2: 1024 + 512 characters out."""
+        out = 1024 + 512
+        assert cost('request.model.replace("ab", "xyz") == "q"') == (
+            7 + 103 + 1 + 1 + -(-out // 10) + 1)
+
+    def test_concatenation_size_reaches_the_consumer(self) -> None:
+        """`(m + m).contains("x")` scans 2048 characters, built by the `+` (205 each)."""
+        assert cost('(request.model + request.model).contains("x")') == 7 + 205 + 205 + 1
+
+    def test_map_elements_are_as_big_as_the_body(self) -> None:
+        """`join` of a `map` of `m + m` builds 3 x 2048 characters."""
+        text = '[1, 2, 3].map(i, request.model + request.model).join() == ""'
+        body = 1 + 2 + 2 + 205  # `+`, two selects, the concatenation
+        comprehension = 1 + 4 + 3 * (body + 1)
+        joined = -(-3 * 2048 // 10)
+        assert cost(text) == 1 + 1 + (1 + comprehension + joined) + 0
+
+    def test_in_over_split_scans_its_pieces(self) -> None:
+        """`split` of a context string gives up to 1025 pieces: `in` scans them all."""
+        text = '"a" in request.model.split(",")'
+        split = 1 + 2 + 1 + 2 * (103 + 1) + 1025
+        assert cost(text) == 1 + 1 + split + 1025
+
+    def test_list_concatenation_feeds_in(self) -> None:
+        """`x in list + list` scans both lists' bounds (and copies them)."""
+        text = '"a" in principal.nationalities + principal.authorizations'
+        assert cost(text) == 1 + 1 + (1 + 2 + 2 + 2000) + 2000
+
+    def test_iteration_variable_has_the_element_size(self) -> None:
+        """Each element of a context `list<string>` is a 1024-char string when it is scanned."""
+        text = 'principal.nationalities.exists(n, n.contains("x"))'
+        assert cost(text) == 1 + 2 + 1000 * (1 + 1 + 1 + 103 + 1 + 1)
+
+    def test_list_equality_compares_element_by_element(self) -> None:
+        """`==` between two context lists may compare up to 1000 elements."""
+        text = "principal.nationalities == principal.authorizations"
+        assert cost(text) == 5 + 1000
+
+    def test_declared_string_size_bounds_replace(self) -> None:
+        """A declared 10-character model keeps `replace('', m)` small."""
+        sizes = SizeAssumptions(sizes={"request.model": 10})
+        out = 10 + 11 * 10
+        assert cost("request.model.replace('', request.model).size() > 0", sizes=sizes) == (
+            9 + 2 * 1 + -(-out // 10))
 
 
 def _checked(directory: Path) -> CheckedPackSet:

@@ -372,6 +372,10 @@ class TestJsonRead:
         ('{"a": ', "invalid-json"),
         (b"\xff{}", "invalid-json"),
         ("1" * 5000, "invalid-json"),
+        ("1" * 101, "invalid-json"),
+        ("[1e999]", "non-finite-number"),
+        ('{"id": "\\ud800"}', "invalid-json"),
+        ('{"\\udfff": 1}', "invalid-json"),
     ])
     def test_refused(self, text: str | bytes, code: str) -> None:
         with pytest.raises(JsonReadError) as info:
@@ -391,6 +395,10 @@ class TestJsonRead:
         with pytest.raises(JsonReadError) as info:
             read_json('{\n  "a": }')
         assert (info.value.line, info.value.column) == (2, 8)
+
+    def test_long_but_bounded_integers_and_paired_surrogates_are_values(self) -> None:
+        assert read_json("-" + "9" * 100) == -int("9" * 100)
+        assert read_json('"\\ud83d\\ude00"') == "\U0001f600"
 
     def test_nan_when_allowed(self) -> None:
         value = read_json("[NaN]", allow_nan=True)
