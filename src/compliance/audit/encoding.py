@@ -1,8 +1,9 @@
 """Canonical JSON for log lines, and the strict reader that refuses anything else.
 
 A log line is the canonical encoding of one record: orjson's sorted-key UTF-8 JSON, no
-whitespace, shortest round-trip floats, no NaN or infinity; data orjson refuses (lone
-surrogates, huge integers) takes the standard library's sorted-key ASCII form. Integrity is
+whitespace, shortest round-trip floats, no NaN or infinity; data orjson refuses (integers
+beyond 64 bits) takes the standard library's sorted-key ASCII form. Lines are read back
+with ``compliance.jsonread``, the one strict reader. Integrity is
 checked on the bytes: a line must re-encode to exactly itself, so a duplicate key, a
 reordered key or a reformatted number is an edit even when it parses to the same data.
 """
@@ -12,18 +13,23 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from compliance.jsonread import JsonReadError, read_json
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_LINE_BYTES",
     "LineError",
     "canonical",
+    "fast_canonical",
     "line_hash",
+    "plain_canonical",
     "read_line",
     "sanitize",
 ]
@@ -31,7 +37,9 @@ __all__ = [
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 _MAX_INT_BITS = 13_000  # ~3 900 digits: under Python's int/str conversion limit
+_MAX_INT_DIGITS = 4_000
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _encoder = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
 )
@@ -46,7 +54,8 @@ def canonical(obj: object) -> bytes:
     Data orjson refuses (lone surrogates, integers beyond 64 bits) takes the standard
     library's sorted-key ASCII form instead; which one applies depends only on the data,
     so re-encoding a parsed line gives back the same bytes. Callers pass JSON data only
-    (``sanitize`` makes it): orjson would write a NaN as ``null``.
+    (``sanitize`` makes it): orjson would write a NaN as ``null``, and a lone surrogate
+    would come out as an escape no reader accepts.
     """
     try:
         return orjson.dumps(obj, option=_OPTIONS)
@@ -54,11 +63,18 @@ def canonical(obj: object) -> bytes:
         return _encoder.encode(obj).encode("ascii")
 
 
+def fast_canonical(obj: object) -> bytes | None:
+    """``canonical(obj)`` when orjson can write it (None: ``sanitize`` it first)."""
+    try:
+        return orjson.dumps(obj, option=_OPTIONS)
+    except TypeError:
+        return None
+
+
 def plain_canonical(obj: object) -> bytes | None:
     """``canonical(obj)`` if ``obj`` is plain JSON data already; None if it needs ``sanitize``."""
-    try:
-        out = orjson.dumps(obj, option=_OPTIONS)
-    except TypeError:
+    out = fast_canonical(obj)
+    if out is None:
         return None
     if b"null" in out and _has_nonfinite(obj):
         return None  # orjson spelled a NaN or an infinity as null
@@ -91,71 +107,21 @@ class LineError(ValueError):
         self.kind = kind
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise LineError("edited", f"duplicate key `{key}`")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise LineError("malformed", f"`{name}` is not JSON")
-
-
 def read_line(line: bytes) -> dict[str, Any]:
-    """Parse one log line strictly; raise ``LineError`` unless it is canonical JSON."""
-    if len(line) > MAX_LINE_BYTES:
-        raise LineError("malformed", f"line longer than {MAX_LINE_BYTES} bytes")
+    """Parse one log line strictly (``compliance.jsonread``); ``LineError`` unless canonical."""
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LineError("malformed", f"invalid UTF-8 at byte {exc.start}") from None
-    if _depth(text) > MAX_DEPTH:
-        raise LineError("malformed", f"nested deeper than {MAX_DEPTH} levels")
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except LineError:
-        raise
-    except json.JSONDecodeError as exc:
-        raise LineError("malformed", f"not a JSON record: {exc.msg} at column {exc.colno}"
-                        ) from None
-    except (ValueError, RecursionError) as exc:  # huge integers, pathological nesting
-        raise LineError("malformed", f"not usable JSON: {exc}") from None
+        value = read_json(line, max_bytes=MAX_LINE_BYTES, max_depth=MAX_DEPTH,
+                          max_int_digits=_MAX_INT_DIGITS)
+    except JsonReadError as exc:
+        kind = "edited" if exc.code == "duplicate-key" else "malformed"
+        at = f" at column {exc.column}" if exc.column else ""
+        prefix = "not a JSON record: " if exc.code == "invalid-json" and exc.column else ""
+        raise LineError(kind, f"{prefix}{exc.message}{at}") from None
     if not isinstance(value, dict):
         raise LineError("malformed", "not a JSON object")
-    try:
-        again = canonical(value)
-    except ValueError as exc:  # pragma: no cover - parse_constant already refuses NaN
-        raise LineError("malformed", str(exc)) from None
-    if again != line:
+    if canonical(value) != line:
         raise LineError("edited", "not in canonical form (reformatted or altered)")
     return value
-
-
-def _depth(text: str) -> int:
-    """Bracket depth outside strings, so deep nesting is refused before the parser recurses."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return 0
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def sanitize(value: object, path: str, lossy: list[str], depth: int = 0) -> object:
@@ -166,7 +132,12 @@ def sanitize(value: object, path: str, lossy: list[str], depth: int = 0) -> obje
     same); NaN, infinities, bytes, huge integers and foreign objects become descriptive text
     and are listed, so replay knows it cannot reproduce those inputs.
     """
-    if value is None or isinstance(value, str | bool):
+    if isinstance(value, str):
+        if _SURROGATE.search(value):  # not text: no UTF-8 spelling, refused by every reader
+            lossy.append(path)
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if value.bit_length() > _MAX_INT_BITS:
@@ -185,6 +156,8 @@ def sanitize(value: object, path: str, lossy: list[str], depth: int = 0) -> obje
         out: dict[str, object] = {}
         for key, item in value.items():
             name = key if isinstance(key, str) else str(key)
+            if _SURROGATE.search(name):
+                name = name.encode("utf-8", "backslashreplace").decode("utf-8")
             if name is not key:
                 lossy.append(f"{path}.{name}")
             out[name] = sanitize(item, f"{path}.{name}" if path else name, lossy, depth + 1)

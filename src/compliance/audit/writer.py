@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from compliance.audit.archive import DEFAULT_ARCHIVE, PackArchive
-from compliance.audit.encoding import MAX_LINE_BYTES, LineError, canonical, line_hash, read_line
+from compliance.audit.encoding import (
+    MAX_LINE_BYTES,
+    LineError,
+    canonical,
+    fast_canonical,
+    line_hash,
+    read_line,
+    sanitize,
+)
 from compliance.audit.record import RECORD_VERSION
 from compliance.audit.redaction import Redactor, scrub
 from compliance.errors import ComplianceError, LogIntegrityError
@@ -326,14 +334,13 @@ class DecisionLog:
         fields["chain"] = self._chain
         if sign:
             fields["sig"] = self.signer.sign(canonical(fields)) if self.signer else None
-        try:
-            line = canonical(fields)
-        except ValueError:  # NaN inside a decision (custom obligations): keep what we can
-            from compliance.audit.encoding import sanitize  # noqa: PLC0415
-
-            lossy: list[str] = fields.get("lossy", [])
-            lossy.append("decision")
-            line = canonical(sanitize(fields, "", []))
+        line = fast_canonical(fields)
+        if line is None:  # a lone surrogate or a huge int in the decision: keep what we can
+            lost: list[str] = []
+            clean = sanitize(fields, "", lost)
+            if lost and isinstance(clean, dict) and isinstance(clean.get("lossy"), list):
+                clean["lossy"].append("decision")
+            line = canonical(clean)
         if len(line) >= MAX_LINE_BYTES:
             fields["context"] = None
             fields.setdefault("lossy", []).append("context")
