@@ -67,7 +67,7 @@ class Redactor:
             else "hmac-sha256" if key is not None else "drop"
         )
         marked = self.sensitive if self.mode != "none" else frozenset()
-        self._plan = _plan(schema.variables, "", marked) if schema is not None else {}
+        self._plan = _plan(schema.variables if schema is not None else {}, "", marked)
 
     def keyed(self, value: object) -> str:
         """The HMAC of one value as logged (also how ``log show --org`` finds an org)."""
@@ -112,50 +112,52 @@ class Redactor:
         undeclared: list[str],
         secrets: list[str],
     ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in data.items():
-            step = plan.get(name)
-            if step is None:
-                undeclared.append(prefix + name)
-                continue
-            action, sub = step
-            if action is _KEEP:
-                out[name] = value
-            elif action is _SENSITIVE:
+        """Copy one object level, then touch only the names the plan singles out."""
+        out = dict(data)
+        extra = out.keys() - plan.names
+        for name in sorted(extra):
+            undeclared.append(prefix + name)
+            del out[name]
+        for name in plan.sensitive:
+            if name in out:
+                value = out[name]
                 redacted.append(prefix + name)
                 secrets.extend(_strings(value))
                 if self.mode == "hmac-sha256":
                     out[name] = self.keyed(value)
-            elif action is _OBJECT and isinstance(value, dict):
-                assert sub is not None
+                else:
+                    del out[name]
+        for name, sub in plan.objects:
+            value = out.get(name)
+            if isinstance(value, dict):
                 out[name] = self._project(
                     value, sub, prefix + name + ".", lossy=lossy, redacted=redacted,
                     undeclared=undeclared, secrets=secrets,
                 )
-            else:
-                if action is _MAP and isinstance(value, dict) and \
-                        not all(isinstance(k, str) for k in value):
-                    lossy.append(prefix + name)  # JSON spells every key as a string
-                out[name] = value
+        for name in plan.maps:
+            value = out.get(name)
+            if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+                lossy.append(prefix + name)  # JSON spells every key as a string
         return out
 
 
-_KEEP, _SENSITIVE, _OBJECT, _MAP = "keep", "sensitive", "object", "map"
-_Plan = dict[str, tuple[str, "dict[str, Any] | None"]]
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One object level of the schema: its names, and those redaction must touch."""
+
+    names: frozenset[str]
+    sensitive: tuple[str, ...]
+    objects: tuple[tuple[str, _Plan], ...]
+    maps: tuple[str, ...]
 
 
 def _plan(fields: Mapping[str, CelType], prefix: str, sensitive: frozenset[str]) -> _Plan:
-    """What to do with each declared name at one object level, decided once per schema."""
-    plan: _Plan = {}
-    for name, t in fields.items():
-        path = prefix + name
-        if path in sensitive:
-            plan[name] = (_SENSITIVE, None)
-        elif t.kind == "object":
-            plan[name] = (_OBJECT, _plan(dict(t.fields), path + ".", sensitive))
-        else:
-            plan[name] = (_MAP if t.kind == "map" else _KEEP, None)
-    return plan
+    """What to do at one object level, decided once per schema."""
+    marked = tuple(n for n in fields if prefix + n in sensitive)
+    objects = tuple((n, _plan(dict(t.fields), prefix + n + ".", sensitive))
+                    for n, t in fields.items() if t.kind == "object" and n not in marked)
+    maps = tuple(n for n, t in fields.items() if t.kind == "map" and n not in marked)
+    return _Plan(frozenset(fields), marked, objects, maps)
 
 
 def _strings(value: object) -> Iterable[str]:
