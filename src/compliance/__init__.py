@@ -20,7 +20,7 @@ from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, EngineHolder
 from compliance.errors import ComplianceError, EvaluationError, LogIntegrityError, PackError
 from compliance.loader import load_pack_set
-from compliance.schema import ContextSchema, schema_from_pydantic
+from compliance.schema import ContextSchema, Limits, schema_from_pydantic
 
 try:
     __version__ = version("compliance")
@@ -41,6 +41,7 @@ __all__ = [
     "EngineHolder",
     "EvaluationError",
     "InterventionOut",
+    "Limits",
     "LogIntegrityError",
     "Match",
     "Obligations",

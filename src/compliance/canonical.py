@@ -172,9 +172,21 @@ def schema_to_data(schema: ContextSchema) -> dict[str, object]:
 def _type_to_data(t: CelType) -> object:
     if t.kind == "object":
         return {name: _type_to_data(f) for name, f in t.fields}
+    if t.kind in ("list", "map") and _type_to_data(t.params[-1]) != str(t.params[-1]):
+        return {"type": str(t), "of": _type_to_data(t.params[-1])}  # constrained elements
+    data: dict[str, object] = {}
     if t.enum:
-        return {"type": str(t), "enum": list(t.enum)}
-    return str(t)
+        data["enum"] = list(t.enum)
+    c = t.constraint
+    if c.pattern:
+        data["pattern"] = c.pattern
+    if c.normalize:
+        data["normalize"] = list(c.normalize)
+    if c.empty_absent:
+        data["empty"] = "absent"
+    if not c.finite:
+        data["finite"] = False
+    return {"type": str(t), **data} if data else str(t)
 
 
 def pack_set_digest(

@@ -331,9 +331,9 @@ def _run_eval(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     engine = Engine(checked, backend=args.backend)
     problems = engine.validate(context)
-    if problems:
-        for problem in problems:
-            write_err(f"error: {label}: {problem}")
+    for problem in problems:
+        write_err(f"{problem.severity}: {label}: {problem}")
+    if any(problem.severity == "error" for problem in problems):
         return EXIT_USAGE
     log = _open_log(args.log, engine) if args.log else None
     try:

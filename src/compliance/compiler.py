@@ -12,12 +12,13 @@ is (in either order), ``true || x`` likewise; an unknown beats an error; two unk
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from compliance.budget import FREE_SIZE, charge
+from compliance.conform import MEMO, Nonconforming, describe, reader, remembered
 from compliance.cost import ZERO_SIZES, estimate_cost
 from compliance.expr import (
     Call,
@@ -41,26 +42,35 @@ from compliance.functions import (
     no_overload,
     regex_searcher,
 )
-from compliance.schema import CelType, ContextSchema
+from compliance.schema import DYN, CelType, ContextSchema, Limits
 from compliance.values import (
     OPTIONAL_NONE,
     TYPE_CONSTANTS,
     CelEvalError,
     CelUnknown,
-    Duration,
     Optional,
-    Timestamp,
     UInt,
-    to_duration,
-    to_timestamp,
 )
 
-__all__ = ["CelCompileError", "CompileEnv", "Program", "compile_expr", "free_attributes"]
+__all__ = [
+    "MEMO", "CelCompileError", "CompileEnv", "Program", "compile_expr", "free_attributes",
+    "request_activation",
+]
 
 Program = Callable[[Mapping[str, object]], object]
 _Fn = Callable[[Any], Any]
 _NOCONST = object()
 _BUDGET = "\x00budget"
+def request_activation(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The activation for one request: the context plus an empty memo of conformed values.
+
+    Each declared attribute is judged (``compliance.conform``) on its first read in the
+    request; later reads by other rules reuse the verdict. Macro scopes copy the activation,
+    so they share the memo.
+    """
+    activation = dict(context)
+    activation[MEMO] = {}
+    return activation
 
 
 class CelCompileError(ValueError):
@@ -203,7 +213,10 @@ class _Compiler:
     def _compile_has(self, node: Select) -> tuple[_Fn, object]:
         inner = attribute_path(node.operand)
         if inner is not None and self._local_key(inner[0]) is None and inner[0] in self.declared:
-            getter = self._declared_path(node.operand, inner, lenient=True)
+            path = (*inner, node.field)
+            if self._path_type(path) is not None:
+                return _has_declared_fn(self._declared_path(node, path)), _NOCONST
+            getter = self._declared_path(node.operand, inner)
             return _has_fn(getter, node.field, node.start, node.end, absent_ok=True), _NOCONST
         operand, _ = self.compile(node.operand)
         return _has_fn(operand, node.field, node.start, node.end, absent_ok=False), _NOCONST
@@ -235,7 +248,7 @@ class _Compiler:
 
     def _compile_name_chain(self, node: Expr, path: tuple[str, ...]) -> tuple[_Fn, object]:
         if not path[0].startswith(".") and path[0] in self.declared:
-            return self._declared_path(node, path, lenient=False), _NOCONST
+            return self._declared_path(node, path), _NOCONST
         return _resolve_fn(self._candidates(path), node.start, node.end), _NOCONST
 
     def _candidates(self, path: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
@@ -253,18 +266,36 @@ class _Compiler:
                 out.append((prefix + ".".join(parts[:n]), parts[n:]))
         return out
 
-    def _declared_path(self, node: Expr, path: tuple[str, ...], lenient: bool) -> _Fn:
-        """A getter for ``request.model``-style paths: absent keys are unknowns, leaves coerced."""
-        types: list[CelType | None] = []
+    def _path_type(self, path: tuple[str, ...]) -> CelType | None:
+        """The declared type of an attribute path (None where the schema does not say)."""
         t: CelType | None = self.declared[path[0]]
-        types.append(t)
         for name in path[1:]:
             t = _member_type(t, name)
-            types.append(t)
-        dotted = ".".join(path)
-        coerce = _coercer(types[-1], dotted, node.start, node.end)
-        fast = _FAST_TYPES.get(types[-1].kind if types[-1] is not None else "dyn", object)
-        return _path_fn(path, dotted, (fast, coerce), node.start, node.end)
+        return t
+
+    def _declared_path(self, node: Expr, path: tuple[str, ...]) -> _Fn:
+        """A getter for ``request.model``-style paths: absent keys are unknowns, values judged.
+
+        The value is conformed to its declared type (``compliance.conform``): normalised,
+        checked element by element and within the limits; a violation is a ``bad-context``
+        error naming the exact path.
+        """
+        t: CelType | None = self.declared[path[0]]
+        shown = path[0]
+        through_map: list[tuple[int, str]] = []  # (length of the map's path, its shown path)
+        for i, name in enumerate(path[1:], 1):
+            if t is not None and t.kind == "map":
+                through_map.append((i, shown))
+                shown += f"[{json.dumps(name)}]"
+            else:
+                shown += f".{name}"
+            t = _member_type(t, name)
+        limits = self.env.schema.limits if self.env.schema is not None else Limits()
+        read = _reader(t if t is not None else DYN, shown, limits, node.start, node.end)
+        getter = _path_fn(path, ".".join(path), read, node.start, node.end)
+        if not through_map:
+            return getter
+        return _map_size_guard(getter, path, through_map, limits.max_map, node)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -626,16 +657,49 @@ def _member_type(t: CelType | None, name: str) -> CelType | None:
     return None
 
 
+def _map_size_guard(getter: _Fn, path: tuple[str, ...], maps: list[tuple[int, str]],
+                    max_map: int, node: Expr) -> _Fn:
+    """Read ``request.risk_scores.bio`` only from a map within the size limit.
+
+    A key look-up costs the same in any map, but a map beyond ``max_map`` is a value the
+    context may not hold, whichever entry a rule reads: an error naming the map.
+    """
+    start, end = node.start, node.end
+
+    def guarded(act: Any) -> Any:
+        for length, shown in maps:
+            value: Any = act
+            for name in path[:length]:
+                value = value.get(name) if isinstance(value, Mapping) else None
+            if isinstance(value, Mapping) and len(value) > max_map:
+                message = f"`{shown}` has more than {max_map} entries"
+                raise CelEvalError("bad-context", message, start, end)
+        return getter(act)
+
+    return guarded
+
+
+def _has_declared_fn(getter: _Fn) -> _Fn:
+    """``has(request.use_case)``: the conformed value is present (an empty identifier is not)."""
+
+    def has(act: Any) -> bool:
+        try:
+            getter(act)
+        except CelUnknown:
+            return False
+        return True
+
+    return has
+
+
 def _path_fn(
-    path: tuple[str, ...], dotted: str, check: tuple[type, Callable[[Any], Any]],
-    start: int, end: int,
+    path: tuple[str, ...], dotted: str, read: Callable[[Any, Any], Any], start: int, end: int,
 ) -> _Fn:
     """The getter of a declared attribute path; absent keys (or nulls) raise ``CelUnknown``.
 
-    ``check`` is ``(fast_type, coerce)``: a value of exactly ``fast_type`` needs no coercion.
+    ``read(act, value)`` conforms the raw value (None: it counts as absent).
     """
     unknown = frozenset({dotted})
-    fast, coerce = check
     if len(path) == 2:
         k0, k1 = path
 
@@ -644,11 +708,12 @@ def _path_fn(
                 v = act[k0][k1]
             except (KeyError, TypeError, IndexError):
                 v = _walk(act, path, unknown, start, end)
-            if type(v) is fast:
-                return v
             if v is None:
                 raise CelUnknown(unknown)
-            return coerce(v)
+            out = read(act, v)
+            if out is None:
+                raise CelUnknown(unknown)
+            return out
 
         return get2
     if len(path) == 3:
@@ -659,11 +724,12 @@ def _path_fn(
                 v = act[j0][j1][j2]
             except (KeyError, TypeError, IndexError):
                 v = _walk(act, path, unknown, start, end)
-            if type(v) is fast:
-                return v
             if v is None:
                 raise CelUnknown(unknown)
-            return coerce(v)
+            out = read(act, v)
+            if out is None:
+                raise CelUnknown(unknown)
+            return out
 
         return get3
 
@@ -671,15 +737,12 @@ def _path_fn(
         v = _walk(act, path, unknown, start, end)
         if v is None:
             raise CelUnknown(unknown)
-        return coerce(v)
+        out = read(act, v)
+        if out is None:
+            raise CelUnknown(unknown)
+        return out
 
     return get
-
-
-_FAST_TYPES: dict[str, type] = {
-    "string": str, "bool": bool, "int": int, "double": float, "list": list, "map": dict,
-    "object": dict, "timestamp": Timestamp, "duration": Duration, "bytes": bytes, "uint": UInt,
-}
 
 
 def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, end: int) -> Any:
@@ -689,7 +752,7 @@ def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, 
             raise CelUnknown(unknown)
         if not isinstance(value, Mapping):
             where = ".".join(path[:i])
-            message = f"`{where}` must be an object, got {_tname(value)}"
+            message = f"`{where}` must be an object, got {describe(value)}"
             raise CelEvalError("bad-context", message, start, end)
         if name not in value:
             raise CelUnknown(unknown)
@@ -697,95 +760,38 @@ def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, 
     return value
 
 
-def _describe_value(v: object) -> str:
-    text = repr(v) if not isinstance(v, str) else v
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{_tname(v)} `{text}`"
+_MEMOIZED: frozenset[str] = frozenset({"list", "map", "object", "dyn"})
 
 
-def _coercer(t: CelType | None, dotted: str, start: int, end: int) -> Callable[[Any], Any]:
-    """Validate (and convert) a context value against its declared type at access."""
-    kind = t.kind if t is not None else "dyn"
+def _reader(t: CelType, shown: str, limits: Limits, start: int, end: int
+            ) -> Callable[[Any, Any], Any]:
+    """``(act, raw) -> value``: the raw context value conformed, once per request.
 
-    def bad(v: Any, what: str) -> CelEvalError:
-        message = f"`{dotted}` must be {what}, got {_describe_value(v)}"
-        return CelEvalError("bad-context", message, start, end)
+    Containers are judged on first read and the verdict kept in the activation's memo
+    (``conform.remembered``); scalars are checked on every read, which costs less (a
+    constrained string's verdict is cached by its text).
+    """
+    conform = reader(t, shown, limits)
 
-    simple = _SIMPLE_KINDS.get(kind)
-    if simple is not None:
-        py_type, what = simple
+    def bad(exc: Nonconforming) -> CelEvalError:
+        return CelEvalError("bad-context", str(exc), start, end)
 
-        def check(v: Any) -> Any:
-            if type(v) is py_type:
-                return v
-            raise bad(v, what)
+    if t.kind not in _MEMOIZED:  # scalars: cheap, or cached by value (conform.reader)
+        def read(act: Any, v: Any) -> Any:
+            try:
+                return conform(v)
+            except Nonconforming as exc:
+                raise bad(exc) from None
 
-        return check
-    if kind == "double":
-        def to_double(v: Any) -> Any:
-            if type(v) is float:
-                return v
-            if type(v) in (int, UInt):
-                return float(v)
-            raise bad(v, "a double")
+        return read
 
-        return to_double
-    if kind in ("timestamp", "duration"):
-        return _time_coercer(kind, bad)
-    if kind == "list":
-        def to_list(v: Any) -> Any:
-            if type(v) is list or type(v) is tuple:
-                return v
-            raise bad(v, f"a {t}")
-
-        return to_list
-    if kind in ("map", "object"):
-        def to_map(v: Any) -> Any:
-            if isinstance(v, Mapping):
-                return v
-            raise bad(v, "an object" if kind == "object" else f"a {t}")
-
-        return to_map
-    if kind == "uint":
-        def to_uint(v: Any) -> Any:
-            if type(v) is UInt:
-                return v
-            if type(v) is int and v >= 0:
-                return UInt(v)
-            raise bad(v, "a uint")
-
-        return to_uint
-    return lambda v: v
-
-
-_SIMPLE_KINDS: dict[str, tuple[type, str]] = {
-    "string": (str, "a string"), "bool": (bool, "a bool"), "int": (int, "an int"),
-    "bytes": (bytes, "bytes"),
-}
-
-
-def _time_coercer(kind: str, bad: Callable[[Any, str], CelEvalError]) -> Callable[[Any], Any]:
-    cls = Timestamp if kind == "timestamp" else Duration
-    convert: Callable[[object], object] = to_timestamp if kind == "timestamp" else to_duration
-    what = "a timestamp" if kind == "timestamp" else "a duration"
-
-    @lru_cache(maxsize=1024)
-    def parse_text(v: str) -> object:
-        return convert(v)
-
-    def coerce(v: Any) -> Any:
-        if type(v) is cls:
-            return v
+    def read_memo(act: Any, v: Any) -> Any:
         try:
-            out = parse_text(v) if type(v) is str else convert(v)
-        except (ValueError, CelEvalError):
-            raise bad(v, what) from None
-        if out is None:
-            raise bad(v, what)
-        return out
+            return remembered(act, shown, v, conform)
+        except Nonconforming as exc:
+            raise bad(exc) from None
 
-    return coerce
+    return read_memo
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from compliance.expr import (
     attribute_path,
     children,
 )
-from compliance.schema import CelType, ContextSchema
+from compliance.schema import CelType, ContextSchema, Limits
 
 if TYPE_CHECKING:
     from compliance.checker import CheckedPackSet
@@ -73,13 +73,14 @@ __all__ = [
     "SizeAssumptions",
     "check_cost",
     "estimate_cost",
+    "sizes_from_limits",
 ]
 
-DEFAULT_MAX_LIST: Final = 1000
-"""Elements assumed for a list or map from the context whose size is not declared."""
+DEFAULT_MAX_LIST: Final = Limits().max_list
+"""Elements assumed for a list or map from the context: the default context-value limit."""
 
-DEFAULT_MAX_STRING: Final = 1024
-"""Characters assumed for a string from the context."""
+DEFAULT_MAX_STRING: Final = Limits().max_string
+"""Characters assumed for a string from the context: the default context-value limit."""
 
 DEFAULT_RULE_BUDGET: Final = 50_000
 """Steps one rule (``when`` plus ``unless``) may cost: a 1000-element scan with a 40-node body."""
@@ -107,6 +108,12 @@ class SizeAssumptions:
 
 
 DEFAULT_SIZES: Final = SizeAssumptions()
+
+
+def sizes_from_limits(limits: Limits) -> SizeAssumptions:
+    """The static model's assumptions for a context read within ``limits``: one set of numbers."""
+    return SizeAssumptions(max_string=limits.max_string,
+                           max_list=max(limits.max_list, limits.max_map))
 ZERO_SIZES: Final = SizeAssumptions(max_string=0, max_list=0)
 """Nodes only: what the compiler charges per comprehension element (sizes charge themselves)."""
 
@@ -462,13 +469,17 @@ def _declared_type(node: Expr, m: _Model) -> CelType | None:
 
 def check_cost(checked: CheckedPackSet, *, budget_per_rule: int = DEFAULT_RULE_BUDGET,
                budget_total: int = DEFAULT_TOTAL_BUDGET,
-               sizes: SizeAssumptions = DEFAULT_SIZES) -> list[Diagnostic]:
+               sizes: SizeAssumptions | None = None) -> list[Diagnostic]:
     """``cost-exceeded`` errors for each rule over ``budget_per_rule`` and for the whole set.
 
     A rule's cost is its ``when`` plus its ``unless``. The per-set error points at the most
-    expensive rule, since that is where a fix usually starts.
+    expensive rule, since that is where a fix usually starts. ``sizes`` defaults to the
+    schema's context-value limits, so a context within those limits is within what was
+    assumed here (values beyond them are refused where they are read).
     """
     schema = checked.pack_set.schema
+    if sizes is None:
+        sizes = sizes_from_limits(schema.limits)
     out: list[Diagnostic] = []
     total = 0
     worst: tuple[int, str, Span | None] = (-1, "", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ from compliance.errors import PackError
 from compliance.evaluator import evaluate
 from compliance.loader import load_pack_set
 from compliance.planner import Plan, ProgramFactory, compiled_program, plan
-from compliance.schema import ContextSchema
+from compliance.schema import ContextSchema, Limits
 
 Backend = Literal["compiled", "interpreter"]
 """``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
@@ -57,7 +58,11 @@ class Engine:
     __slots__ = ("_checked", "_plan", "backend", "cost_limit")
 
     def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
-                 cost_limit: int = DEFAULT_DECISION_BUDGET) -> None:
+                 cost_limit: int = DEFAULT_DECISION_BUDGET,
+                 limits: Limits | None = None) -> None:
+        if limits is not None:  # bounds on context values: a reading concern, not a meaning
+            schema = replace(checked.pack_set.schema, limits=limits)
+            checked = replace(checked, pack_set=replace(checked.pack_set, schema=schema))
         pack_set = checked.pack_set
         digest = pack_set_digest(pack_set)
         self._checked = checked
@@ -69,12 +74,22 @@ class Engine:
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
                   backend: Backend = "compiled",
-                  cost_limit: int = DEFAULT_DECISION_BUDGET) -> Engine:
-        """Load, check and compile pack files or directories; raise ``PackError`` on any error."""
+                  cost_limit: int = DEFAULT_DECISION_BUDGET,
+                  limits: Limits | None = None) -> Engine:
+        """Load, check and compile pack files or directories; raise ``PackError`` on any error.
+
+        ``cost_limit`` is each decision's run-time budget (``compliance.budget``); ``limits``
+        bounds context values (depth, sizes); the defaults are ``Limits()``.
+        """
         diagnostics, checked = check_paths(paths, schema)
         if checked is None:
             raise PackError(diagnostics.errors or diagnostics.sorted())
-        return cls(checked, backend=backend, cost_limit=cost_limit)
+        return cls(checked, backend=backend, cost_limit=cost_limit, limits=limits)
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds context values are read within."""
+        return self.schema.limits
 
     @property
     def plan(self) -> Plan:
@@ -98,7 +113,11 @@ class Engine:
                         cost_limit=self.cost_limit)
 
     def validate(self, context: object) -> list[ContextProblem]:
-        """Every way ``context`` departs from the schema (types, formats); empty when clean."""
+        """Every way ``context`` departs from the schema; empty when clean.
+
+        Wrong-typed, out-of-limit and constraint-violating values (also where no rule reads
+        them), and keys the schema does not declare, with a did-you-mean.
+        """
         return validate_context(self.schema, context)
 
 
@@ -121,7 +140,9 @@ class EngineHolder:
     def reload(self, *paths: str | Path, schema: ContextSchema | None = None) -> Engine:
         """Build a new engine from ``paths`` and swap it in; on errors keep the old one."""
         with self._lock:
-            fresh = Engine.from_path(*paths, schema=schema, backend=self._engine.backend)
+            current = self._engine
+            fresh = Engine.from_path(*paths, schema=schema, backend=current.backend,
+                                     limits=current.limits)
             self._engine = fresh
             return fresh
 

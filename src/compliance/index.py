@@ -14,10 +14,12 @@ false, the rule ``condition-false``, and nothing of it reaches ``missing`` or ``
 exactly what evaluating it would have produced. A conjunct ``path == c`` / ``path in [c1,
 c2]`` (also ``c == path``, a bare bool ``path`` or ``!path``, same-path ``||`` of those,
 also through ``vars.<name>``) is
-certainly false only when the attribute is present, not null, of a type the compiled
-getter accepts for the declared type without an error, and unequal under CEL equality to
-every constant. Anything else - absent, null, wrong type, a non-mapping on the way - makes
-the rule a candidate, so the evaluator sees the unknown or the error as before.
+certainly false only when the attribute is present, not null, conforms to its declared
+type (``compliance.conform``, the same judgement and normalisation the compiled getter
+applies: ``" Fable-5"`` is looked up as ``fable-5`` when the schema lower-cases it), and
+its conformed value is unequal under CEL equality to every constant. Anything else -
+absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the
+evaluator sees the unknown or the error as before.
 
 Numbers follow ``functions.cel_eq``: int, uint and double compare as numbers (an int
 against a double compares as doubles), bools never equal numbers. To keep set look-ups
@@ -39,8 +41,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from compliance.conform import Nonconforming, reader, remembered
 from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
-from compliance.schema import CelType, ContextSchema
+from compliance.schema import DYN, CelType, ContextSchema, Limits
 from compliance.values import UInt
 
 __all__ = ["MAX_PATHS", "RuleIndex"]
@@ -97,7 +100,8 @@ class RuleIndex:
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
-                 kinds: Mapping[tuple[str, ...], str]) -> None:
+                 kinds: Mapping[tuple[str, ...], CelType],
+                 limits: Limits | None = None) -> None:
         self._size = size
         self._always = frozenset(always)
         self._paths = tuple(by_path)
@@ -106,7 +110,7 @@ class RuleIndex:
             _invert(by_path[p]) for p in self._paths
         )
         self._lookups: tuple[_Lookup, ...] = tuple(
-            _lookup(p, kinds[p], frozenset(v))
+            _lookup(p, kinds[p], frozenset(v), limits or Limits())
             for p, v in zip(self._paths, self._by_value, strict=True)
         )
         self._cache: dict[tuple[_Key, ...], tuple[int, ...]] = {}
@@ -121,13 +125,14 @@ class RuleIndex:
         it every path is treated as ``dyn`` (the value is compared as it is).
         """
         found: list[list[_Constraint]] = []
-        kinds: dict[tuple[str, ...], str] = {}
+        kinds: dict[tuple[str, ...], CelType] = {}
         for when, variables in whens:
             usable = []
             for c in _constraints(when, variables, schema):
-                kind = _declared_kind(c.path, schema)
+                declared = _declared_type(c.path, schema)
+                kind = declared.kind
                 if kind in _INDEXABLE_KINDS and (kind == "bool" or not c.bool_only):
-                    kinds[c.path] = kind
+                    kinds[c.path] = declared
                     usable.append(c)
             found.append(usable)
         popularity = Counter(c.path for cs in found for c in {x.path: x for x in cs}.values())
@@ -142,7 +147,8 @@ class RuleIndex:
                 continue
             best = min(options, key=lambda c: (len(c.keys), -popularity[c.path], c.path))
             by_path.setdefault(best.path, {})[position] = best.keys
-        return cls(len(whens), always, by_path, kinds)
+        return cls(len(whens), always, by_path, kinds,
+                   schema.limits if schema is not None else None)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -304,10 +310,10 @@ def _constant_key(node: Expr) -> _Key | None:
     return None
 
 
-def _declared_kind(path: tuple[str, ...], schema: ContextSchema | None) -> str:
-    """The declared type kind of ``path`` as the compiler resolves it (``dyn`` if unknown)."""
+def _declared_type(path: tuple[str, ...], schema: ContextSchema | None) -> CelType:
+    """The declared type of ``path`` as the compiler resolves it (``dyn`` if unknown)."""
     if schema is None:
-        return "dyn"
+        return DYN
     t: CelType | None = schema.variables.get(path[0])
     for name in path[1:]:
         if t is None:
@@ -318,7 +324,7 @@ def _declared_kind(path: tuple[str, ...], schema: ContextSchema | None) -> str:
             t = t.value
         else:
             t = None
-    return t.kind if t is not None else "dyn"
+    return t if t is not None else DYN
 
 
 # --- reading a context ----------------------------------------------------------------------
@@ -378,26 +384,44 @@ _KEYERS: Final[dict[str, Callable[[object], _Key]]] = {
 }
 
 
-def _lookup(path: tuple[str, ...], kind: str, universe: frozenset[_Key]) -> _Lookup:
-    """A function ``ctx -> key``: the path's value as a key, ``_OTHER`` or ``_UNKNOWN``.
+def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
+            limits: Limits) -> _Lookup:
+    """A function ``ctx -> key``: the path's conformed value as a key, ``_OTHER`` or ``_UNKNOWN``.
 
-    Any failure on the way (absent key, null, a non-mapping) gives ``_UNKNOWN``: the
-    rules on this path then run and report the unknown or the error themselves. Only a
-    value the compiled getter would return unchanged (or coerce, for doubles and uints)
-    becomes a key; ``universe`` is every constant some rule on the path names.
+    Any failure on the way (absent key, null, a non-mapping, a value that does not conform
+    or counts as absent) gives ``_UNKNOWN``: the rules on this path then run and report the
+    unknown or the error themselves. ``universe`` is every constant some rule on the path
+    names.
     """
-    keyer = _KEYERS[kind]
-    if keyer is _key_string and len(path) == 2:
+    keyer = _KEYERS[declared.kind]
+    shown = ".".join(path)  # indexed paths are scalars of objects: shown as the getters do
+    conform = reader(declared, shown, limits)
+
+    scalar = declared.kind != "dyn"  # scalars are cheap to judge (or cached by text)
+
+    def key_of(ctx: Mapping[str, object], value: object) -> _Key:
+        try:
+            value = conform(value) if scalar else remembered(ctx, shown, value, conform)
+        except Nonconforming:
+            return _UNKNOWN
+        if value is None:
+            return _UNKNOWN
+        key = keyer(value)
+        if key is _UNKNOWN or key is _OTHER:
+            return key
+        return key if key in universe else _OTHER
+
+    if len(path) == 2:
         first, second = path
 
-        def look_string2(ctx: Mapping[str, object]) -> _Key:
+        def look2(ctx: Mapping[str, object]) -> _Key:
             outer = ctx.get(first)
             if type(outer) is not dict:
                 return look(ctx)
             value = outer.get(second)
-            if type(value) is not str:
+            if value is None:
                 return _UNKNOWN
-            return value if value in universe else _OTHER
+            return key_of(ctx, value)
 
     def look(ctx: Mapping[str, object]) -> _Key:
         value: object = ctx
@@ -407,11 +431,8 @@ def _lookup(path: tuple[str, ...], kind: str, universe: frozenset[_Key]) -> _Loo
             value = value.get(name)
             if value is None:
                 return _UNKNOWN
-        key = keyer(value)
-        if key is _UNKNOWN or key is _OTHER:
-            return key
-        return key if key in universe else _OTHER
+        return key_of(ctx, value)
 
-    if keyer is _key_string and len(path) == 2:
-        return look_string2
+    if len(path) == 2:
+        return look2
     return look

@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from compliance.conform import Nonconforming, conform
 from compliance.diagnostics import RuntimeCode
 from compliance.expr import (
     Call,
@@ -374,9 +375,19 @@ def _activation(
             value = _lookup(context, declared)
             t = schema.lookup(".".join(declared))
             if value is not _ABSENT and t is not None:
-                parent[declared[-1]] = _to_celpy(value, t, ".".join(declared))
+                value = _conformed(value, t, ".".join(declared), schema)
+                if value is not None:  # an empty identifier counts as absent
+                    parent[declared[-1]] = _to_celpy(value, t, ".".join(declared))
                 done.add(declared)
     return {name: _wrap(value) for name, value in root.items()}
+
+
+def _conformed(value: object, t: CelType, path: str, schema: ContextSchema) -> object:
+    """The value as the compiled backend reads it (``compliance.conform``: one type rule)."""
+    try:
+        return conform(t, value, path, schema.limits)
+    except Nonconforming as exc:
+        raise CelEvalError("bad-context", str(exc)) from None
 
 
 def _wrap(value: Any) -> Any:

@@ -90,6 +90,7 @@ class Plan:
     pack_infos: tuple[PackInfo, ...]
     index: RuleIndex  # which rules can match a context; exact (see compliance.index)
     backend: Literal["compiled", "interpreter"] = "compiled"  # recorded in every decision
+    schema: ContextSchema | None = None  # how the evaluator itself reads `request.model`
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""
@@ -131,6 +132,7 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
         ),
         index=index,
         backend="compiled" if factory is compiled_program else "interpreter",
+        schema=schema,
     )
 
 

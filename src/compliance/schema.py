@@ -26,15 +26,57 @@ SCALAR_KINDS = frozenset(
 )
 
 
+NORMALIZERS = ("trim", "casefold", "lower", "upper")
+"""The string normalisations a schema may apply, in the order they are written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """What a declared scalar must satisfy beyond its type, and how it is normalised first.
+
+    ``normalize`` runs first (``trim``, then case), then ``empty_absent`` turns ``""`` into
+    an absent attribute, then ``enum``/``pattern`` (an RE2 full match) are checked. A
+    ``double`` rejects NaN and infinities unless ``finite`` is False.
+    """
+
+    pattern: str = ""
+    normalize: tuple[str, ...] = ()
+    empty_absent: bool = False
+    finite: bool = True
+
+
+NO_CONSTRAINT = Constraint()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on context values, enforced where a value is read (``compliance.conform``).
+
+    A value beyond a limit is an error on its path, so no rule meets a 10 MB string or a
+    million-item list. ``max_string`` matches the cost model's string assumption.
+
+    .. versionadded:: 0.1.0
+    """
+
+    max_depth: int = 32
+    max_string: int = 1024
+    max_list: int = 1024
+    max_map: int = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class CelType:
-    """A CEL type. ``params`` for list/map, ``fields`` for objects, ``enum`` for closed strings."""
+    """A CEL type. ``params`` for list/map, ``fields`` for objects, ``enum`` for closed strings.
+
+    ``constraint`` holds a declared scalar's pattern, normalisation and finiteness.
+    """
 
     kind: str
     params: tuple[CelType, ...] = ()
     fields: tuple[tuple[str, CelType], ...] = ()
     name: str = ""
     enum: tuple[str, ...] = ()
+    constraint: Constraint = NO_CONSTRAINT
 
     def __str__(self) -> str:
         if self.kind == "list":
@@ -170,6 +212,7 @@ class ContextSchema:
 
     variables: Mapping[str, CelType]
     source: str = ""
+    limits: Limits = field(default_factory=Limits, compare=False)
     #: Dotted paths the manifest marks ``sensitive: true``; audit logs redact them.
     sensitive_paths: frozenset[str] = field(default=frozenset(), compare=False)
     _paths: dict[str, CelType] = field(default_factory=dict, init=False, repr=False, compare=False)

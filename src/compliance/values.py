@@ -157,33 +157,43 @@ def check_duration(nanos: int) -> Duration:
 
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+"""RFC 3339 ``date-time``, ASCII digits only (``\\d`` would also match ``٢``)."""
+
+
+def _clip(text: str) -> str:
+    """``text`` as a message may quote it: at most 40 characters, surrogates escaped."""
+    clipped = text[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+    return clipped + ("..." if len(text) > 40 else "")
 
 
 def parse_timestamp(text: str) -> Timestamp:
     """Parse an RFC 3339 timestamp (``2009-02-13T23:31:30.123456789Z`` or with an offset)."""
     m = _RFC3339.fullmatch(text)
     if m is None:
-        raise ValueError(f"`{text}` is not an RFC 3339 timestamp such as `2026-06-15T17:21:00Z`")
+        raise ValueError(
+            f"`{_clip(text)}` is not an RFC 3339 timestamp such as `2026-06-15T17:21:00Z`"
+        )
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     try:
         base = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError as err:
-        raise ValueError(f"`{text}` is not a valid timestamp: {err}") from None
+        raise ValueError(f"`{_clip(text)}` is not a valid timestamp: {err}") from None
     zone = m.group(8)
     offset = 0
     if zone not in ("Z", "z"):
         sign = -1 if zone[0] == "-" else 1
         oh, om = int(zone[1:3]), int(zone[4:6])
         if oh > 23 or om > 59:
-            raise ValueError(f"`{text}` has an invalid UTC offset `{zone}`")
+            raise ValueError(f"`{_clip(text)}` has an invalid UTC offset `{zone}`")
         offset = sign * (oh * 3600 + om * 60)
     seconds = (base - _EPOCH) // timedelta(seconds=1) - offset
     frac = (m.group(7) or "").ljust(9, "0")
     nanos = seconds * NANOS + int(frac)
     if not TIMESTAMP_MIN_SECONDS <= seconds <= TIMESTAMP_MAX_SECONDS:
-        raise ValueError(f"`{text}` is outside the timestamp range 0001-01-01 to 9999-12-31")
+        raise ValueError(f"`{_clip(text)}` is outside the timestamp range 0001-01-01 to 9999-12-31")
     return Timestamp(nanos)
 
 
@@ -211,7 +221,7 @@ _DURATION_UNITS = {
     "ns": 1, "us": 1000, "µs": 1000, "μs": 1000, "ms": 1_000_000, "s": NANOS,
     "m": 60 * NANOS, "h": 3600 * NANOS,
 }
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)")
 
 
 def parse_duration(text: str) -> Duration:
@@ -224,13 +234,13 @@ def parse_duration(text: str) -> Duration:
     if body == "0":
         return Duration(0)
     if not body:
-        raise ValueError(f"`{text}` is not a duration such as `1h30m` or `-1.5s`")
+        raise ValueError(f"`{_clip(text)}` is not a duration such as `1h30m` or `-1.5s`")
     total = 0
     pos = 0
     while pos < len(body):
         m = _DURATION_PART.match(body, pos)
         if m is None or (not m.group(1) and not m.group(2)):
-            raise ValueError(f"`{text}` is not a duration such as `1h30m` or `-1.5s`")
+            raise ValueError(f"`{_clip(text)}` is not a duration such as `1h30m` or `-1.5s`")
         unit = _DURATION_UNITS[m.group(3)]
         whole = int(m.group(1) or "0") * unit
         frac_digits = m.group(2) or ""
@@ -239,7 +249,9 @@ def parse_duration(text: str) -> Duration:
         pos = m.end()
     nanos = sign * total
     if abs(nanos) >= (DURATION_MAX_SECONDS + 1) * NANOS:
-        raise ValueError(f"`{text}` is outside the duration range of ±{DURATION_MAX_SECONDS}s")
+        raise ValueError(
+            f"`{_clip(text)}` is outside the duration range of ±{DURATION_MAX_SECONDS}s"
+        )
     return Duration(nanos)
 
 

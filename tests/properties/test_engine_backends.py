@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.schema import CelType
+from compliance.conform import Nonconforming, conform
+from compliance.schema import CelType, Limits
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 EXAMPLES = int(os.environ.get("CEL_ENGINE_EXAMPLES", "60"))
@@ -39,12 +40,23 @@ def values(t: CelType) -> st.SearchStrategy[Any]:
         # unknown), and the interpreter's unknowns are coarser than the compiler's.
         return st.fixed_dictionaries({w: values(t.value) for w in WORDS})
     if kind == "string":
-        return st.sampled_from(list(t.enum) or WORDS)
+        # Only values the schema's constraints accept unchanged: a malformed value is an
+        # error where the interpreter converts it, which is earlier than where the compiler
+        # reads it (tests/properties/test_context_conformance.py covers malformed values).
+        return st.sampled_from([w for w in (list(t.enum) or WORDS) if conforms(t, w)])
     simple: dict[str, st.SearchStrategy[Any]] = {
         "bool": st.booleans(), "int": st.integers(-5, 100), "uint": st.integers(0, 100),
         "double": st.floats(0.0, 1.0), "timestamp": TIMES, "duration": st.just("1s"),
     }
     return simple.get(kind, st.none())
+
+
+def conforms(t: CelType, word: str) -> bool:
+    """Whether ``word`` is a value of ``t`` as it is (no normalisation needed)."""
+    try:
+        return bool(conform(t, word, "x", Limits()) == word)
+    except Nonconforming:
+        return False
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from compliance import Engine, budget
+from compliance import Engine, Limits, budget
 from compliance.cel import parse
 from compliance.compiler import CompileEnv, compile_expr
 from compliance.values import CelEvalError
@@ -170,7 +170,8 @@ def test_a_refused_charge_absorbed_by_logic_still_fails_closed(
     packset: Callable[..., Path]
 ) -> None:
     """`error || true` is true in CEL, but work was refused: the rule fails closed anyway."""
-    engine = Engine.from_path(packset({"p.yaml": ABSORBED}, default="deny"))
+    roomy = Limits(max_string=10_000_000)  # the default limit would refuse the value first
+    engine = Engine.from_path(packset({"p.yaml": ABSORBED}, default="deny"), limits=roomy)
     decision = engine.evaluate({"request": {"model": "x" * 1_000_000}})
     assert decision.effect == "deny"
     assert [(e.rule, e.code) for e in decision.errors] == [("absorbed", "cost-limit")]

@@ -200,7 +200,10 @@ class TestAttributes:
         """A wrong-typed value is `bad-context` with a message naming the attribute."""
         err = error("request.time > timestamp(0)", {"request": {"time": "yesterday"}})
         assert err.code == "bad-context"
-        assert err.message == "`request.time` must be a timestamp, got string `yesterday`"
+        assert err.message == (
+            "`request.time` must be an RFC 3339 timestamp: `yesterday` is not an RFC 3339 "
+            "timestamp such as `2026-06-15T17:21:00Z`"
+        )
 
     def test_double_leaf_accepts_int(self) -> None:
         """An int in a `double` attribute is converted."""

@@ -10,17 +10,27 @@ import pytest
 
 from compliance.cel import parse
 from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.cost import DEFAULT_MAX_LIST, SizeAssumptions, check_cost, estimate_cost
+from compliance.cost import (
+    DEFAULT_MAX_LIST,
+    DEFAULT_MAX_STRING,
+    SizeAssumptions,
+    check_cost,
+    estimate_cost,
+)
 from compliance.expr import Expr
 from compliance.loader import load_pack_set, load_schema_file
+from compliance.schema import Limits
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA, _ = load_schema_file(REPO / "rules" / "packset.yaml")
 RESTRICTED = {"restricted": parse('request.model in ["a", "b"]')}
+ROUND = SizeAssumptions(max_string=1024, max_list=1000)
+"""Round sizes the formulas below are written for (the defaults follow ``Limits``)."""
 
 
 def cost(text: str, variables: Mapping[str, Expr] | None = None, **kw: Any) -> int:
-    """The estimate for CEL ``text`` against the canonical context schema."""
+    """The estimate for CEL ``text`` against the canonical context schema, at ``ROUND`` sizes."""
+    kw.setdefault("sizes", ROUND)
     return estimate_cost(parse(text), SCHEMA, variables or {}, **kw)
 
 
@@ -40,9 +50,14 @@ class TestEstimate:
         assert cost(text) == expected
 
     def test_comprehension_over_unknown_list_counts_the_default_maximum(self) -> None:
-        """`exists` over a context list: 1 + range 2 + 1000 x (body 4 + 1)."""
-        assert DEFAULT_MAX_LIST == 1000
-        assert cost('principal.nationalities.exists(n, n == "US")') == 5003
+        """`exists` over a context list: 1 + range 2 + max_list x (body 4 + 1)."""
+        text = 'principal.nationalities.exists(n, n == "US")'
+        assert cost(text) == 5003
+        assert cost(text, sizes=SizeAssumptions()) == 3 + DEFAULT_MAX_LIST * 5
+
+    def test_default_sizes_are_the_context_value_limits(self) -> None:
+        """What `check` assumes is what the reader enforces: one set of numbers."""
+        assert (Limits().max_string, Limits().max_list) == (DEFAULT_MAX_STRING, DEFAULT_MAX_LIST)
 
     def test_declared_maximum_replaces_the_default(self) -> None:
         """A declared maximum of 4 nationalities bounds the same comprehension at 23."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from compliance import Engine, budget, evaluator
+from compliance import Engine, Limits, budget, evaluator
 from compliance.checker import check_pack_set
 from compliance.errors import EvaluationError
 from compliance.loader import load_pack_set
@@ -47,19 +47,28 @@ def _pack(when: str) -> str:
         """).format(when=when)
 
 
+UNLIMITED = Limits(max_depth=32, max_string=10**9, max_list=10**9, max_map=10**9)
+"""Context-value limits raised out of the way, so the run-time budget alone is tested.
+
+With the default limits (1024 characters or elements) the oversized values below are
+refused where they are read (``bad-context``), before any rule works on them:
+``test_default_limits_refuse_the_attack_values`` shows that first line of defence.
+"""
+
+
 @pytest.fixture
 def engine_for(packset: Callable[..., Path]) -> Callable[..., Engine]:
     """An engine for one rule; ``static=False`` skips the static budget (defence in depth)."""
 
-    def make(when: str, *, static: bool = True) -> Engine:
+    def make(when: str, *, static: bool = True, limits: Limits = UNLIMITED) -> Engine:
         directory = packset({"attack.yaml": _pack(when)})
         if static:
-            return Engine.from_path(directory)
+            return Engine.from_path(directory, limits=limits)
         pack_set, diagnostics = load_pack_set([directory])
         assert pack_set is not None, diagnostics.sorted()
         report = check_pack_set(pack_set, check_costs=False)
         assert report.checked is not None, report.errors
-        return Engine(report.checked)
+        return Engine(report.checked, limits=limits)
 
     return make
 
@@ -195,7 +204,22 @@ def test_the_limit_is_configurable(packset: Callable[..., Path]) -> None:
     """A larger `cost_limit` lets the 2M-character doubling run; the default refuses it."""
     directory = packset({"attack.yaml": _pack(DOUBLING)})
     context = {"request": {"model": "m" * 100_000}}
-    assert [e.code for e in Engine.from_path(directory).evaluate(context).errors] == [
-        "cost-limit"]
-    roomy = Engine.from_path(directory, cost_limit=10_000_000)
+    default = Engine.from_path(directory, limits=UNLIMITED)
+    assert [e.code for e in default.evaluate(context).errors] == ["cost-limit"]
+    roomy = Engine.from_path(directory, cost_limit=10_000_000, limits=UNLIMITED)
     assert roomy.evaluate(context).errors == []
+
+
+@pytest.mark.parametrize(("when", "context"), [
+    (IN_SCAN, {"principal": {"authorizations": [f"a{i}" for i in range(100_000)]}}),
+    (DOUBLING, {"request": {"model": "m" * 4_000_000}}),
+], ids=["in-scan", "doubling"])
+def test_default_limits_refuse_the_attack_values(
+    engine_for: Callable[..., Engine], when: str, context: dict[str, Any]
+) -> None:
+    """Within the default limits the oversized value never reaches a rule: `bad-context`."""
+    engine = engine_for(when, limits=Limits())
+    decision, peak = _decide(engine, context)
+    assert decision.effect == "deny"
+    assert [e.code for e in decision.errors] == ["bad-context"]
+    assert peak < MEMORY_BOUND

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import compliance.evaluator as evaluator_module
-from compliance import Engine, EvaluationError
+from compliance import Engine, EvaluationError, Limits
 from compliance.canonical import _representable, digest_json
 from compliance.engine import check_paths
 from compliance.jsonread import JsonReadError, read_json
@@ -280,7 +280,9 @@ class TestHonestTexts:
                 effect: deny
                 reason: "model {request.model} denied"
             """})
-        decision = Engine.from_path(root).evaluate({"request": {"model": "m" * 50_000}})
+        roomy = Limits(max_string=100_000)  # the default limit would refuse the value first
+        engine = Engine.from_path(root, limits=roomy)
+        decision = engine.evaluate({"request": {"model": "m" * 50_000}})
         [reason] = decision.reasons
         assert reason.startswith("model mmm")
         assert reason.endswith("… denied")

@@ -5,6 +5,11 @@ every pack as ``vars.<name>``; a pack may not redeclare one (``duplicate-variabl
 
 Type strings are parsed by ``compliance.schema.parse_type``; its error offsets are added
 to the scalar's column so a typo like ``list<strng>`` is underlined where it is written.
+
+A leaf may constrain its values (``compliance.schema.Constraint``): ``enum``, ``pattern``
+(an RE2 full match), ``normalize`` (``trim``, ``casefold``/``lower``/``upper``), ``empty``
+(``absent``, the default for a constrained string, or ``keep``) and, for doubles,
+``finite``. On ``list<T>`` and ``map<K, T>`` they apply to the elements/values ``T``.
 """
 
 from __future__ import annotations
@@ -12,17 +17,28 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal, cast
 
+import re2
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compliance.loader._celmap import map_scalar
 from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, scalar_value
 from compliance.loader._pack import build_variables
 from compliance.pack import Variable
-from compliance.schema import STRING, CelType, ContextSchema, TypeSyntaxError, object_of, parse_type
+from compliance.schema import (
+    NORMALIZERS,
+    CelType,
+    Constraint,
+    ContextSchema,
+    TypeSyntaxError,
+    object_of,
+    parse_type,
+)
 from compliance.source import SourceMap
 
 MANIFEST_FIELDS = ("packset", "default_effect", "variables", "context")
-LEAF_FIELDS = ("type", "enum", "description", "sensitive")
+LEAF_FIELDS = ("type", "enum", "pattern", "normalize", "empty", "finite", "description",
+               "sensitive")
+_CASES = ("casefold", "lower", "upper")
 DEFAULT_EFFECTS = ("allow", "deny")
 
 
@@ -124,15 +140,80 @@ def _leaf(ctx: Ctx, node: MappingNode, path: str) -> CelType | None:
     t = _type(ctx, type_node, path) if type_node is not None else None
     fields.string("description")
     fields.boolean("sensitive")  # read by _sensitive_paths; checked here for its type
-    enum_node = fields.node("enum")
-    if t is None or enum_node is None:
+    if t is None:
+        return None
+    scalar = _scalar(t)
+    string_only = [n for n in ("enum", "pattern", "normalize", "empty") if fields.node(n)]
+    if string_only and scalar.kind != "string":
+        name = string_only[0]
+        ctx.report("invalid-value",
+                   f"context `{path}`: `{name}` is only allowed for `string`, not `{t}`",
+                   fields.key(name) or node)
         return t
-    values = fields.strings("enum")
-    if t.kind != "string":
-        ctx.report(
-            "invalid-value",
-            f"context `{path}`: `enum` is only allowed for `string`, not `{t}`",
-            fields.key("enum") or enum_node,
-        )
+    if fields.node("finite") is not None and scalar.kind != "double":
+        ctx.report("invalid-value",
+                   f"context `{path}`: `finite` is only allowed for `double`, not `{t}`",
+                   fields.key("finite") or node)
         return t
-    return replace(t, enum=values) if values else replace(STRING)
+    enum = fields.strings("enum")
+    pattern = _pattern(ctx, fields, path)
+    normalize = _normalize(ctx, fields, path)
+    empty = fields.choice("empty", ("absent", "keep"))
+    constrained = bool(enum or pattern or normalize)
+    finite = fields.boolean("finite")
+    constraint = Constraint(
+        pattern=pattern, normalize=normalize,
+        empty_absent=(empty or ("absent" if constrained else "keep")) == "absent",
+        finite=finite is not False,
+    )
+    return _with_scalar(t, replace(scalar, enum=enum, constraint=constraint))
+
+
+def _scalar(t: CelType) -> CelType:
+    """The scalar a leaf's constraints apply to: list elements, map values, or ``t``."""
+    while t.kind in ("list", "map"):
+        t = t.elem if t.kind == "list" else t.value
+    return t
+
+
+def _with_scalar(t: CelType, scalar: CelType) -> CelType:
+    if t.kind == "list":
+        return replace(t, params=(_with_scalar(t.elem, scalar),))
+    if t.kind == "map":
+        return replace(t, params=(t.key, _with_scalar(t.value, scalar)))
+    return scalar
+
+
+def _pattern(ctx: Ctx, fields: Fields, path: str) -> str:
+    pattern = fields.string("pattern")
+    if pattern is None:
+        return ""
+    try:
+        re2.compile(pattern)
+    except re2.error as err:
+        where = fields.node("pattern")
+        assert where is not None
+        ctx.report("invalid-value", f"context `{path}`: `pattern` is not an RE2 pattern: {err}",
+                   where)
+        return ""
+    return pattern
+
+
+def _normalize(ctx: Ctx, fields: Fields, path: str) -> tuple[str, ...]:
+    steps = fields.strings("normalize")
+    unknown = [s for s in steps if s not in NORMALIZERS]
+    cases = [s for s in steps if s in _CASES]
+    where = fields.node("normalize")
+    if where is None:
+        return ()
+    if unknown:
+        ctx.report("invalid-value",
+                   f"context `{path}`: unknown normalisation `{unknown[0]}` "
+                   f"(known: {', '.join(NORMALIZERS)})", where)
+        return ()
+    if len(cases) > 1 or len(set(steps)) != len(steps):
+        ctx.report("invalid-value",
+                   f"context `{path}`: `normalize` takes `trim` and at most one of "
+                   f"{', '.join(_CASES)}, each once", where)
+        return ()
+    return tuple(sorted(steps, key=NORMALIZERS.index))  # trim first, then case
