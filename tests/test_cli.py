@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import hashlib
 import io
 import json
 import os
@@ -23,7 +22,7 @@ from typing import ClassVar
 import pytest
 
 from compliance import cli
-from compliance.canonical import canonical_json
+from compliance.audit.encoding import canonical, line_hash
 from compliance.checker import PASSES
 from compliance.cli_io import MAX_INT_DIGITS, MAX_JSON_DEPTH
 
@@ -310,7 +309,7 @@ class TestEval:
         log = tmp_path / "d.jsonl"
         for name in ["iran-origin.json", "zdr-org-on-fable5.json"]:
             assert run("eval", "-r", "rules/", "--log", str(log), str(CONTEXTS / name)).code == 0
-        assert run("log", "verify", str(log)).out == "ok: 2 records, chain intact\n"
+        assert run("log", "verify", str(log)).out.startswith("ok: 6 records (2 decisions, ")
         result = run("replay", "-r", "rules/", str(log))
         assert result.code == 0, result.out
         assert "2 of 2 records" in result.out
@@ -341,10 +340,10 @@ def _chained(records: list[dict[str, object]]) -> bytes:
     """Records linked into a valid hash chain (as `audit` writes them), one JSON line each."""
     prev, lines = GENESIS, []
     for seq, fields in enumerate(records):
-        record = {**fields, "seq": seq, "prev_hash": prev}
-        record["hash"] = "sha256:" + hashlib.sha256(canonical_json(record)).hexdigest()
-        prev = str(record["hash"])
-        lines.append(canonical_json(record) + b"\n")
+        line = canonical({**fields, "seq": seq, "prev": prev, "chain": "c0ffee",
+                          "record_version": 1})
+        prev = line_hash(line)
+        lines.append(line + b"\n")
     return b"".join(lines)
 
 
@@ -375,9 +374,13 @@ class TestLogs:
 
         digest = Engine.from_path(REPO / "rules").pack_set_digest
         log = tmp_path / "d.jsonl"
-        log.write_bytes(_chained([{"pack_set_digest": digest, "context": {}, "decision": 5}]))
+        log.write_bytes(_chained([
+            {"kind": "decision", "pack_set_digest": digest, "context": {}, "decision": 5},
+            {"kind": "checkpoint", "closing": True, "sig": None},
+        ]))
         assert run("log", "verify", str(log)).code == 0
-        assert_one_line_error(run("replay", "-r", "rules/", str(log)), 1, "cannot replay")
+        assert_one_line_error(run("replay", "-r", "rules/", str(log)), 1,
+                              "not a version 1 record")
 
     @pytest.mark.parametrize("command", ["verify", "replay"])
     def test_unusable_path(self, run: Run, tmp_path: Path, command: str) -> None:

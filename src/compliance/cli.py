@@ -138,8 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub, common)
     _add_eval(sub, common)
-    _add_log(sub, common)
-    _add_replay(sub, common)
+    _add_audit(sub, common)
     return parser
 
 
@@ -336,7 +335,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         write_err(f"{problem.severity}: {label}: {problem}")
     if any(problem.severity == "error" for problem in problems):
         return EXIT_USAGE
-    log = _open_log(args.log) if args.log else None
+    log = _open_log(args.log, engine) if args.log else None
     try:
         try:
             decision = engine.evaluate(context, strict=args.strict, explain=args.explain)
@@ -355,7 +354,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_log(name: str) -> Any:
+def _open_log(name: str, engine: Engine) -> Any:
     """The decision log to append to, after checking that it is one (``InputError`` if not)."""
     from compliance.audit import DecisionLog  # noqa: PLC0415
 
@@ -363,7 +362,7 @@ def _open_log(name: str) -> Any:
     if path.exists():
         require_regular_file(path, name)
     try:
-        return DecisionLog(path)
+        return DecisionLog(path, engine=engine)  # the engine's schema says what to redact
     except OSError as exc:
         raise InputError(f"{name}: cannot open the log: {exc.strerror or exc}") from None
     except (LogIntegrityError, ValueError, RecursionError) as exc:
@@ -395,87 +394,13 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:200]
 
 
-# --- audit logs ---------------------------------------------------------------------------
+# --- audit logs: `log` and `replay` live in compliance.cli_audit ------------------------
 
 
-def _add_log(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("log", help="work with hash-chained decision logs", parents=[common])
-    verbs = p.add_subparsers(dest="log_command", metavar="VERB", required=True)
-    v = verbs.add_parser(
-        "verify", help="check that no record was removed, reordered or edited", parents=[common],
-        description="Verify a decision log's hash chain. exit codes: 0 intact, 1 broken or not "
-                    "a decision log, 2 usage or I/O error, 70 internal error",
-    )
-    v.add_argument("log", metavar="FILE")
-    v.set_defaults(run=_run_log_verify)
+def _add_audit(sub: Any, common: argparse.ArgumentParser) -> None:
+    from compliance.cli_audit import add_audit_commands  # noqa: PLC0415
 
-
-def _run_log_verify(args: argparse.Namespace) -> int:
-    from compliance.audit import verify_log  # noqa: PLC0415
-
-    require_regular_file(Path(args.log), args.log)
-    try:
-        count = verify_log(args.log)
-    except OSError as exc:
-        raise InputError(f"{args.log}: cannot read: {exc.strerror or exc}") from None
-    except LogIntegrityError as exc:
-        write_err(f"error: {exc}")
-        return EXIT_ERRORS
-    except (ValueError, RecursionError) as exc:
-        write_err(f"error: {args.log}: not a decision log: {_log_problem(exc)}")
-        return EXIT_ERRORS
-    write_out(f"ok: {count} records, chain intact")
-    return EXIT_OK
-
-
-def _add_replay(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "replay", help="re-evaluate logged contexts and compare with the logged decisions",
-        parents=[common],
-        description="Replay a decision log against a pack set. Records made with another pack "
-                    "set digest are reported, not compared.\n\nexit codes: 0 all the same, "
-                    "1 some decision differs or the log is broken, 2 usage or I/O error, "
-                    "70 internal error",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("log", metavar="FILE")
-    p.add_argument("--rules", "-r", action="append", required=True, metavar="PATH")
-    p.set_defaults(run=_run_replay)
-
-
-def _run_replay(args: argparse.Namespace) -> int:
-    from compliance.audit import replay  # noqa: PLC0415
-
-    loaded = _load_rules(args.rules)
-    if loaded is None:
-        return EXIT_USAGE
-    diagnostics, checked = loaded
-    if checked is None:
-        _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
-        return EXIT_ERRORS
-    require_regular_file(Path(args.log), args.log)
-    try:
-        results = replay(args.log, Engine(checked))
-    except OSError as exc:
-        raise InputError(f"{args.log}: cannot read: {exc.strerror or exc}") from None
-    except LogIntegrityError as exc:
-        write_err(f"error: {exc}")
-        return EXIT_ERRORS
-    except (ValueError, RecursionError) as exc:
-        write_err(f"error: {args.log}: not a decision log: {_log_problem(exc)}")
-        return EXIT_ERRORS
-    except (KeyError, TypeError, AttributeError) as exc:
-        # The chain verified, but a record lacks the fields of a decision record (audit
-        # reads them without checking); the audit rewrite will report these itself.
-        write_err(f"error: {args.log}: cannot replay a record: {type(exc).__name__}: "
-                  f"{_first_line(exc)}")
-        return EXIT_ERRORS
-    for r in results:
-        if r.status != "same":
-            write_out(f"record {r.seq}: {r.status}" + (f": {r.detail}" if r.detail else ""))
-    same = sum(r.status == "same" for r in results)
-    write_out(f"{same} of {len(results)} records replayed to the same decision")
-    return EXIT_OK if all(r.status == "same" for r in results) else EXIT_ERRORS
+    add_audit_commands(sub, parents=[common])
 
 
 def decision_json(decision: Decision) -> str:

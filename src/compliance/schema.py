@@ -213,6 +213,8 @@ class ContextSchema:
     variables: Mapping[str, CelType]
     source: str = ""
     limits: Limits = field(default_factory=Limits, compare=False)
+    #: Dotted paths the manifest marks ``sensitive: true``; audit logs redact them.
+    sensitive_paths: frozenset[str] = field(default=frozenset(), compare=False)
     _paths: dict[str, CelType] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -21,7 +21,7 @@ import re2
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compliance.loader._celmap import map_scalar
-from compliance.loader._nodes import Ctx, Fields, describe, is_str
+from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, scalar_value
 from compliance.loader._pack import build_variables
 from compliance.pack import Variable
 from compliance.schema import (
@@ -36,7 +36,8 @@ from compliance.schema import (
 from compliance.source import SourceMap
 
 MANIFEST_FIELDS = ("packset", "default_effect", "variables", "context")
-LEAF_FIELDS = ("type", "enum", "pattern", "normalize", "empty", "finite", "description")
+LEAF_FIELDS = ("type", "enum", "pattern", "normalize", "empty", "finite", "description",
+               "sensitive")
 _CASES = ("casefold", "lower", "upper")
 DEFAULT_EFFECTS = ("allow", "deny")
 
@@ -69,7 +70,26 @@ def build_manifest(ctx: Ctx, root: Node) -> Manifest:
 
 def build_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:
     """A ``ContextSchema`` from a ``context:`` mapping (bad entries are reported and left out)."""
-    return ContextSchema(_fields(ctx, node, ""), source=ctx.file)
+    return ContextSchema(
+        _fields(ctx, node, ""), source=ctx.file, sensitive_paths=_sensitive_paths(node, "")
+    )
+
+
+def _sensitive_paths(node: MappingNode, prefix: str) -> frozenset[str]:
+    """Paths whose leaf spec says ``sensitive: true`` (audit logs redact them)."""
+    found: set[str] = set()
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode) or not isinstance(value, MappingNode):
+            continue
+        path = prefix + key.value
+        leaf = {k.value: v for k, v in value.value if isinstance(k, ScalarNode)}
+        if "type" in leaf:
+            flag = leaf.get("sensitive")
+            if isinstance(flag, ScalarNode) and kind_of(flag) == "bool" and scalar_value(flag):
+                found.add(path)
+        else:
+            found |= _sensitive_paths(value, path + ".")
+    return frozenset(found)
 
 
 def _fields(ctx: Ctx, node: MappingNode, prefix: str) -> dict[str, CelType]:
@@ -119,6 +139,7 @@ def _leaf(ctx: Ctx, node: MappingNode, path: str) -> CelType | None:
     type_node = fields.node("type")
     t = _type(ctx, type_node, path) if type_node is not None else None
     fields.string("description")
+    fields.boolean("sensitive")  # read by _sensitive_paths; checked here for its type
     if t is None:
         return None
     scalar = _scalar(t)

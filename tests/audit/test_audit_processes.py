@@ -1,0 +1,78 @@
+"""Crash and multi-process tests: each writer runs in its own Python subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from compliance.audit import verify
+
+REPO = Path(__file__).resolve().parents[2]
+
+WRITER = """
+import json, sys
+from pathlib import Path
+from compliance import Engine
+from compliance.audit import DecisionLog
+engine = Engine.from_path(sys.argv[2])
+ctx = json.loads(Path(sys.argv[3]).read_text())
+count = int(sys.argv[4])
+with DecisionLog(sys.argv[1], engine=engine, redaction_key=b"k" * 32, checkpoint_every=25,
+                 checkpoint_seconds=None) as log:
+    for i in range(count):
+        log.record(engine.evaluate(ctx), ctx)
+        if i == 5:
+            print("writing", flush=True)
+"""
+
+
+def _writer(log: Path, count: int) -> subprocess.Popen[str]:
+    context = REPO / "examples" / "contexts" / "iran-origin.json"
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(log), str(REPO / "rules"), str(context), str(count)],
+        stdout=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_processes_one_chain(tmp_path: Path) -> None:
+    """Two processes appending to one log at once leave one intact chain."""
+    log = tmp_path / "d.jsonl"
+    procs = [_writer(log, 150), _writer(log, 150)]
+    for proc in procs:
+        proc.communicate(timeout=120)
+        assert proc.returncode == 0
+    report = verify([log])
+    assert report.ok, report.to_json()
+    assert report.decisions == 300
+
+
+def test_kill_9_then_resume(tmp_path: Path) -> None:
+    """kill -9 mid-stream plus a torn last record: verifies up to it, resumes with a restart."""
+    log = tmp_path / "d.jsonl"
+    proc = _writer(log, 1_000_000)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    with log.open("ab") as handle:  # the write the kill cut in half
+        handle.write(b'{"chain":"half a rec')
+    report = verify([log])
+    assert report.breaks[0].kind == "torn"
+    assert report.decisions > 5
+    complete = report.records
+    resumed = _writer(log, 3)
+    resumed.communicate(timeout=120)
+    assert resumed.returncode == 0
+    after = verify([log])
+    assert after.ok, after.to_json()
+    assert after.records >= complete + 3
+    starts = [json.loads(line) for line in log.read_bytes().splitlines()
+              if b'"kind":"start"' in line]
+    assert starts[-1]["previous"] == "torn"
+    assert (tmp_path / starts[-1]["torn_file"]).read_bytes() == b'{"chain":"half a rec'
