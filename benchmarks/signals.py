@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from compliance.cel.values import Timestamp, format_timestamp, parse_timestamp
 from compliance.signals import Event, InProcessStore, SignalSpec, Store, StoreUnavailable
-from compliance.values import Timestamp, format_timestamp, parse_timestamp
 
 T0 = parse_timestamp("2026-06-15T12:00:00Z")
 GOAL_OBSERVES_PER_S = 50_000

@@ -24,7 +24,7 @@ import pytest
 from compliance import cli
 from compliance.audit.encoding import canonical, line_hash
 from compliance.checker import PASSES
-from compliance.cli_io import MAX_INT_DIGITS, MAX_JSON_DEPTH
+from compliance.cli.streams import MAX_INT_DIGITS, MAX_JSON_DEPTH
 
 REPO = Path(__file__).resolve().parent.parent
 CONTEXTS = REPO / "examples" / "contexts"

@@ -13,6 +13,7 @@ Typical use::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from compliance.cel.types import ContextSchema, Limits, schema_from_pydantic
 from compliance.checker import CheckedPackSet, CheckReport, check_pack_set
 from compliance.contexts import ContextProblem, validate_context
 from compliance.decision import Conflict, Decision, InterventionOut, Match, Obligations, RuleRef
@@ -20,7 +21,6 @@ from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, EngineHolder
 from compliance.errors import ComplianceError, EvaluationError, LogIntegrityError, PackError
 from compliance.loader import load_pack_set
-from compliance.schema import ContextSchema, Limits, schema_from_pydantic
 
 try:
     __version__ = version("compliance")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import orjson
 
-from compliance.schema import CelType, ContextSchema
+from compliance.cel.types import CelType, ContextSchema
 
 if TYPE_CHECKING:
     from compliance.pack import Pack, PackSet

@@ -3,7 +3,7 @@
 ``Engine.evaluate`` does not call this on the hot path (each compiled accessor conforms
 the one value it reads, with the same rule); the CLI and careful hosts call it up front to
 turn a malformed context into one clear message per problem instead of a fail-closed
-decision. Values are judged by ``compliance.conform``, the one definition of a value of
+decision. Values are judged by ``compliance.cel.conform``, the one definition of a value of
 type T; on top of that, keys the schema does not declare are reported (with a
 did-you-mean), since a typo such as ``nationalites`` silently leaves an attribute absent.
 """
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from compliance.conform import describe, problems, shown_text
-from compliance.schema import CelType, ContextSchema, object_of
+from compliance.cel.conform import describe, problems, shown_text
+from compliance.cel.types import CelType, ContextSchema, object_of
 
 __all__ = ["ContextProblem", "validate_context"]
 

@@ -13,8 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from compliance.budget import DEFAULT_DECISION_BUDGET
 from compliance.canonical import pack_set_digest
+from compliance.cel.budget import DEFAULT_DECISION_BUDGET
+from compliance.cel.types import ContextSchema, Limits
 from compliance.checker import CheckedPackSet, check_pack_set
 from compliance.contexts import ContextProblem, validate_context
 from compliance.decision import Decision
@@ -23,7 +24,6 @@ from compliance.errors import PackError
 from compliance.evaluator import evaluate
 from compliance.loader import load_pack_set
 from compliance.planner import Plan, ProgramFactory, compiled_program, plan
-from compliance.schema import ContextSchema, Limits
 
 Backend = Literal["compiled", "interpreter"]
 """``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
@@ -40,7 +40,7 @@ for a served one.
 def _factory(backend: Backend) -> ProgramFactory:
     if backend == "compiled":
         return compiled_program
-    from compliance.interpreter import interpreted_program  # noqa: PLC0415  (optional oracle)
+    from compliance.cel.interpreter import interpreted_program  # noqa: PLC0415  (optional oracle)
 
     return interpreted_program
 
@@ -69,7 +69,7 @@ class Engine:
         self._plan: Plan = plan(checked, digest, _factory(backend))
         self.backend = backend
         self.cost_limit = cost_limit
-        # the run-time cost budget of each decision, in steps (compliance.budget)
+        # the run-time cost budget of each decision, in steps (compliance.cel.budget)
 
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
@@ -78,7 +78,7 @@ class Engine:
                   limits: Limits | None = None) -> Engine:
         """Load, check and compile pack files or directories; raise ``PackError`` on any error.
 
-        ``cost_limit`` is each decision's run-time budget (``compliance.budget``); ``limits``
+        ``cost_limit`` is each decision's run-time budget (``compliance.cel.budget``); ``limits``
         bounds context values (depth, sizes); the defaults are ``Limits()``.
         """
         diagnostics, checked = check_paths(paths, schema)

@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from compliance import budget
 from compliance.canonical import digest_json
-from compliance.compiler import request_activation
-from compliance.conform import Nonconforming, describe, reader
+from compliance.cel import budget
+from compliance.cel.compiler import request_activation
+from compliance.cel.conform import Nonconforming, describe, reader
+from compliance.cel.types import STRING, CelType, Limits
+from compliance.cel.values import CelEvalError, CelUnknown, Timestamp, to_timestamp
 from compliance.decision import (
     Decision,
     EvalError,
@@ -44,8 +46,6 @@ from compliance.diagnostics import RuntimeCode
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
 from compliance.planner import Plan, PlannedRule, TemplatePart
-from compliance.schema import STRING, CelType, Limits
-from compliance.values import CelEvalError, CelUnknown, Timestamp, to_timestamp
 
 Status = Literal[
     "applied", "not-effective", "condition-false", "exception-held",
@@ -91,7 +91,7 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
     a fail-closed decision recording it as ``resource-exhausted`` or ``internal-error``
     with the pack and rule being evaluated when known; ``strict`` raises
     ``EvaluationError`` with the exception chained instead. ``cost_limit`` is the
-    decision's run-time budget (``compliance.budget``): a rule whose evaluation would
+    decision's run-time budget (``compliance.cel.budget``): a rule whose evaluation would
     exceed it fails closed with ``cost-limit``.
     """
     progress = _Progress()

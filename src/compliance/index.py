@@ -15,7 +15,7 @@ exactly what evaluating it would have produced. A conjunct ``path == c`` / ``pat
 c2]`` (also ``c == path``, a bare bool ``path`` or ``!path``, same-path ``||`` of those,
 also through ``vars.<name>``) is
 certainly false only when the attribute is present, not null, conforms to its declared
-type (``compliance.conform``, the same judgement and normalisation the compiled getter
+type (``compliance.cel.conform``, the same judgement and normalisation the compiled getter
 applies: ``" Fable-5"`` is looked up as ``fable-5`` when the schema lower-cases it), and
 its conformed value is unequal under CEL equality to every constant. Anything else -
 absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the
@@ -41,10 +41,10 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from compliance.conform import Nonconforming, reader, remembered
-from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
-from compliance.schema import DYN, CelType, ContextSchema, Limits
-from compliance.values import UInt
+from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
+from compliance.cel.conform import Nonconforming, reader, remembered
+from compliance.cel.types import DYN, CelType, ContextSchema, Limits
+from compliance.cel.values import UInt
 
 __all__ = ["MAX_PATHS", "RuleIndex"]
 

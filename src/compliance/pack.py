@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from compliance.schema import ContextSchema
+from compliance.cel.types import ContextSchema
 from compliance.source import SourceFile, SourceMap, Span
 
 Effect = Literal["allow", "deny", "intervene"]

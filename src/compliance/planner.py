@@ -6,7 +6,7 @@ rule window intersected), and everything the evaluator would otherwise recompute
 every request (rule references, tier ranks, sorted window boundaries).
 
 The CEL backend is pluggable: ``compile_program`` defaults to the closure compiler;
-``compliance.interpreter`` offers cel-python's interpreter (the reference oracle).
+``compliance.cel.interpreter`` offers cel-python's interpreter (the reference oracle).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from compliance.compiler import CompileEnv, compile_expr
+from compliance.cel.ast import Expr
+from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.values import to_timestamp
 from compliance.decision import Match, PackInfo, RuleRef, build
-from compliance.expr import Expr
 from compliance.index import RuleIndex
-from compliance.values import to_timestamp
 
 if TYPE_CHECKING:
+    from compliance.cel.types import ContextSchema
     from compliance.checker import CheckedPackSet, CheckedRule
     from compliance.pack import Intervention, Obligation, Override, Pack, Rule, Window
-    from compliance.schema import ContextSchema
 
 Program = Callable[[Mapping[str, object]], object]
 TemplatePart = str | Program

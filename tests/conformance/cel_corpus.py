@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compliance import budget
-from compliance.cel import CelSyntaxError, parse
-from compliance.compiler import CelCompileError, CompileEnv, compile_expr
-from compliance.values import (
+from compliance.cel import budget
+from compliance.cel.compiler import CelCompileError, CompileEnv, compile_expr
+from compliance.cel.parser import CelSyntaxError, parse
+from compliance.cel.values import (
     CelEvalError,
     CelTypeValue,
     Duration,

@@ -1,6 +1,6 @@
 """Hypothesis strategies for well-typed CEL expressions and matching contexts.
 
-Expressions are built as ``compliance.expr`` trees (offsets 0) over one declared context
+Expressions are built as ``compliance.cel.ast`` trees (offsets 0) over one declared context
 variable ``c``; every sub-expression has a static type, so both backends should agree on
 every tree, including on which ones fail at run time (overflow, division by zero, index
 out of range). Constructs where cel-python is known to deviate from the CEL spec are not
@@ -15,9 +15,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from compliance.expr import Call, Comprehension, CreateList, CreateMap, Expr, Ident, Literal, Select
-from compliance.functions import cel_eq
-from compliance.schema import (
+from compliance.cel.ast import (
+    Call,
+    Comprehension,
+    CreateList,
+    CreateMap,
+    Expr,
+    Ident,
+    Literal,
+    Select,
+)
+from compliance.cel.functions import cel_eq
+from compliance.cel.types import (
     BOOL,
     DOUBLE,
     DURATION,
@@ -30,7 +39,7 @@ from compliance.schema import (
     map_of,
     object_of,
 )
-from compliance.values import Duration, Timestamp, UInt, type_of
+from compliance.cel.values import Duration, Timestamp, UInt, type_of
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT64_MAX = 2**64 - 1

@@ -25,8 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compliance import Engine
-from compliance.conform import Nonconforming, conform
-from compliance.schema import CelType, Limits
+from compliance.cel.conform import Nonconforming, conform
+from compliance.cel.types import CelType, Limits
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "4"))

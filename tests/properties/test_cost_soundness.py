@@ -15,11 +15,11 @@ from typing import Any
 from _celgen import SCHEMA, contexts, typed_exprs
 from hypothesis import given, settings
 
-from compliance import budget
-from compliance.compiler import CompileEnv, compile_expr
-from compliance.cost import SizeAssumptions, estimate_cost
-from compliance.expr import Expr
-from compliance.values import CelEvalError, CelUnknown
+from compliance.cel import budget
+from compliance.cel.ast import Expr
+from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.cost import SizeAssumptions, estimate_cost
+from compliance.cel.values import CelEvalError, CelUnknown
 
 EXAMPLES = int(os.environ.get("CEL_DIFF_EXAMPLES", "400"))
 STRING_TIMES = 120

@@ -9,11 +9,11 @@ import pytest
 from _celgen import SCHEMA, bool_exprs, contexts, same_value, typed_exprs
 from hypothesis import given, settings
 
-from compliance.compiler import CompileEnv, compile_expr
-from compliance.expr import Expr
-from compliance.interpreter import interpreted_program
-from compliance.unparse import unparse
-from compliance.values import CelEvalError, CelUnknown
+from compliance.cel.ast import Expr
+from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.interpreter import interpreted_program
+from compliance.cel.unparse import unparse
+from compliance.cel.values import CelEvalError, CelUnknown
 
 EXAMPLES = int(os.environ.get("CEL_DIFF_EXAMPLES", "400"))
 
@@ -86,8 +86,8 @@ class TestCompiledAgreesWithInterpreter:
     )
     def test_examples(self, text: str) -> None:
         """Hand-written conditions agree on a fixed context (a smoke test for the harness)."""
-        from compliance.cel import parse
-        from compliance.values import Duration, Timestamp, UInt
+        from compliance.cel.parser import parse
+        from compliance.cel.values import Duration, Timestamp, UInt
 
         context = {"c": {"i": 1, "j": 2, "u": UInt(3), "d": 0.5, "s": "ab", "t": "a", "b": False,
                          "li": [1, 2], "ls": ["x"], "m": {}, "ts": Timestamp(0),

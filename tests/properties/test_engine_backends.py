@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.conform import Nonconforming, conform
-from compliance.schema import CelType, Limits
+from compliance.cel.conform import Nonconforming, conform
+from compliance.cel.types import CelType, Limits
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 EXAMPLES = int(os.environ.get("CEL_ENGINE_EXAMPLES", "60"))

@@ -19,12 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compliance.compiler import CompileEnv, compile_expr
-from compliance.engine import Engine
-from compliance.evaluator import evaluate
-from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select
-from compliance.index import RuleIndex
-from compliance.schema import (
+from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select
+from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.types import (
     BOOL,
     DOUBLE,
     DYN,
@@ -37,7 +34,10 @@ from compliance.schema import (
     map_of,
     object_of,
 )
-from compliance.values import CelEvalError, CelUnknown, UInt
+from compliance.cel.values import CelEvalError, CelUnknown, UInt
+from compliance.engine import Engine
+from compliance.evaluator import evaluate
+from compliance.index import RuleIndex
 
 SCHEMA = ContextSchema({
     "request": object_of("request", {

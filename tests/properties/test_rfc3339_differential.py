@@ -13,8 +13,8 @@ import os
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from compliance.cel.values import CelEvalError, parse_timestamp, to_timestamp
 from compliance.evaluator import _fast_rfc3339
-from compliance.values import CelEvalError, parse_timestamp, to_timestamp
 
 EXAMPLES = int(os.environ.get("RFC3339_EXAMPLES", "500"))
 

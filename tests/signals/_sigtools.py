@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from compliance.cel.values import Timestamp, parse_timestamp
 from compliance.signals import SignalSpec
-from compliance.values import Timestamp, parse_timestamp
 
 T0 = parse_timestamp("2026-06-15T12:00:00Z")
 MINUTE = 60 * 1_000_000_000

@@ -15,8 +15,8 @@ from _sigtools import FakeClock, at, founding_spec, is_flag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compliance.cel.values import Timestamp, format_timestamp
 from compliance.signals import Event, InProcessStore, Store
-from compliance.values import Timestamp, format_timestamp
 
 SECOND = 10**9
 SPECS = [

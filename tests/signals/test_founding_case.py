@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from _sigtools import HOUR, MINUTE, FakeClock, at, founding_spec
 
+from compliance.cel.values import Timestamp, format_timestamp
 from compliance.signals import Event, Fact, SignalError, Store
-from compliance.values import Timestamp, format_timestamp
 
 SPECS = [founding_spec()]
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from _sigtools import HOUR, MINUTE, FakeClock, at, founding_spec
 
+from compliance.cel.values import format_timestamp
 from compliance.signals import Event, Fact, InProcessStore, SignalError
-from compliance.values import format_timestamp
 
 
 def flag(offset_ns: int, org: str = "org-1") -> Event:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from _sigtools import T0, founding_spec
 
+from compliance.cel.values import Duration, Timestamp
 from compliance.signals import Event, Fact, SignalError
-from compliance.values import Duration, Timestamp
 
 
 class TestEvent:

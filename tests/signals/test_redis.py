@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from _sigtools import HOUR, MINUTE, FakeClock, RedisServer, at, founding_spec, free_port
 
+from compliance.cel.values import format_timestamp
 from compliance.signals import Event, Fact, SignalError, Store, StoreUnavailable
-from compliance.values import format_timestamp
 
 PROCESSES, PER_PROCESS = 4, 100
 

@@ -1,4 +1,4 @@
-"""Unit tests for ``compliance.budget``: what each operation charges, and when it is refused."""
+"""Unit tests for ``compliance.cel.budget``: what each operation charges, and when it is refused."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from compliance import Engine, Limits, budget
-from compliance.cel import parse
-from compliance.compiler import CompileEnv, compile_expr
-from compliance.values import CelEvalError
+from compliance import Engine, Limits
+from compliance.cel import budget
+from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.parser import parse
+from compliance.cel.values import CelEvalError
 
 
 @pytest.fixture

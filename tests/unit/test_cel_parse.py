@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.cel import CelSyntaxError, parse
-from compliance.expr import Call, Comprehension, Ident, Literal, Select
-from compliance.values import UInt
+from compliance.cel.ast import Call, Comprehension, Ident, Literal, Select
+from compliance.cel.parser import CelSyntaxError, parse
+from compliance.cel.values import UInt
 
 
 class TestNodes:

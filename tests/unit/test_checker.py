@@ -7,12 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from compliance.checker import PASSES, CheckReport, check_pack_set, run_pass
-from compliance.diagnostics import Diagnostic, Severity
-from compliance.expr import Expr
-from compliance.loader import load_pack_text
-from compliance.pack import Pack, PackSet
-from compliance.schema import (
+from compliance.cel.ast import Expr
+from compliance.cel.types import (
     BOOL,
     DOUBLE,
     STRING,
@@ -22,6 +18,10 @@ from compliance.schema import (
     map_of,
     object_of,
 )
+from compliance.checker import PASSES, CheckReport, check_pack_set, run_pass
+from compliance.diagnostics import Diagnostic, Severity
+from compliance.loader import load_pack_text
+from compliance.pack import Pack, PackSet
 
 KIND = replace(STRING, enum=("customer", "employee", "service", "government"))
 SURFACE = replace(STRING, enum=("api", "chat", "agent"))

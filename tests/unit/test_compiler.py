@@ -7,10 +7,17 @@ from typing import Any
 
 import pytest
 
-from compliance.cel import parse
-from compliance.compiler import CelCompileError, CompileEnv, compile_expr, free_attributes
-from compliance.schema import ContextSchema, object_of, parse_type
-from compliance.values import CelEvalError, CelUnknown, Duration, Timestamp, UInt, parse_timestamp
+from compliance.cel.compiler import CelCompileError, CompileEnv, compile_expr, free_attributes
+from compliance.cel.parser import parse
+from compliance.cel.types import ContextSchema, object_of, parse_type
+from compliance.cel.values import (
+    CelEvalError,
+    CelUnknown,
+    Duration,
+    Timestamp,
+    UInt,
+    parse_timestamp,
+)
 
 SCHEMA = ContextSchema({
     "principal": object_of("principal", {

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from compliance.conform import Nonconforming, conform, problems, reader
-from compliance.schema import (
+from compliance.cel.conform import Nonconforming, conform, problems, reader
+from compliance.cel.types import (
     DOUBLE,
     DYN,
     INT,
@@ -21,7 +21,7 @@ from compliance.schema import (
     map_of,
     object_of,
 )
-from compliance.values import Timestamp, parse_timestamp
+from compliance.cel.values import Timestamp, parse_timestamp
 
 LIMITS = Limits()
 COUNTRY = CelType("string", constraint=Constraint(pattern="[A-Z]{2}", normalize=("trim", "upper"),

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from compliance import Engine
+from compliance.cel.types import Limits
 from compliance.errors import EvaluationError
-from compliance.schema import Limits
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 ORIGINAL = json.loads((Path(__file__).resolve().parents[2] / "examples" / "contexts"
@@ -90,7 +90,7 @@ class TestRequestTimeObjects:
         """An aware `datetime` or a `Timestamp` decides like the equivalent RFC 3339 text."""
         from datetime import UTC, datetime
 
-        from compliance.values import parse_timestamp
+        from compliance.cel.values import parse_timestamp
 
         text = ORIGINAL["request"]["time"]
         stamp = parse_timestamp(text)

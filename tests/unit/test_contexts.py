@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from compliance.contexts import validate_context
-from compliance.schema import (
+from compliance.cel.types import (
     BOOL,
     DOUBLE,
     DURATION,
@@ -15,6 +14,7 @@ from compliance.schema import (
     map_of,
     object_of,
 )
+from compliance.contexts import validate_context
 
 SCHEMA = ContextSchema({"request": object_of("request", {
     "time": TIMESTAMP,

@@ -1,4 +1,4 @@
-"""Unit tests for ``compliance.cost``: concrete bounds for concrete expressions, and the check."""
+"""Unit tests for ``compliance.cel.cost``: concrete bounds for concrete expressions."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from compliance.cel import parse
-from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.cost import (
+from compliance.cel.ast import Expr
+from compliance.cel.cost import (
     DEFAULT_MAX_LIST,
     DEFAULT_MAX_STRING,
     SizeAssumptions,
-    check_cost,
     estimate_cost,
 )
-from compliance.expr import Expr
+from compliance.cel.parser import parse
+from compliance.cel.types import Limits
+from compliance.checker import CheckedPackSet, check_pack_set
+from compliance.checker._cost import check_cost
 from compliance.loader import load_pack_set, load_schema_file
-from compliance.schema import Limits
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA, _ = load_schema_file(REPO / "rules" / "packset.yaml")

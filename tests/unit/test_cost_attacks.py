@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from compliance import Engine, Limits, budget, evaluator
+from compliance import Engine, Limits, evaluator
+from compliance.cel import budget
 from compliance.checker import check_pack_set
 from compliance.errors import EvaluationError
 from compliance.loader import load_pack_set

@@ -493,8 +493,8 @@ class TestRequestTime:
     )
     def test_fast_path_is_exact(self, text: str) -> None:
         """The fast request-time path agrees with the strict nanosecond parser."""
+        from compliance.cel.values import parse_timestamp
         from compliance.evaluator import _request_time
-        from compliance.values import parse_timestamp
 
         assert _request_time({"request": {"time": text}}, []) == (
             parse_timestamp(text).nanos,

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from compliance.cel import parse
-from compliance.expr import Call, Expr, Literal
+from compliance.cel.ast import Call, Expr, Literal
+from compliance.cel.parser import parse
+from compliance.cel.types import BOOL, DOUBLE, INT, STRING, UINT, ContextSchema, map_of, object_of
+from compliance.cel.values import UInt
 from compliance.index import MAX_PATHS, RuleIndex
-from compliance.schema import BOOL, DOUBLE, INT, STRING, UINT, ContextSchema, map_of, object_of
-from compliance.values import UInt
 
 SCHEMA = ContextSchema({
     "request": object_of("request", {

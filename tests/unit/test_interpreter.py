@@ -1,4 +1,4 @@
-"""Tests for ``compliance.interpreter``: cel-python as a backend with the compiler's contract."""
+"""Tests for ``compliance.cel.interpreter``: cel-python as a backend, the compiler's contract."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Mapping
 
 import pytest
 
-from compliance.cel import parse
-from compliance.expr import Expr
-from compliance.interpreter import attribute_reads, interpreted_program, substitute_variables
-from compliance.schema import (
+from compliance.cel.ast import Expr
+from compliance.cel.interpreter import attribute_reads, interpreted_program, substitute_variables
+from compliance.cel.parser import parse
+from compliance.cel.types import (
     BOOL,
     BYTES,
     DOUBLE,
@@ -26,8 +26,8 @@ from compliance.schema import (
     map_of,
     object_of,
 )
-from compliance.unparse import unparse
-from compliance.values import CelEvalError, CelTypeValue, CelUnknown, Duration, Timestamp, UInt
+from compliance.cel.unparse import unparse
+from compliance.cel.values import CelEvalError, CelTypeValue, CelUnknown, Duration, Timestamp, UInt
 
 SCHEMA = ContextSchema({
     "principal": object_of("principal", {
@@ -77,7 +77,7 @@ class TestValues:
         ],
     )
     def test_results_are_compliance_values(self, text: str, expected: object) -> None:
-        """Results come back as ``compliance.values`` types, not celpy wrappers."""
+        """Results come back as ``compliance.cel.values`` types, not celpy wrappers."""
         got = run(text)
         assert got == expected
         assert type(got) is type(expected)
@@ -172,6 +172,6 @@ class TestPlanTime:
     def test_import_compliance_does_not_import_celpy_evaluation(self) -> None:
         """`import compliance` does not load this backend or celpy's evaluator."""
         code = ("import sys, compliance; "
-                "assert 'compliance.interpreter' not in sys.modules; "
+                "assert 'compliance.cel.interpreter' not in sys.modules; "
                 "assert 'celpy.evaluation' not in sys.modules")
         subprocess.run([sys.executable, "-c", code], check=True)

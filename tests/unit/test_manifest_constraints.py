@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from compliance.cel.types import ContextSchema
 from compliance.diagnostics import Diagnostic
 from compliance.loader import load_schema_file
-from compliance.schema import ContextSchema
 
 
 def load(tmp_path: Path, context: str) -> tuple[ContextSchema | None, list[Diagnostic]]:

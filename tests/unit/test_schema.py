@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional, Union
 import pytest
 from pydantic import BaseModel, Field
 
-from compliance.schema import (
+from compliance.cel.types import (
     DYN,
     TypeSyntaxError,
     parse_type,

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from compliance.cel import parse
-from compliance.schema import (
+from compliance.cel.checker import TypeEnv, TypeIssue, infer, literal_issues, spell_type, suggest
+from compliance.cel.parser import parse
+from compliance.cel.types import (
     BOOL,
     DOUBLE,
     DURATION,
@@ -20,7 +21,6 @@ from compliance.schema import (
     map_of,
     object_of,
 )
-from compliance.typecheck import TypeEnv, TypeIssue, infer, literal_issues, spell_type, suggest
 
 SCHEMA = ContextSchema({
     "principal": object_of("principal", {

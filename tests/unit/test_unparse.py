@@ -1,4 +1,4 @@
-"""Tests for ``compliance.unparse``: CEL text that parses back to the same tree."""
+"""Tests for ``compliance.cel.unparse``: CEL text that parses back to the same tree."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.cel import RESERVED, CelSyntaxError, parse
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -24,8 +23,9 @@ from compliance.expr import (
     Literal,
     Select,
 )
-from compliance.unparse import unparse
-from compliance.values import UInt
+from compliance.cel.parser import RESERVED, CelSyntaxError, parse
+from compliance.cel.unparse import unparse
+from compliance.cel.values import UInt
 
 CASES = Path(os.environ.get(
     "COMPLIANCE_CEL_CORPUS",

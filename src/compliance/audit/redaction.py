@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from compliance.audit.encoding import canonical, plain_canonical, sanitize
-from compliance.schema import CelType, ContextSchema
+from compliance.cel.types import CelType, ContextSchema
 
 __all__ = ["Redacted", "RedactionMode", "Redactor", "key_id"]
 

@@ -39,9 +39,9 @@ from compliance.errors import ComplianceError, LogIntegrityError
 
 if TYPE_CHECKING:
     from compliance.audit.signing import Signer
+    from compliance.cel.types import ContextSchema
     from compliance.decision import Decision
     from compliance.engine import Engine
-    from compliance.schema import ContextSchema
 
 __all__ = ["GENESIS", "AuditWriteError", "DecisionLog", "Durability", "OnError"]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compliance.cost import check_cost
+from compliance.cel.ast import Expr
+from compliance.checker._cost import check_cost
 from compliance.diagnostics import Diagnostic, DiagnosticSet
-from compliance.expr import Expr
 from compliance.pack import CelSource, PackSet, Template
 
 from ._cel_passes import check_literals, check_syntax, check_types, check_variable_cycles

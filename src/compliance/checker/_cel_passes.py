@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from compliance.cel.ast import Expr
+from compliance.cel.checker import TypeEnv, TypeIssue, infer, literal_issues, spell_type
+from compliance.cel.types import DYN, CelType
 from compliance.diagnostics import Diagnostic
-from compliance.expr import Expr
-from compliance.schema import DYN, CelType
-from compliance.typecheck import TypeEnv, TypeIssue, infer, literal_issues, spell_type
 
 from ._parsed import ParsedPack, ParsedSet, Site
 

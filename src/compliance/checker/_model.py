@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from compliance.cel.ast import Expr
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
-from compliance.expr import Expr
 from compliance.pack import Pack, PackSet, Rule
 from compliance.source import Span
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.diagnostics import Diagnostic, Severity
-from compliance.expr import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.pack import Pack, Rule, Window
 from compliance.source import Span
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from compliance.cel import CelSyntaxError, parse
-from compliance.expr import Expr, Ident, Select, walk
+from compliance.cel.ast import Expr, Ident, Select, walk
+from compliance.cel.parser import CelSyntaxError, parse
 from compliance.pack import CelSource, Pack, PackSet, Rule, Template
 
 Role = Literal["variable", "when", "unless", "reason", "message"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from compliance.cel.types import ContextSchema
 from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.loader._manifest import Manifest, build_manifest, build_schema
 from compliance.loader._nodes import Ctx
@@ -32,7 +33,6 @@ from compliance.loader._yaml import (
     split_lines,
 )
 from compliance.pack import Pack, PackSet, Variable
-from compliance.schema import ContextSchema
 from compliance.source import SourceFile
 
 __all__ = [

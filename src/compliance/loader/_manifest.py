@@ -3,10 +3,10 @@
 Shared ``variables:`` (e.g. the frontier model list) are declared once here and read by
 every pack as ``vars.<name>``; a pack may not redeclare one (``duplicate-variable``).
 
-Type strings are parsed by ``compliance.schema.parse_type``; its error offsets are added
+Type strings are parsed by ``compliance.cel.types.parse_type``; its error offsets are added
 to the scalar's column so a typo like ``list<strng>`` is underlined where it is written.
 
-A leaf may constrain its values (``compliance.schema.Constraint``): ``enum``, ``pattern``
+A leaf may constrain its values (``compliance.cel.types.Constraint``): ``enum``, ``pattern``
 (an RE2 full match), ``normalize`` (``trim``, ``casefold``/``lower``/``upper``), ``empty``
 (``absent``, the default for a constrained string, or ``keep``) and, for doubles,
 ``finite``. On ``list<T>`` and ``map<K, T>`` they apply to the elements/values ``T``.
@@ -20,11 +20,7 @@ from typing import Literal, cast
 import re2
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from compliance.loader._celmap import map_scalar
-from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, scalar_value
-from compliance.loader._pack import build_variables
-from compliance.pack import Variable
-from compliance.schema import (
+from compliance.cel.types import (
     NORMALIZERS,
     CelType,
     Constraint,
@@ -33,6 +29,10 @@ from compliance.schema import (
     object_of,
     parse_type,
 )
+from compliance.loader._celmap import map_scalar
+from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, scalar_value
+from compliance.loader._pack import build_variables
+from compliance.pack import Variable
 from compliance.source import SourceMap
 
 MANIFEST_FIELDS = ("packset", "default_effect", "variables", "context")

@@ -19,6 +19,7 @@ from bisect import bisect_right, insort
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from compliance.cel.values import Duration, Timestamp
 from compliance.signals.model import Event, Fact, SignalError, SignalSpec
 from compliance.signals.store import (
     DEFAULT_HORIZON,
@@ -31,7 +32,6 @@ from compliance.signals.store import (
     merge_interval,
     system_clock,
 )
-from compliance.values import Duration, Timestamp
 
 __all__ = ["InProcessStore"]
 

@@ -1,7 +1,7 @@
 """The data of stateful signals: what a signal counts, the events it reads, the facts it raises.
 
 Everything here is plain frozen data so a store (in-process or Redis) and, later, the engine
-agree on one meaning. Times are integer nanoseconds (``compliance.values.Timestamp``), never
+agree on one meaning. Times are integer nanoseconds (``compliance.cel.values.Timestamp``), never
 floats, so window boundaries are exact.
 """
 
@@ -14,8 +14,8 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
+from compliance.cel.values import DURATION_MAX_SECONDS, Duration, Timestamp, parse_timestamp
 from compliance.errors import ComplianceError
-from compliance.values import DURATION_MAX_SECONDS, Duration, Timestamp, parse_timestamp
 
 __all__ = [
     "MAX_KEY_LENGTH",

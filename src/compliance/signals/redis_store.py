@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from compliance.cel.values import NANOS, TIMESTAMP_MIN_SECONDS, Duration, Timestamp
 from compliance.signals.model import Event, Fact, SignalError, SignalSpec, StoreUnavailable
 from compliance.signals.store import (
     DEFAULT_HORIZON,
@@ -34,7 +35,6 @@ from compliance.signals.store import (
     matching,
     system_clock,
 )
-from compliance.values import NANOS, TIMESTAMP_MIN_SECONDS, Duration, Timestamp
 
 if TYPE_CHECKING:
     import redis

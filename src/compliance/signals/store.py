@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
+from compliance.cel.values import Duration, Timestamp
 from compliance.signals.model import Event, Fact, SignalError, SignalSpec, check_key, to_nanos
-from compliance.values import Duration, Timestamp
 
 __all__ = [
     "DEFAULT_HORIZON",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -29,7 +29,7 @@ from compliance.expr import (
     Literal,
     Select,
 )
-from compliance.values import UInt
+from compliance.cel.values import UInt
 
 __all__ = ["unparse"]
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from compliance.cli_io import require_regular_file, write_err, write_out
+from compliance.cli.streams import require_regular_file, write_err, write_out
 from compliance.errors import LogIntegrityError
 
 __all__ = ["add_audit_commands"]

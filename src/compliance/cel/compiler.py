@@ -17,10 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.budget import FREE_SIZE, charge
-from compliance.conform import MEMO, Nonconforming, describe, reader, remembered
-from compliance.cost import ZERO_SIZES, estimate_cost
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -33,7 +30,10 @@ from compliance.expr import (
     attribute_path,
     walk,
 )
-from compliance.functions import (
+from compliance.cel.budget import FREE_SIZE, charge
+from compliance.cel.conform import MEMO, Nonconforming, describe, reader, remembered
+from compliance.cel.cost import ZERO_SIZES, estimate_cost
+from compliance.cel.functions import (
     IMPLEMENTATIONS,
     cel_eq,
     cel_in,
@@ -42,8 +42,8 @@ from compliance.functions import (
     no_overload,
     regex_searcher,
 )
-from compliance.schema import DYN, CelType, ContextSchema, Limits
-from compliance.values import (
+from compliance.cel.types import DYN, CelType, ContextSchema, Limits
+from compliance.cel.values import (
     OPTIONAL_NONE,
     TYPE_CONSTANTS,
     CelEvalError,
@@ -64,7 +64,7 @@ _BUDGET = "\x00budget"
 def request_activation(context: Mapping[str, Any]) -> dict[str, Any]:
     """The activation for one request: the context plus an empty memo of conformed values.
 
-    Each declared attribute is judged (``compliance.conform``) on its first read in the
+    Each declared attribute is judged (``compliance.cel.conform``) on its first read in the
     request; later reads by other rules reuse the verdict. Macro scopes copy the activation,
     so they share the memo.
     """
@@ -276,7 +276,7 @@ class _Compiler:
     def _declared_path(self, node: Expr, path: tuple[str, ...]) -> _Fn:
         """A getter for ``request.model``-style paths: absent keys are unknowns, values judged.
 
-        The value is conformed to its declared type (``compliance.conform``): normalised,
+        The value is conformed to its declared type (``compliance.cel.conform``): normalised,
         checked element by element and within the limits; a violation is a ``bad-context``
         error naming the exact path.
         """
@@ -551,7 +551,7 @@ class _Compiler:
 
 
 def _tname(v: object) -> str:
-    from compliance.values import type_of  # noqa: PLC0415 - error path only
+    from compliance.cel.values import type_of  # noqa: PLC0415 - error path only
 
     try:
         return type_of(v).name

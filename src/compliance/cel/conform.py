@@ -26,8 +26,8 @@ from typing import Any
 
 import re2
 
-from compliance.schema import DYN, NO_CONSTRAINT, CelType, Limits
-from compliance.values import CelEvalError, Duration, Timestamp, UInt, to_duration, to_timestamp
+from compliance.cel.types import DYN, NO_CONSTRAINT, CelType, Limits
+from compliance.cel.values import CelEvalError, Duration, Timestamp, UInt, to_duration, to_timestamp
 
 __all__ = [
     "MEMO", "Nonconforming", "conform", "describe", "expected", "problems", "reader",

@@ -11,7 +11,7 @@ the arguments positionally; it dispatches on the runtime types and raises ``CelE
 (without offsets: the compiler adds them) when no overload matches or an operation fails.
 
 Functions whose work or output grows with their inputs (``+``, ``replace``, ``split``,
-``join``, ``format``, ``in`` …) charge the decision's run-time budget (``compliance.budget``)
+``join``, ``format``, ``in`` …) charge the decision's run-time budget (``compliance.cel.budget``)
 with the size they are about to scan or allocate, *before* doing it.
 """
 
@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import re2
 
-from compliance.budget import FREE_SIZE, charge, charge_chars
-from compliance.schema import (
+from compliance.cel.budget import FREE_SIZE, charge, charge_chars
+from compliance.cel.types import (
     BOOL,
     BYTES,
     DOUBLE,
@@ -43,7 +43,7 @@ from compliance.schema import (
     list_of,
     map_of,
 )
-from compliance.values import (
+from compliance.cel.values import (
     NANOS,
     OPTIONAL_NONE,
     CelEvalError,

@@ -30,20 +30,19 @@ real size:
 
 The numbers are bounds for comparison against a budget, not predictions of time; the unit
 tests pin them down on concrete expressions so a change to the model is a visible diff.
-``check_cost`` turns them into ``cost-exceeded`` diagnostics, per rule and for the set.
+The checker's cost pass (``compliance.checker._cost``) turns them into ``cost-exceeded``
+diagnostics, per rule and for the set.
 The run-time side, which charges actual sizes against a per-decision budget in the same
-units, is ``compliance.budget``.
+units, is ``compliance.cel.budget``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import Final, TypeVar
 
-from compliance.budget import CHARS_PER_UNIT
-from compliance.diagnostics import Diagnostic
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -56,11 +55,8 @@ from compliance.expr import (
     attribute_path,
     children,
 )
-from compliance.schema import CelType, ContextSchema, Limits
-
-if TYPE_CHECKING:
-    from compliance.checker import CheckedPackSet
-    from compliance.source import Span
+from compliance.cel.budget import CHARS_PER_UNIT
+from compliance.cel.types import CelType, ContextSchema, Limits
 
 __all__ = [
     "DEFAULT_MAX_LIST",
@@ -71,7 +67,6 @@ __all__ = [
     "UNBOUNDED",
     "ZERO_SIZES",
     "SizeAssumptions",
-    "check_cost",
     "estimate_cost",
     "sizes_from_limits",
 ]
@@ -462,54 +457,3 @@ def _declared_type(node: Expr, m: _Model) -> CelType | None:
             return None
         t = t.field_type(name) if t.kind == "object" else t.value if t.kind == "map" else None
     return t
-
-
-# --- the check pass ------------------------------------------------------------------------
-
-
-def check_cost(checked: CheckedPackSet, *, budget_per_rule: int = DEFAULT_RULE_BUDGET,
-               budget_total: int = DEFAULT_TOTAL_BUDGET,
-               sizes: SizeAssumptions | None = None) -> list[Diagnostic]:
-    """``cost-exceeded`` errors for each rule over ``budget_per_rule`` and for the whole set.
-
-    A rule's cost is its ``when`` plus its ``unless``. The per-set error points at the most
-    expensive rule, since that is where a fix usually starts. ``sizes`` defaults to the
-    schema's context-value limits, so a context within those limits is within what was
-    assumed here (values beyond them are refused where they are read).
-    """
-    schema = checked.pack_set.schema
-    if sizes is None:
-        sizes = sizes_from_limits(schema.limits)
-    out: list[Diagnostic] = []
-    total = 0
-    worst: tuple[int, str, Span | None] = (-1, "", None)
-    for cpack in checked.packs:
-        variables = dict(cpack.variables)
-        for crule in cpack.rules:
-            cost = sum(
-                estimate_cost(e, schema, variables, sizes=sizes)
-                for e in (crule.when, crule.unless) if e is not None
-            )
-            total += cost
-            rule = crule.rule
-            span = rule.when.span if rule.when is not None else rule.span
-            name = f"`{rule.id}` of pack `{cpack.pack.id}`"
-            if cost > worst[0]:
-                worst = (cost, name, span)
-            if cost > budget_per_rule:
-                out.append(Diagnostic(
-                    "cost-exceeded",
-                    f"rule {name} may cost up to {cost} steps per evaluation, over the "
-                    f"per-rule budget of {budget_per_rule}",
-                    span,
-                    help="bound the lists it iterates (declare a maximum size) or iterate "
-                         "less: nested comprehensions multiply",
-                ))
-    if total > budget_total:
-        out.append(Diagnostic(
-            "cost-exceeded",
-            f"the pack set may cost up to {total} steps per evaluation, over the budget of "
-            f"{budget_total}; the most expensive rule is {worst[1]} ({worst[0]} steps)",
-            worst[2],
-        ))
-    return out

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from compliance.cli_io import (
+from compliance.cli.streams import (
     DEFAULT_MAX_CONTEXT_BYTES,
     InputError,
     OutputError,
@@ -230,7 +230,7 @@ _CODE = re.compile(r"``([a-z][a-z0-9]*(?:-[a-z0-9]+)*)``")
 def explain_passes() -> str:
     """The checker's pass table as text: each pass and the codes its docstring's summary names."""
     from compliance.checker import PASSES  # noqa: PLC0415
-    from compliance.cost import check_cost  # noqa: PLC0415
+    from compliance.checker._cost import check_cost  # noqa: PLC0415
 
     rows = [(name, run.__doc__ or "") for name, run in PASSES]
     rows.append(("cost (after the passes, on an error-free set)", check_cost.__doc__ or ""))
@@ -394,11 +394,11 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:200]
 
 
-# --- audit logs: `log` and `replay` live in compliance.cli_audit ------------------------
+# --- audit logs: `log` and `replay` live in compliance.cli.log_commands ------------------------
 
 
 def _add_audit(sub: Any, common: argparse.ArgumentParser) -> None:
-    from compliance.cli_audit import add_audit_commands  # noqa: PLC0415
+    from compliance.cli.log_commands import add_audit_commands  # noqa: PLC0415
 
     add_audit_commands(sub, parents=[common])
 

@@ -1,21 +1,21 @@
 """cel-python's interpreter as an evaluation backend: the reference oracle.
 
-Why it exists: the closure compiler (``compliance.compiler``) is the production backend;
+Why it exists: the closure compiler (``compliance.cel.compiler``) is the production backend;
 this module runs the same conditions through an independent CEL implementation so that
 differential tests (``tests/properties``) and ``Engine(checked, backend="interpreter")``
 can catch compiler bugs. It is slow (an AST walk per call, about 10x the compiled
 program) and is never imported by ``import compliance``; ``Engine`` imports it lazily.
 
-Besides ``compliance.cel`` this is the only module that imports celpy, and every celpy
+Besides ``compliance.cel.parser`` this is the only module that imports celpy, and every celpy
 import stays inside it. cel-python is untyped, so ``Any`` appears only at this boundary:
 the context goes in as celpy values built from the schema, and results come back out as
-``compliance.values`` types.
+``compliance.cel.values`` types.
 
 How a program is built, once, at plan time:
 
 1. ``vars.<name>`` references are replaced by the variable's own tree (recursively), so
    variables are evaluated lazily, at each use, as the compiled backend does.
-2. The tree is printed back to CEL with ``compliance.unparse`` and parsed by celpy's
+2. The tree is printed back to CEL with ``compliance.cel.unparse`` and parsed by celpy's
    ``CELParser``; no ``celpy.Environment`` is built, because its constructor sets
    ``sys.setrecursionlimit(2500)`` for the whole process and mutates the caller's
    annotation dict. The parse tree is evaluated per call by a fresh
@@ -49,9 +49,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from compliance.conform import Nonconforming, conform
-from compliance.diagnostics import RuntimeCode
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -65,9 +63,10 @@ from compliance.expr import (
     children,
     walk,
 )
-from compliance.schema import DYN, CelType, ContextSchema
-from compliance.unparse import unparse
-from compliance.values import (
+from compliance.cel.conform import Nonconforming, conform
+from compliance.cel.types import DYN, CelType, ContextSchema
+from compliance.cel.unparse import unparse
+from compliance.cel.values import (
     NANOS,
     TYPE_CONSTANTS,
     CelEvalError,
@@ -79,6 +78,7 @@ from compliance.values import (
     to_duration,
     to_timestamp,
 )
+from compliance.diagnostics import RuntimeCode
 
 __all__ = ["attribute_reads", "interpreted_program", "substitute_variables"]
 
@@ -95,7 +95,7 @@ def interpreted_program(
     """A program running ``expr`` on cel-python's interpreter; same contract as the compiler's.
 
     The program takes the request context (JSON-like values, as ``Engine.evaluate`` gets
-    it), returns a ``compliance.values`` runtime value, and raises ``CelEvalError`` or
+    it), returns a ``compliance.cel.values`` runtime value, and raises ``CelEvalError`` or
     ``CelUnknown``. Unknowns are coarser than the compiled backend's (see the module
     docstring): any absent attribute the expression reads makes the whole result unknown.
     """
@@ -383,7 +383,7 @@ def _activation(
 
 
 def _conformed(value: object, t: CelType, path: str, schema: ContextSchema) -> object:
-    """The value as the compiled backend reads it (``compliance.conform``: one type rule)."""
+    """The value as the compiled backend reads it (``compliance.cel.conform``: one type rule)."""
     try:
         return conform(t, value, path, schema.limits)
     except Nonconforming as exc:
@@ -601,7 +601,7 @@ def _dyn_to_celpy(value: object, path: str) -> Any:
 
 
 def _from_celpy(value: Any) -> object:
-    """A celpy result as a ``compliance.values`` runtime value (errors inside re-raised)."""
+    """A celpy result as a ``compliance.cel.values`` runtime value (errors inside re-raised)."""
     from celpy import celtypes  # noqa: PLC0415
     from celpy.evaluation import CELEvalError  # noqa: PLC0415
 

@@ -50,7 +50,7 @@ NO_CONSTRAINT = Constraint()
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds on context values, enforced where a value is read (``compliance.conform``).
+    """Bounds on context values, enforced where a value is read (``compliance.cel.conform``).
 
     A value beyond a limit is an error on its path, so no rule meets a 10 MB string or a
     million-item list. ``max_string`` matches the cost model's string assumption.
@@ -281,7 +281,7 @@ _SCALARS: dict[object, CelType] = {
 
 def _annotation_type(ann: object, path: str, seen: frozenset[type[Any]]) -> CelType:
     """One annotation as a CEL type; ``path`` names the field in error messages."""
-    from pydantic import BaseModel  # noqa: PLC0415 - keep `import compliance.schema` light
+    from pydantic import BaseModel  # noqa: PLC0415 - keep `import compliance.cel.types` light
 
     if ann in _SCALARS:
         return _SCALARS[ann]

@@ -2,7 +2,7 @@
 
 ``parse(text)`` runs cel-python's ``CELParser`` (never ``celpy.Environment``, which raises
 the process recursion limit and mutates the caller's dict) and converts the lark tree into
-``compliance.expr`` nodes at once, so nothing above this module sees lark. Literals become
+``compliance.cel.ast`` nodes at once, so nothing above this module sees lark. Literals become
 runtime values (``values.UInt`` for ``1u``), operators become ``Call`` nodes with cel-go's
 names, macros become ``Comprehension`` nodes, and every node keeps its character offsets.
 Syntax errors become ``CelSyntaxError`` with a real message and offsets.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -29,7 +29,7 @@ from compliance.expr import (
     Select,
     children,
 )
-from compliance.values import UInt
+from compliance.cel.values import UInt
 
 __all__ = ["MAX_EXPRESSION_LENGTH", "MAX_NESTING", "CelSyntaxError", "parse"]
 

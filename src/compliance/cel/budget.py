@@ -1,6 +1,6 @@
 """The run-time cost budget: one counter per decision, charged before work is done.
 
-The static model (``compliance.cost``) bounds a rule under *assumed* sizes; a context can
+The static model (``compliance.cel.cost``) bounds a rule under *assumed* sizes; a context can
 still carry a 40 MB string or a 10M-item list, and a few operations (``replace``, ``+``,
 ``split``, ``join``, ``format``, ``in`` over a list, comprehensions) turn size into time and
 memory. Each of those charges this budget with what it is *about to* do, computed from its
@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-from compliance.values import CelEvalError
+from compliance.cel.values import CelEvalError
 
 __all__ = [
     "CHARS_PER_UNIT",

@@ -1,6 +1,6 @@
 """The CEL type checker: infers the type of an ``expr`` tree and reports what cannot run.
 
-It works on ``compliance.expr`` nodes against a ``TypeEnv`` (the context schema, the
+It works on ``compliance.cel.ast`` nodes against a ``TypeEnv`` (the context schema, the
 types of the pack's ``vars.<name>``) and returns findings as ``TypeIssue`` values with
 character offsets into the CEL text; the checker turns them into ``Diagnostic``s at file
 spans. Keeping offsets here (not spans) lets this module check any CEL string, whatever
@@ -27,8 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import re2
 
-from compliance.diagnostics import DiagnosticCode
-from compliance.expr import (
+from compliance.cel.ast import (
     Call,
     Comprehension,
     CreateList,
@@ -41,8 +40,8 @@ from compliance.expr import (
     attribute_path,
     walk,
 )
-from compliance.functions import SIGNATURES, TYPE_NAMES, Overload
-from compliance.schema import (
+from compliance.cel.functions import SIGNATURES, TYPE_NAMES, Overload
+from compliance.cel.types import (
     BOOL,
     BYTES,
     DOUBLE,
@@ -59,7 +58,7 @@ from compliance.schema import (
     map_of,
     object_of,
 )
-from compliance.values import (
+from compliance.cel.values import (
     NANOS,
     CelEvalError,
     UInt,
@@ -67,6 +66,7 @@ from compliance.values import (
     parse_duration,
     parse_timestamp,
 )
+from compliance.diagnostics import DiagnosticCode
 
 __all__ = ["TypeEnv", "TypeIssue", "infer", "literal_issues", "spell_type", "suggest"]
 
