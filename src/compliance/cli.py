@@ -27,6 +27,7 @@ from compliance.cli_io import (
     write_err,
     write_out,
 )
+from compliance.cli_test import add_test_command
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, check_paths
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_eval(sub, common)
     _add_log(sub, common)
     _add_replay(sub, common)
+    add_test_command(sub, common)
     return parser
 
 

@@ -33,11 +33,15 @@ __all__ = [
     "load_pack_file",
     "load_pack_set",
     "load_pack_text",
+    "is_suite_file",
     "load_schema_file",
 ]
 
 MANIFEST_NAMES = ("packset.yaml", "packset.yml")
 _SUFFIXES = (".yaml", ".yml")
+SUITE_DIR = "tests"
+"""YAML files under a folder of this name inside a pack set are policy suites, not packs."""
+SUITE_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 def load_pack_text(
@@ -168,7 +172,8 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
             for name in MANIFEST_NAMES:
                 if manifest is None and (path / name).is_file():
                     manifest = path / name
-            files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
+            files.extend(sorted(p for p in path.rglob("*")
+                                if _is_pack_file(p) and not is_suite_file(p, path)))
         elif path.name in MANIFEST_NAMES:
             manifest = manifest or path
         elif path.exists():
@@ -179,6 +184,23 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
     for f in files:
         unique.setdefault(f.resolve(), f)
     return manifest, list(unique.values())
+
+
+def is_suite_file(path: Path, root: Path) -> bool:
+    """True for a policy suite found under ``root``: ``*.test.yaml``, or YAML in ``tests/``.
+
+    One definition for both sides: ``compliance check`` skips these files when it searches
+    a directory for packs, and ``compliance test`` runs exactly these.
+    """
+    if path.suffix not in _SUFFIXES:
+        return False
+    if path.name.endswith(SUITE_SUFFIXES):
+        return True
+    try:
+        parts = path.relative_to(root).parts[:-1]
+    except ValueError:
+        parts = ()
+    return SUITE_DIR in parts
 
 
 def _is_pack_file(path: Path) -> bool:
