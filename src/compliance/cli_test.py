@@ -84,7 +84,8 @@ def run_test(args: argparse.Namespace) -> int:
                   "under a tests/ folder) in " + ", ".join(args.paths))
         return EXIT_USAGE
     want_coverage = bool(args.coverage or args.coverage_min is not None or args.lcov)
-    coverage = RuleCoverage() if want_coverage else None
+    exempt = [e for suite, _ in prepared.suites for e in suite.exempt]
+    coverage = RuleCoverage(exempt) if want_coverage else None
     results = run(prepared, args.filter, [coverage] if coverage is not None else [])
     if not results:
         write_err(f"error: no case matches --filter {args.filter!r}")

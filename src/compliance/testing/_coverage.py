@@ -9,7 +9,7 @@ instruments CEL; condition coverage of ``&&``/``||`` operands plugs in as anothe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from compliance.engine import Engine
 from compliance.pack import Instant, Pack, Rule
 from compliance.planner import Plan, PlannedRule
 from compliance.source import Span
-from compliance.testing._model import Case
+from compliance.testing._model import Case, Exempt
 from compliance.values import to_timestamp
 
 ItemKind = Literal["applied", "not-applied", "on-unknown", "before", "at-or-after"]
@@ -39,6 +39,7 @@ class Item:
     span: Span
     edge: datetime | None = None
     hits: int = 0
+    exempt: str | None = None  # the suite's reason when declared unreachable
 
     @property
     def gap(self) -> str:
@@ -65,16 +66,18 @@ class PackCoverage:
     items: list[Item] = field(default_factory=list)
 
     def count(self, *kinds: ItemKind) -> tuple[int, int]:
-        """(covered, total) over the items of ``kinds`` (all kinds when none given)."""
-        chosen = [i for i in self.items if not kinds or i.kind in kinds]
+        """(covered, total) over the items of ``kinds`` (all kinds when none given);
+        exempt items count in neither."""
+        chosen = [i for i in self.items if (not kinds or i.kind in kinds) and not i.exempt]
         return sum(1 for i in chosen if i.hits), len(chosen)
 
 
 class RuleCoverage:
     """Observer collecting rule coverage for every pack set the run evaluated."""
 
-    def __init__(self) -> None:
+    def __init__(self, exempt: Iterable[Exempt] = ()) -> None:
         self._plans: dict[int, tuple[Plan, dict[tuple[str, str], list[Item]]]] = {}
+        self._exempt = {(e.rule, e.item): e.reason for e in exempt}
 
     def observe(self, case: Case, context: Mapping[str, Any], decision: Decision,
                 engine: Engine) -> None:
@@ -82,7 +85,11 @@ class RuleCoverage:
         del case
         plan = engine.plan
         if id(plan) not in self._plans:
-            self._plans[id(plan)] = (plan, _items(plan))
+            items_of = _items(plan)
+            for rule_items in items_of.values():
+                for item in rule_items:
+                    item.exempt = self._exempt.get((f"{item.pack}/{item.rule}", item.kind))
+            self._plans[id(plan)] = (plan, items_of)
         _, items = self._plans[id(plan)]
         statuses: dict[tuple[str, str], set[str]] = {}
         missing: dict[tuple[str, str], bool] = {}
@@ -108,6 +115,10 @@ class RuleCoverage:
                 cov.items.extend(items[key])
         return list(out.values())
 
+    def exempted(self) -> list[Item]:
+        """Items the suites declared unreachable, with their reasons."""
+        return [i for p in self.packs() for i in p.items if i.exempt]
+
     def totals(self) -> tuple[int, int]:
         """(covered, total) items over every pack."""
         counts = [p.count() for p in self.packs()]
@@ -120,7 +131,7 @@ class RuleCoverage:
 
     def gaps(self) -> list[Item]:
         """Every item no case reached, in file order."""
-        found = [i for p in self.packs() for i in p.items if not i.hits]
+        found = [i for p in self.packs() for i in p.items if not i.hits and not i.exempt]
         return sorted(found, key=lambda i: (i.span.file, i.span.start.line, i.span.start.col,
                                             i.kind))
 

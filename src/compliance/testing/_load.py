@@ -23,10 +23,12 @@ from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, pla
 from compliance.loader._yaml import DEFAULT_LIMITS, Limits, read_yaml, split_lines
 from compliance.pack import PackSet
 from compliance.source import Span
-from compliance.testing._model import EXPECT_FIELDS, Case, Expected, Suite
+from compliance.testing._model import EXPECT_FIELDS, Case, Exempt, Expected, Suite
 from compliance.values import to_timestamp
 
-SUITE_FIELDS = ("suite", "description", "packs", "time", "fixtures", "cases")
+SUITE_FIELDS = ("suite", "description", "packs", "time", "fixtures", "cases", "coverage_exempt")
+EXEMPT_FIELDS = ("rule", "item", "reason")
+COVERAGE_ITEMS = ("applied", "not-applied", "on-unknown", "before", "at-or-after")
 CASE_FIELDS = ("name", "description", "context", "with", "time", "matrix", "expect")
 INTERVENTION_FIELDS = ("kind", "target", "disclosure", "message", "pack", "rule",
                        "justification", "instruction")
@@ -108,9 +110,27 @@ class _SuiteBuilder:
                                 f"more than {MAX_CASES} cases after matrix expansion", node)
                 return None
         self._unique_names(cases)
+        exempt = self._exempt(f.sequence("coverage_exempt"))
         if name is None or self.ctx.diagnostics:
             return None
-        return Suite(name, str(self.path), self.ctx.head(root), packs, tuple(cases))
+        return Suite(name, str(self.path), self.ctx.head(root), packs, tuple(cases), exempt)
+
+    def _exempt(self, seq: SequenceNode | None) -> tuple[Exempt, ...]:
+        out: list[Exempt] = []
+        for node in seq.value if seq is not None else ():
+            if not isinstance(node, MappingNode):
+                self.ctx.report("wrong-type", "a `coverage_exempt` entry must be a mapping, "
+                                f"found {describe(node)}", node)
+                continue
+            f = Fields(self.ctx, node, EXEMPT_FIELDS, "coverage_exempt: ")
+            if not f.require(*EXEMPT_FIELDS):
+                continue
+            rule, item, reason = f.text("rule"), f.choice("item", COVERAGE_ITEMS), f.text("reason")
+            if rule is not None and item is not None and reason:
+                rule_node = f.node("rule")
+                assert rule_node is not None
+                out.append(Exempt(rule, item, reason, self.ctx.span(rule_node)))
+        return tuple(out)
 
     def _packs(self, f: Fields) -> Path:
         text = f.text("packs")
@@ -354,6 +374,11 @@ def check_against(suite: Suite, pack_set: PackSet) -> list[Diagnostic]:
     obligation_names = [*OBLIGATION_FIELDS, *custom]
     out: list[Diagnostic] = []
     reported: set[tuple[str, Span]] = set()
+    for exempt in suite.exempt:
+        if exempt.rule not in known_rules:
+            out.append(Diagnostic(
+                "unknown-rule", f"no pack in `{suite.packs}` defines rule `{exempt.rule}`",
+                exempt.span, help=suggest(exempt.rule, rules) or "write `pack-id/rule-id`"))
     for case in suite.cases:
         for expected in case.expect:
             if expected.name == "matched":

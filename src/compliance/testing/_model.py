@@ -48,6 +48,20 @@ class Case:
 
 
 @dataclass(frozen=True, slots=True)
+class Exempt:
+    """A coverage item a suite declares unreachable, with the reason (shown in every report).
+
+    The honest form of ``# pragma: no cover``: e.g. the ``on_unknown`` of a rule whose
+    condition guards every attribute with ``has()`` and so can never be unknown.
+    """
+
+    rule: str
+    item: str
+    reason: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Suite:
     """One suite file: its name, the pack set directory it tests and its cases."""
 
@@ -56,3 +70,4 @@ class Suite:
     span: Span
     packs: Path
     cases: tuple[Case, ...] = field(default=())
+    exempt: tuple[Exempt, ...] = field(default=())

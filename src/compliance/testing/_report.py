@@ -66,6 +66,11 @@ def render_coverage(coverage: RuleCoverage) -> str:
               for r in rows]
     covered, total = coverage.totals()
     lines.append(f"  all packs: {covered}/{total} items {_pct(covered, total)}")
+    exempted = coverage.exempted()
+    if exempted:
+        lines.append("exempt (declared unreachable by a suite, not counted):")
+        lines += [f"  {i.span.file}:{i.span.start.line + 1}:{i.span.start.col + 1}: "
+                  f"{i.pack}/{i.rule}: {i.kind}: {i.exempt}" for i in exempted]
     gaps = coverage.gaps()
     if gaps:
         lines.append("gaps:")
@@ -91,6 +96,7 @@ def coverage_json(coverage: RuleCoverage) -> dict[str, Any]:
         "packs": [{"pack": p.pack, "file": p.file, "covered": p.count()[0],
                    "total": p.count()[1],
                    "items": [{"rule": i.rule, "kind": i.kind, "hits": i.hits,
+                              "exempt": i.exempt,
                               "line": i.span.start.line + 1, "col": i.span.start.col + 1}
                              for i in p.items]}
                   for p in coverage.packs()],
@@ -170,10 +176,11 @@ def coverage_lcov(coverage: RuleCoverage) -> str:
             lines[line] = lines.get(line, 0) + applied
         hit = sum(1 for i in p.items if i.kind == "applied" and i.hits)
         out += [f"FNF:{len(rules)}", f"FNH:{hit}"]
-        for number, item in enumerate(p.items):
+        for number, item in enumerate(i for i in p.items if not i.exempt):
             line = item.span.start.line + 1
             out.append(f"BRDA:{line},0,{number},{item.hits if item.hits else '-'}")
-        out += [f"BRF:{len(p.items)}", f"BRH:{sum(1 for i in p.items if i.hits)}"]
+        counted = [i for i in p.items if not i.exempt]
+        out += [f"BRF:{len(counted)}", f"BRH:{sum(1 for i in counted if i.hits)}"]
         out += [f"DA:{line},{hits}" for line, hits in sorted(lines.items())]
         out += [f"LF:{len(lines)}", f"LH:{sum(1 for h in lines.values() if h)}",
                 "end_of_record"]
