@@ -33,6 +33,8 @@ __all__ = [
     "load_pack_file",
     "load_pack_set",
     "load_pack_text",
+    "SUITE_DIR",
+    "SUITE_SUFFIXES",
     "is_suite_file",
     "load_schema_file",
 ]
