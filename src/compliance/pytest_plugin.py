@@ -53,7 +53,7 @@ class SuiteFile(pytest.File):
                 yield CaseItem.from_parent(self, name=case.name, spec=(suite, engine, case))
 
 
-class SuiteFailure(Exception):
+class SuiteFailedError(Exception):
     """A case whose expectations did not hold (the text is the report)."""
 
 
@@ -70,11 +70,11 @@ class CaseItem(pytest.Item):
 
         result = run_case(*self.spec)
         if not result.passed:
-            raise SuiteFailure(failure_text(result))
+            raise SuiteFailedError(failure_text(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
-        if isinstance(excinfo.value, SuiteFailure):
+        if isinstance(excinfo.value, SuiteFailedError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style))
 
@@ -97,7 +97,7 @@ class BrokenSuite(pytest.Item):
         for d in self.diagnostics:
             if d.span is not None and Path(d.span.file).is_file():
                 sources[d.span.file] = Path(d.span.file).read_text("utf-8", errors="replace")
-        raise SuiteFailure(render_text(self.diagnostics, sources) + "\n"
+        raise SuiteFailedError(render_text(self.diagnostics, sources) + "\n"
                            + render_summary(self.diagnostics))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],

@@ -125,7 +125,7 @@ def test_filter_and_matrix(suite_dir: Callable[[str], Path],
 ])
 def test_malformed_suite_is_reported_at_file_line_col(
         suite_dir: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
-        text: str, code: str, where: str, fragment: str) -> None:
+        *, text: str, code: str, where: str, fragment: str) -> None:
     suite = SUITE + "  - name: broken\n    context: {principal: plain}\n" + text
     root = suite_dir(suite)
     assert main(["test", str(root)]) == 2

@@ -29,13 +29,13 @@ from compliance.source import SourceFile
 __all__ = [
     "DEFAULT_LIMITS",
     "MANIFEST_NAMES",
+    "SUITE_DIR",
+    "SUITE_SUFFIXES",
     "Limits",
+    "is_suite_file",
     "load_pack_file",
     "load_pack_set",
     "load_pack_text",
-    "SUITE_DIR",
-    "SUITE_SUFFIXES",
-    "is_suite_file",
     "load_schema_file",
 ]
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from compliance.decision import Decision
 from compliance.engine import Engine
-from compliance.pack import Instant, Pack, Rule
+from compliance.pack import Instant, Pack, Rule, Window
 from compliance.planner import Plan, PlannedRule
 from compliance.source import Span
 from compliance.testing._model import Case, Exempt
@@ -179,7 +179,7 @@ def _instant(planned: PlannedRule, edge: int) -> Instant | None:
     return None
 
 
-def _window(owner: Rule | Pack) -> Any:
+def _window(owner: Rule | Pack) -> Window | None:
     return owner.effective
 
 

@@ -245,7 +245,8 @@ class _SuiteBuilder:
             assert isinstance(value, ScalarNode)
             group = self.fixtures.get(key, {})
             if value.value in group:
-                return _copy(group[value.value])
+                chosen: dict[str, Any] = _copy(group[value.value])
+                return chosen
             known = sorted(group)
             self.ctx.report(
                 "unknown-fixture", f"{where}no `{key}` fixture named `{value.value}`", value,
@@ -451,7 +452,7 @@ def _copy(value: Any) -> Any:
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     """``overlay`` deep-merged over a copy of ``base``: maps merge, anything else replaces."""
-    out = _copy(base)
+    out: dict[str, Any] = _copy(base)
     for key, value in overlay.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)

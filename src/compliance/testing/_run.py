@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, check_paths
-from compliance.testing._load import OBLIGATION_FIELDS, check_against, discover, load_suite_file
 from compliance.pack import PackSet
+from compliance.testing._load import OBLIGATION_FIELDS, check_against, discover, load_suite_file
 from compliance.testing._model import Case, Expected, Suite
 
 
