@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compliance.loader._manifest import MANIFEST_FIELDS
 from compliance.loader._pack import INTERVENTION_FIELDS, PACK_FIELDS, RULE_FIELDS
 from compliance.testing._load import CASE_FIELDS, EXEMPT_FIELDS, SUITE_FIELDS
 from compliance.testing._model import EXPECT_FIELDS
@@ -83,9 +84,7 @@ class ManifestModel(_Closed):
     """``packset.yaml``: the pack set's id, default effect, shared variables and context."""
 
     packset: str
-    description: str | None = None
     default_effect: Literal["allow", "deny"] | None = None
-    forbid_silent: bool | None = None
     variables: dict[str, str | bool] | None = None
     context: dict[str, Any]
 
@@ -153,7 +152,7 @@ MODELS: dict[str, type[BaseModel]] = {
 LOADER_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {
     PackModel: PACK_FIELDS, RuleModel: RULE_FIELDS, InterventionModel: INTERVENTION_FIELDS,
     SuiteModel: SUITE_FIELDS, CaseModel: CASE_FIELDS, ExpectModel: EXPECT_FIELDS,
-    ExemptModel: EXEMPT_FIELDS,
+    ExemptModel: EXEMPT_FIELDS, ManifestModel: MANIFEST_FIELDS,
 }
 """Each model's keys must equal the loader's list (checked by tests/unit/test_suites.py)."""
 
