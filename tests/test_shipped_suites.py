@@ -58,7 +58,7 @@ def test_pytest_collects_the_shipped_suites() -> None:
 
 
 def _case_ids() -> list[str]:
-    from compliance.testing import prepare, select  # noqa: PLC0415
+    from compliance.testing import prepare, select
 
     return [c.id for _, _, c in select(prepare([RULES]), None)]
 
