@@ -66,7 +66,8 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]
 
 def load_suite_file(path: Path, limits: Limits = DEFAULT_LIMITS
                     ) -> tuple[Suite | None, list[Diagnostic]]:
-    """One suite file; None when it is too broken to run (the diagnostics say why)."""
+    """One suite file and its problems. The suite is None when it has no usable name or
+    YAML; it may come with errors, and must then not be run."""
     name = str(path)
     try:
         data = path.read_bytes()
@@ -111,8 +112,10 @@ class _SuiteBuilder:
                 return None
         self._unique_names(cases)
         exempt = self._exempt(f.sequence("coverage_exempt"))
-        if name is None or self.ctx.diagnostics:
+        if name is None:
             return None
+        # Returned even with errors, so what needs the pack set is checked in the same run;
+        # ``prepare`` never runs a suite that has any error.
         return Suite(name, str(self.path), self.ctx.head(root), packs, tuple(cases), exempt)
 
     def _exempt(self, seq: SequenceNode | None) -> tuple[Exempt, ...]:

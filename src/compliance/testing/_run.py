@@ -81,6 +81,7 @@ def prepare(paths: Sequence[str | Path]) -> Prepared:
         out.diagnostics.extend(found)
         if suite is None:
             continue
+        runnable = not any(d.severity is Severity.ERROR for d in found)
         if suite.name in names:
             first = names[suite.name].span
             out.diagnostics.add(Diagnostic(
@@ -89,6 +90,8 @@ def prepare(paths: Sequence[str | Path]) -> Prepared:
                 help="suite names are unique within a run"))
             continue
         names[suite.name] = suite
+        if not suite.packs.exists():
+            continue  # reported at `packs:` by the loader
         key = suite.packs.resolve()
         if key not in engines:
             engines[key] = _engine(suite.packs)
@@ -98,7 +101,7 @@ def prepare(paths: Sequence[str | Path]) -> Prepared:
             continue
         found = _check(suite, engine)
         out.diagnostics.extend(found)
-        if not any(d.severity is Severity.ERROR for d in found):
+        if runnable and not any(d.severity is Severity.ERROR for d in found):
             out.suites.append((suite, engine))
     return out
 
