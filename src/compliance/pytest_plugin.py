@@ -1,9 +1,10 @@
 """pytest plugin (entry point ``pytest11``): ``pytest rules/`` runs the YAML policy suites.
 
-Only suite files are collected: ``*.test.yaml`` files, and YAML files under a ``tests/``
-folder whose parent is a pack set (holds ``packset.yaml``), so a project's own YAML test
-data is never mistaken for a suite. Each case is one test item; a failure shows the same
-report as ``compliance test``; a malformed suite is one failing item with the diagnostics.
+Only suite files are collected (``compliance.testing._load.is_suite``: ``*.test.yaml`` files,
+and YAML files under a ``tests/`` folder whose parent holds ``packset.yaml``), so a
+project's own YAML test data is never mistaken for a suite. Each case is one test item; a
+failure shows the same report as ``compliance test``; a malformed suite is one failing item
+with the diagnostics.
 """
 
 from __future__ import annotations
@@ -14,24 +15,12 @@ from typing import Any
 
 import pytest
 
-from compliance.loader import MANIFEST_NAMES, SUITE_DIR, SUITE_SUFFIXES
-
-
-def is_collected_suite(path: Path) -> bool:
-    """True for the files the plugin runs (see the module docstring)."""
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    if path.name.endswith(SUITE_SUFFIXES):
-        return True
-    for parent in path.parents:
-        if parent.name == SUITE_DIR:
-            return any((parent.parent / n).is_file() for n in MANIFEST_NAMES)
-    return False
+from compliance.testing._load import is_suite
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """Collect policy suites; every other file is left to pytest and other plugins."""
-    if is_collected_suite(file_path):
+    if is_suite(file_path):
         suite: pytest.Collector = SuiteFile.from_parent(parent, path=file_path)
         return suite
     return None

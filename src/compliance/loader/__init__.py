@@ -189,10 +189,9 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
 
 
 def is_suite_file(path: Path, root: Path) -> bool:
-    """True for a policy suite found under ``root``: ``*.test.yaml``, or YAML in ``tests/``.
-
-    One definition for both sides: ``compliance check`` skips these files when it searches
-    a directory for packs, and ``compliance test`` runs exactly these.
+    """True for a file that may be a policy suite: ``*.test.yaml``, or YAML in a ``tests/``
+    folder below ``root``. ``compliance check`` skips these when it searches a directory for
+    packs (``compliance test`` runs those beside a manifest: ``testing._load.is_suite``).
     """
     if path.suffix not in _SUFFIXES:
         return False

@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compliance.decision import Obligations
 from compliance.diagnostics import Diagnostic
-from compliance.loader import SUITE_DIR, is_suite_file
+from compliance.loader import MANIFEST_NAMES, SUITE_DIR, SUITE_SUFFIXES
 from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, plain_data, suggest
 from compliance.loader._yaml import DEFAULT_LIMITS, Limits, read_yaml, split_lines
 from compliance.pack import PackSet
@@ -38,22 +38,32 @@ MAX_CASES = 10_000
 _SUFFIXES = (".yaml", ".yml")
 
 
-def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """The suite files named by ``paths``: files as given, directories searched.
+def is_suite(path: Path) -> bool:
+    """True for a suite found by searching: a ``*.test.yaml`` file, or a YAML file under the
+    ``tests/`` folder of a pack set (a folder whose parent holds ``packset.yaml``).
 
-    In a directory, a suite is a ``*.test.yaml`` file or any YAML file under a ``tests/``
-    folder (the directory itself may be that folder).
+    ``compliance test DIR`` and the pytest plugin both search with this, so a project's own
+    YAML test data (not beside a manifest) is never taken for a suite.
+    """
+    if path.suffix not in _SUFFIXES:
+        return False
+    if path.name.endswith(SUITE_SUFFIXES):
+        return True
+    for parent in path.parents:
+        if parent.name == SUITE_DIR:
+            return any((parent.parent / n).is_file() for n in MANIFEST_NAMES)
+    return False
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """The suite files named by ``paths``: files as given, directories searched (``is_suite``).
     """
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix in _SUFFIXES
-                and (is_suite_file(p, path) or path.name == SUITE_DIR)
-            ))
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_suite(p)))
         elif path.is_file():
             found.append(path)
         else:
