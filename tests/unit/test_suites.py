@@ -201,3 +201,53 @@ def test_full_coverage_passes_the_threshold(suite_dir: Callable[[str], Path],
     """)
     assert main(["test", str(suite_dir(suite)), "--coverage-min", "100"]) == 0
     assert "all packs: 7/7 items 100.0%" in capsys.readouterr().out
+
+
+def test_coverage_exempt_is_listed_not_counted(suite_dir: Callable[[str], Path],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    suite = SUITE.replace("cases:\n", "coverage_exempt:\n"
+                          "  - {rule: demo/block-fable, item: on-unknown, reason: never unknown}\n"
+                          "cases:\n", 1)
+    assert main(["test", str(suite_dir(suite)), "--coverage"]) == 1
+    out = capsys.readouterr().out
+    assert "demo/block-fable: on-unknown: never unknown" in out
+    assert "`on_unknown` never reached" not in out
+    assert "all packs: 3/6 items" in out
+
+
+@pytest.mark.parametrize(("entry", "code", "fragment"), [
+    ("{rule: demo/block-fabel, item: on-unknown, reason: x}", "unknown-rule",
+     "did you mean `demo/block-fable`?"),
+    ("{rule: demo/block-fable, item: on_unknown, reason: x}", "invalid-value",
+     "did you mean `on-unknown`?"),
+    ("{rule: demo/block-fable, item: on-unknown}", "missing-field", "`reason`"),
+])
+def test_bad_coverage_exempt(suite_dir: Callable[[str], Path],
+                             capsys: pytest.CaptureFixture[str], *,
+                             entry: str, code: str, fragment: str) -> None:
+    suite = SUITE.replace("cases:\n", f"coverage_exempt:\n  - {entry}\ncases:\n", 1)
+    assert main(["test", str(suite_dir(suite))]) == 2
+    err = capsys.readouterr().err
+    assert f"error[{code}]" in err
+    assert fragment in err
+
+
+def test_obligation_expectations_name_known_kinds(suite_dir: Callable[[str], Path],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    suite = SUITE + ("  - name: obligations\n    context: {principal: plain, request: fable}\n"
+                     "    expect: {obligations: {retention_min_dys: 3}}\n")
+    assert main(["test", str(suite_dir(suite))]) == 2
+    err = capsys.readouterr().err
+    assert "error[unknown-field]: unknown obligation `retention_min_dys`" in err
+    assert "did you mean `retention_min_days`?" in err
+
+
+def test_no_suites_and_no_matching_case_are_usage_errors(
+        packset: Callable[..., Path], suite_dir: Callable[[str], Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bare = packset({"demo.yaml": PACK})
+    assert main(["test", str(bare)]) == 2
+    assert "no policy suites found" in capsys.readouterr().err
+    root = suite_dir(SUITE)
+    assert main(["test", str(root), "--filter", "nothing-like-this"]) == 2
+    assert "no case matches --filter" in capsys.readouterr().err
