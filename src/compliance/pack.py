@@ -60,11 +60,16 @@ class Instant:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """An effective window: ``start`` inclusive, ``until`` exclusive; either may be open."""
+    """An effective window: ``start`` inclusive, ``until`` exclusive; either may be open.
+
+    ``complete`` is false when a written edge could not be read (an error was reported), so
+    no check mistakes the window for an open one.
+    """
 
     start: Instant | None
     until: Instant | None
     span: Span
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,18 @@ FILE_CODES: dict[str, FileCode] = {
         "A pack file exists but cannot be read (permissions, a path too long, a read error); the "
         "message carries the operating system's reason, e.g. "
         "``error[io-error]: cannot read `packs/p.yaml`: Permission denied``."),
+    "duplicate-case": FileCode(
+        "`compliance test`: two cases of one suite have the same name (matrix cells are "
+        "named `case [key=fixture, ...]`, so they collide only when written twice)."),
+    "duplicate-suite": FileCode(
+        "`compliance test`: two suite files declare the same `suite:` name; names are unique "
+        "within a run, so reports and filters can tell cases apart."),
+    "unknown-fixture": FileCode(
+        "`compliance test`: a case's `context` (or `matrix`) names a fixture that the suite's "
+        "`fixtures:` does not declare under that context key; a did-you-mean is given."),
+    "unknown-rule": FileCode(
+        "`compliance test`: an `expect: matched:` entry (or a `coverage_exempt` rule) names a "
+        "`pack/rule` that no pack of the suite's pack set defines; a did-you-mean is given."),
     "not-a-file": FileCode(
         "A path names a FIFO, a device (`/dev/zero`), a socket or another file that is not a "
         "regular file or directory. It is refused before anything is read, so a pack path can "

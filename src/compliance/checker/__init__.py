@@ -20,6 +20,7 @@ from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.pack import CelSource, PackSet, Template
 
 from ._cel_passes import check_literals, check_syntax, check_types, check_variable_cycles
+from ._lint_passes import check_obligation_unknown, check_shadowed, check_unused_variables
 from ._model import CheckedPack, CheckedPackSet, CheckedRule, CheckReport, OverrideInfo
 from ._pack_passes import (
     check_forbid_silent,
@@ -59,6 +60,9 @@ PASSES: list[tuple[str, Pass]] = [
     ("intervention-overlap", check_intervention_overlap),
     # unreachable-rule (constant conditions) and window-outside-pack.
     ("unreachable-rule", check_unreachable),
+    ("shadowed-rule", check_shadowed),
+    ("unused-variable", check_unused_variables),
+    ("obligation-unknown", check_obligation_unknown),
 ]
 """The checker's passes in run order, as ``(name, function)``; see ``run_pass``."""
 

@@ -27,6 +27,7 @@ from compliance.cli.streams import (
     write_err,
     write_out,
 )
+from compliance.cli.test_command import add_test_command
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, check_paths
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_check(sub, common)
     _add_eval(sub, common)
     _add_audit(sub, common)
+    add_test_command(sub, common)
     return parser
 
 
@@ -200,6 +202,9 @@ def _add_check(sub: Any, common: argparse.ArgumentParser) -> None:
                         "instead of a packset.yaml found among the paths")
     p.add_argument("--explain", action="store_true",
                    help="list the checker's passes in run order with the codes each reports")
+    p.add_argument("--report", choices=["disclosure", "overrides"],
+                   help="on a clean set, list every intervention (disclosure) or tier override "
+                        "with its justification, as text or --format json")
     p.set_defaults(run=_run_check)
 
 
@@ -215,6 +220,10 @@ def _run_check(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_USAGE
     diagnostics, checked = loaded
+    if args.report:
+        from compliance.cli.reports import run_report  # noqa: PLC0415
+
+        return run_report(args, diagnostics, checked)
     shown = [d for d in diagnostics if not (args.quiet and d.severity is Severity.NOTE)]
     _print_diagnostics(shown, args.format)
     failed = bool(diagnostics.errors) or (args.strict and bool(diagnostics.warnings))

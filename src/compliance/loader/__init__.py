@@ -38,7 +38,10 @@ from compliance.source import SourceFile
 __all__ = [
     "DEFAULT_LIMITS",
     "MANIFEST_NAMES",
+    "SUITE_DIR",
+    "SUITE_SUFFIXES",
     "Limits",
+    "is_suite_file",
     "load_pack_file",
     "load_pack_set",
     "load_pack_text",
@@ -47,6 +50,9 @@ __all__ = [
 
 MANIFEST_NAMES = ("packset.yaml", "packset.yml")
 _SUFFIXES = (".yaml", ".yml")
+SUITE_DIR = "tests"
+"""YAML files under a folder of this name inside a pack set are policy suites, not packs."""
+SUITE_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 def load_pack_text(
@@ -177,7 +183,8 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
                 for name in MANIFEST_NAMES:
                     if manifest is None and (path / name).is_file():
                         manifest = path / name
-                files.extend(sorted(p for p in path.rglob("*") if _is_pack_file(p)))
+                files.extend(sorted(p for p in path.rglob("*")
+                                    if _is_pack_file(p) and not is_suite_file(p, path)))
             elif path.name in MANIFEST_NAMES:
                 manifest = manifest or path
             elif path.exists():
@@ -194,6 +201,22 @@ def _discover(paths: Sequence[str | Path], diags: DiagnosticSet) -> tuple[Path |
         except OSError:
             unique.setdefault(f, f)
     return manifest, list(unique.values())
+
+
+def is_suite_file(path: Path, root: Path) -> bool:
+    """True for a file that may be a policy suite: ``*.test.yaml``, or YAML in a ``tests/``
+    folder below ``root``. ``compliance check`` skips these when it searches a directory for
+    packs (``compliance test`` runs those beside a manifest: ``testing._load.is_suite``).
+    """
+    if path.suffix not in _SUFFIXES:
+        return False
+    if path.name.endswith(SUITE_SUFFIXES):
+        return True
+    try:
+        parts = path.relative_to(root).parts[:-1]
+    except ValueError:
+        parts = ()
+    return SUITE_DIR in parts
 
 
 def _is_pack_file(path: Path) -> bool:

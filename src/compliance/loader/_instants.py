@@ -170,4 +170,6 @@ def window(ctx: Ctx, node: Node, where: str) -> Window | None:
             until.span,
             notes=(f"`from` is `{start.raw}` at line {start.span.start.line + 1}",),
         )
-    return Window(start, until, ctx.span(node))
+    complete = ((start_node is None or start is not None)
+                and (until_node is None or until is not None))
+    return Window(start, until, ctx.span(node), complete)
