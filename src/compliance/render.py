@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
-from compliance.diagnostics import MAX_DIAGNOSTICS, Diagnostic, Severity
+from compliance.diagnostics import MAX_DIAGNOSTICS, SUMMARIES, Diagnostic, Severity
 from compliance.source import Span
 
 __all__ = [
@@ -254,7 +254,7 @@ def _sarif_rule(code: str, severity: Severity) -> dict[str, object]:
     """Rule metadata for one code: a short description and the link to its documentation."""
     return {
         "id": code,
-        "shortDescription": {"text": f"compliance diagnostic `{code}`"},
+        "shortDescription": {"text": SUMMARIES.get(code, f"compliance diagnostic `{code}`")},
         "helpUri": f"{ERRORS_DOC}#{code}",
         "defaultConfiguration": {"level": _SARIF_LEVELS[severity]},
     }

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES
+from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES, SUMMARIES
 from compliance.engine import Engine
 from compliance.jsonread import JsonReadError, read_json
 from compliance.loader import load_pack_set
@@ -57,6 +57,8 @@ reports it when the types are known, evaluation when they are only known at run 
 Every example below is output of the current code: check-time examples are the golden tests
 in `tests/golden/check/`, run-time examples are evaluated by `tests/golden/errors_doc.py`,
 which generates this page (`tests/golden/test_errors_doc.py` fails when it is out of date).
+Each section has a stable anchor: `#<code>` for check-time codes (SARIF `helpUri` links
+there), `#run-time-<code>` and `#input-<code>` for the others.
 
 Contents: [check-time codes](#check-time-codes), [run-time codes](#run-time-codes),
 [input codes](#input-codes).
@@ -352,11 +354,13 @@ def _check_time() -> list[str]:
             severity, source, expected = goldens[code]
             if len(source) > 2000:
                 source = source[:2000] + "\n# ... (truncated)\n"
-            parts.append(f"\n### `{code}` ({severity})\n\n```yaml\n{source.rstrip()}\n```\n\n"
+            parts.append(f"\n<a id=\"{code}\"></a>\n\n### `{code}` ({severity})\n\n"
+                         f"{SUMMARIES[code].capitalize()}.\n\n"
+                         f"```yaml\n{source.rstrip()}\n```\n\n"
                          f"```text\n{expected.rstrip()}\n```\n")
         elif code in FILE_CODES:
             spec = FILE_CODES[code]
-            parts.append(f"\n### `{code}` (error)\n\n{spec.meaning}\n")
+            parts.append(f"\n<a id=\"{code}\"></a>\n\n### `{code}` (error)\n\n{spec.meaning}\n")
             shown = _file_example(spec)
             if shown is not None:
                 layout = ", ".join(f"`{n}`" for n in spec.layout)
@@ -372,7 +376,8 @@ def _run_time() -> list[str]:
              "customer asking `fable-5` for `coding` on 2026-07-01), changed as shown.\n"]
     for code in sorted(RUNTIME_CODES):
         case = RUNTIME[code]
-        parts.append(f"\n### `{code}` (run-time)\n\n{case.meaning}\n")
+        parts.append(f"\n<a id=\"run-time-{code}\"></a>\n\n### `{code}` (run-time)\n\n"
+                     f"{case.meaning}\n")
         example = _runtime_example(code, case)
         if example is None:
             continue
@@ -391,7 +396,8 @@ def _input() -> list[str]:
     for code in sorted(INPUT_CODES):
         case = INPUT[code]
         shown = case.document if len(case.document) <= 120 else case.document[:100] + "…"
-        parts.append(f"\n### `{code}` (input)\n\n{case.meaning}\n\n```json\n{shown}\n```\n\n"
+        parts.append(f"\n<a id=\"input-{code}\"></a>\n\n### `{code}` (input)\n\n"
+                     f"{case.meaning}\n\n```json\n{shown}\n```\n\n"
                      f"```text\n{_input_example(case)}\n```\n")
     return parts
 

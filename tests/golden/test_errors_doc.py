@@ -6,7 +6,7 @@ import re
 
 from errors_doc import DOC, build, problems
 
-from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES
+from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES, SUMMARIES
 
 
 def test_every_code_has_an_entry() -> None:
@@ -37,3 +37,19 @@ def test_errors_doc_covers_core_codes() -> None:
                  "forbid-silent", "cost-exceeded", "yaml-alias", "naive-time", "no-effect",
                  "missing-message", "division-by-zero", "bad-context"]:
         assert f"## `{code}`" in page
+
+
+def test_every_code_has_its_anchor() -> None:
+    """SARIF `helpUri` (docs/errors.md#<code>) and the other anchors land on a section."""
+    page = DOC.read_text(encoding="utf-8")
+    anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', page))
+    assert anchors >= DIAGNOSTIC_CODES
+    assert {f"run-time-{c}" for c in RUNTIME_CODES} <= anchors
+    assert {f"input-{c}" for c in INPUT_CODES} <= anchors
+
+
+def test_every_check_code_has_a_one_line_summary() -> None:
+    """SARIF rule metadata needs a short description for every code `check` can report."""
+    assert set(SUMMARIES) == DIAGNOSTIC_CODES
+    for code, text in SUMMARIES.items():
+        assert text and "\n" not in text and not text.endswith("."), code
