@@ -355,7 +355,7 @@ def _check_time() -> list[str]:
             if len(source) > 2000:
                 source = source[:2000] + "\n# ... (truncated)\n"
             parts.append(f"\n<a id=\"{code}\"></a>\n\n### `{code}` ({severity})\n\n"
-                         f"{SUMMARIES[code].capitalize()}.\n\n"
+                         f"{SUMMARIES[code][:1].upper()}{SUMMARIES[code][1:]}.\n\n"
                          f"```yaml\n{source.rstrip()}\n```\n\n"
                          f"```text\n{expected.rstrip()}\n```\n")
         elif code in FILE_CODES:

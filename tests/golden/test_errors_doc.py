@@ -52,4 +52,6 @@ def test_every_check_code_has_a_one_line_summary() -> None:
     """SARIF rule metadata needs a short description for every code `check` can report."""
     assert set(SUMMARIES) == DIAGNOSTIC_CODES
     for code, text in SUMMARIES.items():
-        assert text and "\n" not in text and not text.endswith("."), code
+        assert text, code
+        assert "\n" not in text, code
+        assert not text.endswith("."), code
