@@ -1,0 +1,271 @@
+"""Running a diff: one partition at a time, in one process, in local processes, or on Dask.
+
+``summarize`` turns one partition into a partial ``Summary``; the three runners only decide
+where it runs, and merge the partials (exactly, in any order), so their results are equal.
+Every worker compiles both pack sets from their bytes once (``packsets.engine_for``) and
+reads its partitions' files itself, so a cluster's workers need the traffic files at the
+same paths (a shared or object file system) but no copy of the packs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from compliance.decision import Decision
+from compliance.engine import Engine
+from compliance.impact.compare import describe, details, outcome, transition
+from compliance.impact.packsets import PackSource, engine_for
+from compliance.impact.summary import Position, Summary
+from compliance.impact.traffic import (
+    DEFAULT_MAX_LINE_BYTES,
+    Partition,
+    PartitionReader,
+    ReadProblem,
+    Record,
+)
+from compliance.schema import ContextSchema
+
+BATCH = 256
+"""Contexts evaluated together (``engine.evaluate_many`` when the engine has it)."""
+REDACTED = "[redacted]"
+DEFAULT_SENSITIVE = ("org.id", "principal.id", "request.id")
+
+Progress = Callable[[int, int], None]
+"""Called after each partition with (bytes read, records read) of that partition."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Everything a worker needs besides its partition (small; sent once per worker)."""
+
+    old: PackSource
+    new: PackSource
+    old_digest: str
+    new_digest: str
+    sample: int = 5
+    redact: tuple[str, ...] = DEFAULT_SENSITIVE
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+
+def sensitive_paths(schema: ContextSchema) -> tuple[str, ...]:
+    """Attribute paths redacted in examples: those the schema marks sensitive, and the ids.
+
+    The one hook onto the schema's ``sensitive`` marks: a schema without
+    ``sensitive_paths`` (or marking nothing) still has its identifiers redacted.
+    """
+    marked = getattr(schema, "sensitive_paths", None)
+    if callable(marked):
+        marked = marked()
+    found = {str(p) for p in marked or ()}
+    return tuple(sorted(found | set(DEFAULT_SENSITIVE)))
+
+
+def redact(context: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``context`` with the value at each dotted path replaced by ``[redacted]``."""
+    out: dict[str, Any] = dict(context)
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node: dict[str, Any] | None = out
+        for name in parents:
+            child = node.get(name) if node is not None else None
+            if not isinstance(child, Mapping):
+                node = None
+                break
+            node[name] = dict(child)
+            node = node[name]
+        if node is not None and leaf in node:
+            node[leaf] = REDACTED
+    return out
+
+
+def _decide_all(engine: Engine, contexts: Sequence[Mapping[str, Any]]
+                ) -> list[Decision | Exception]:
+    """Decide every context: the engine's batch path when it has one, else one at a time.
+
+    A context whose evaluation raised (a bug: ``evaluate`` fails closed) becomes the
+    exception, reported as an error, so one bad context never stops a month of traffic.
+    """
+    many = getattr(engine, "evaluate_many", None)
+    if many is not None:
+        try:
+            return list(many(contexts))
+        except Exception:  # noqa: S110  (retry one by one to find the context that raised)
+            pass
+    out: list[Decision | Exception] = []
+    for context in contexts:
+        try:
+            out.append(engine.evaluate(context))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+def summarize(part: Partition, job: Job) -> Summary:
+    """The partial summary of one partition."""
+    old = engine_for(job.old, job.old_digest)
+    new = engine_for(job.new, job.new_digest)
+    summary = Summary(sample=job.sample)
+    reader = PartitionReader(part, job.max_line_bytes)
+    batch: list[Record] = []
+    for item in reader:
+        if item is None:
+            summary.skipped += 1
+        elif isinstance(item, ReadProblem):
+            _flush(summary, part, batch, old, new, job)  # keep errors in line order
+            summary.read_errors += 1
+            summary.add_error((part.file_index, part.start, item.line), item.code, item.message,
+                              column=item.column)
+        else:
+            batch.append(item)
+            if len(batch) >= BATCH:
+                _flush(summary, part, batch, old, new, job)
+    _flush(summary, part, batch, old, new, job)
+    summary.lines[(part.file_index, part.start)] = reader.lines
+    return summary
+
+
+def _flush(summary: Summary, part: Partition, batch: list[Record], old: Engine, new: Engine,
+           job: Job) -> None:
+    if not batch:
+        return
+    contexts = [r.context for r in batch]
+    decided = zip(batch, _decide_all(old, contexts), _decide_all(new, contexts), strict=True)
+    for record, before, after in decided:
+        pos: Position = (part.file_index, part.start, record.line)
+        if _errors(summary, pos, before, after):
+            summary.eval_errored += 1
+        if isinstance(before, Exception) or isinstance(after, Exception):
+            summary.uncompared += 1
+            continue
+        _compare(summary, pos, record.context, before, after, job)
+    batch.clear()
+
+
+def _errors(summary: Summary, pos: Position, before: Decision | Exception,
+            after: Decision | Exception) -> bool:
+    """Record the evaluation errors of one context on each side; whether there were any."""
+    found = False
+    for side, decision in (("old", before), ("new", after)):
+        if isinstance(decision, Exception):
+            summary.eval_errors[side] += 1
+            summary.add_error(pos, "evaluation-raised",
+                              f"{side} pack set: {type(decision).__name__}: {decision}"[:300],
+                              side=side)
+            found = True
+        elif decision.errors:
+            first = decision.errors[0]
+            summary.eval_errors[side] += 1
+            summary.add_error(pos, first.code, f"{side} pack set: {first.pack}/{first.rule}: "
+                              f"{first.message}"[:300], side=side)
+            found = True
+    return found
+
+
+def _compare(summary: Summary, pos: Position, context: Mapping[str, Any], before: Decision,
+             after: Decision, job: Job) -> None:
+    o, n = outcome(before), outcome(after)
+    change = transition(o, n)
+    org, request = context.get("org"), context.get("request")
+    org = org if isinstance(org, Mapping) else {}
+    request = request if isinstance(request, Mapping) else {}
+    summary.add_context(org.get("id"), request.get("model"), org.get("plan"), change)
+    if change is None:
+        return
+    what = details(o, n)
+    summary.add_change_detail(change, what, {f"{m.pack}/{m.rule}" for m in before.matched},
+                              {f"{m.pack}/{m.rule}" for m in after.matched})
+    if summary.wants_example(change):
+        summary.add_example(change, pos, {"changes": what, "old": describe(o),
+                                          "new": describe(n),
+                                          "context": redact(context, job.redact)})
+
+
+# --- runners ------------------------------------------------------------------------------
+
+
+def run_serial(job: Job, parts: Sequence[Partition], progress: Progress | None = None
+               ) -> Summary:
+    """Every partition in this process, in order."""
+    total = Summary(sample=job.sample)
+    for part in parts:
+        _done(total, summarize(part, job), part, progress)
+    return total
+
+
+def _done(total: Summary, partial: Summary, part: Partition, progress: Progress | None) -> None:
+    total.merge(partial)
+    if progress is not None:
+        progress(part.size, partial.records)
+
+
+_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _JOB  # noqa: PLW0603  (one job per pool process, set by the pool initializer)
+    _JOB = job
+    engine_for(job.old, job.old_digest)
+    engine_for(job.new, job.new_digest)
+
+
+def _summarize_in_worker(part: Partition) -> Summary:
+    assert _JOB is not None, "the pool initializer sets the job"
+    return summarize(part, _JOB)
+
+
+def run_processes(job: Job, parts: Sequence[Partition], workers: int,
+                  progress: Progress | None = None) -> Summary:
+    """Partitions on ``workers`` local processes (spawned: no state is shared by fork)."""
+    if workers <= 1 or len(parts) <= 1:
+        return run_serial(job, parts, progress)
+    context = multiprocessing.get_context("spawn")
+    total = Summary(sample=job.sample)
+    by_key = {(p.file_index, p.start): p for p in parts}
+    with context.Pool(min(workers, len(parts)), initializer=_init_worker,
+                      initargs=(job,)) as pool:
+        for partial in pool.imap_unordered(_summarize_in_worker, parts):
+            (key,) = partial.lines
+            _done(total, partial, by_key[key], progress)
+    return total
+
+
+def run_dask(job: Job, parts: Sequence[Partition], *, scheduler: str | None = None,
+             local_workers: int = 2, progress: Progress | None = None) -> Summary:
+    """Partitions as tasks on a Dask cluster: ``scheduler`` (``tcp://host:8786``), or a
+    ``LocalCluster`` of ``local_workers`` processes when None. Needs ``compliance[dask]``."""
+    from dask.distributed import Client, LocalCluster, as_completed  # noqa: PLC0415
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+    try:
+        with Client(scheduler if scheduler is not None else cluster) as client:
+            shipped = client.scatter(job, broadcast=True)
+            by_key = {(p.file_index, p.start): p for p in parts}
+            futures = client.map(summarize, list(parts), job=shipped, pure=False)
+            total = Summary(sample=job.sample)
+            for future in as_completed(futures):
+                partial: Summary = future.result()
+                (key,) = partial.lines
+                _done(total, partial, by_key[key], progress)
+            return total
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+__all__ = ["DEFAULT_SENSITIVE", "Job", "default_workers", "redact", "run_dask",
+           "run_processes", "run_serial", "sensitive_paths", "summarize"]
