@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from compliance.cli_diff import add_diff_command
 from compliance.cli_io import (
     DEFAULT_MAX_CONTEXT_BYTES,
     InputError,
@@ -140,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_eval(sub, common)
     _add_log(sub, common)
     _add_replay(sub, common)
+    add_diff_command(sub, common)
     return parser
 
 

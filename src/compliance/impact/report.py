@@ -75,9 +75,14 @@ def _md(text: object) -> str:
     return out
 
 
+def _code(text: object) -> str:
+    """Text as a Markdown code span (backslashes are literal there, backticks cannot be)."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """A Markdown report for a pull-request comment."""
-    lines = [f"### Impact of `{_md(report['old'])}` → `{_md(report['new'])}`", "",
+    lines = [f"### Impact of {_code(report['old'])} → {_code(report['new'])}", "",
              f"**{headline(report)}**", ""]
     if report["errors"]:
         lines += [f"⚠️ {report['errors']:,} contexts could not be read or evaluated "
