@@ -111,8 +111,9 @@ def run_diff_command(args: argparse.Namespace) -> int:
                 _print_pack_errors(source, result)
         return EXIT_GUARD
     old, new = (c.engine for c in checked)
-    assert old is not None and new is not None
-    redacted = tuple(sorted(set(sensitive_paths(old.schema)) | set(sensitive_paths(new.schema))))
+    assert old is not None
+    assert new is not None
+    redacted = tuple(sorted({*sensitive_paths(old.schema), *sensitive_paths(new.schema)}))
     job = Job(sources[0], sources[1], old.pack_set_digest, new.pack_set_digest,
               sample=args.sample, redact=redacted)
     dask = args.scheduler is not None or args.cluster == "local"

@@ -12,6 +12,7 @@ target), ``interventions`` (same class, other interventions or disclosure) or
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ class Outcome:
     effect: str
     model: str | None
     interventions: tuple[Intervention, ...]
-    obligations: tuple[tuple[str, str], ...]  # (name, canonical text of the value), sorted
+    obligations: tuple[tuple[str, str], ...]  # (name, canonical JSON of the value), sorted
 
     @property
     def kind(self) -> str:
@@ -58,11 +59,16 @@ def _sort_key(item: Intervention) -> tuple[str, str, str]:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_text(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    """Canonical JSON of an obligation value (what is compared, and shown in examples)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _shown(text: str | None) -> str:
+    """An obligation value for a change description: bare strings unquoted, absent ``-``."""
+    if text is None:
+        return "-"
+    value = json.loads(text)
+    return value if isinstance(value, str) else text
 
 
 def transition(old: Outcome, new: Outcome) -> str | None:
@@ -88,7 +94,7 @@ def details(old: Outcome, new: Outcome) -> list[str]:
     old_ob, new_ob = dict(old.obligations), dict(new.obligations)
     for name in sorted(old_ob.keys() | new_ob.keys()):
         if old_ob.get(name) != new_ob.get(name):
-            out.append(f"{name}: {old_ob.get(name, '-')} -> {new_ob.get(name, '-')}")
+            out.append(f"{name}: {_shown(old_ob.get(name))} -> {_shown(new_ob.get(name))}")
     return out
 
 
@@ -102,7 +108,7 @@ def describe(o: Outcome) -> dict[str, Any]:
     return {"effect": o.effect, "model": o.model,
             "interventions": [{"kind": k, "target": t, "disclosure": d}
                               for k, t, d in o.interventions],
-            "obligations": dict(o.obligations)}
+            "obligations": {name: json.loads(text) for name, text in o.obligations}}
 
 
 __all__ = ["Outcome", "describe", "details", "outcome", "transition"]

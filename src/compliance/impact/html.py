@@ -68,11 +68,13 @@ def render_html(report: dict[str, Any]) -> str:
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>{escape(title)}</title>
 <style>
-body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 760px; color: #1c1917; }}
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 760px;
+  color: #1c1917; }}
 h1 {{ font-size: 1.3em; }} h2 {{ font-size: 1.05em; margin-top: 1.8em; }}
 .chart text {{ font: 12px system-ui, sans-serif; fill: #1c1917; }}
 table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border-bottom: 1px solid #e7e5e4; padding: 4px 6px; text-align: left; vertical-align: top; }}
+td, th {{ border-bottom: 1px solid #e7e5e4; padding: 4px 6px; text-align: left;
+  vertical-align: top; }}
 .headline {{ font-weight: 600; }}
 </style></head>
 <body>
@@ -85,7 +87,8 @@ carried no context.</p>
 <h2>Changed contexts by requested model (of all its traffic)</h2>
 {_chart("chart-models", "changed contexts by model", models)}
 <h2>Transitions</h2>
-<table><tr><th>transition</th><th>contexts</th><th>share</th><th>what changed</th></tr>{rows}</table>
+<table><tr><th>transition</th><th>contexts</th><th>share</th><th>what changed</th></tr>
+{rows}</table>
 {"<h2>Errors (first 20)</h2><ul>" + errors + "</ul>" if errors else ""}
 </body></html>
 """

@@ -113,7 +113,8 @@ def _from_git(spec: str, rev: str, path: str, cwd: Path) -> tuple[tuple[str, byt
         commit = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], top, spec)
     except PackSourceError:
         raise PackSourceError(f"{spec}: `{rev}` is not a commit in {top}") from None
-    listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit.decode().strip(), "--", target or "."], top, spec)
+    listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit.decode().strip(), "--",
+                    target or "."], top, spec)
     files, total = [], 0
     for entry in listing.split(b"\0"):
         if not entry:

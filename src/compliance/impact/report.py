@@ -97,7 +97,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     rows = [(n, r) for n, r in report["by_model"].items() if r["changed"]][:MAX_ROWS]
     if rows:
-        lines += ["| requested model | changed | total | fraction |", "| --- | ---: | ---: | ---: |"]
+        lines += ["| requested model | changed | total | fraction |",
+                  "| --- | ---: | ---: | ---: |"]
         lines += [f"| {_md(n)} | {r['changed']:,} | {r['total']:,} | {percent(r['fraction'])} |"
                   for n, r in rows]
         lines.append("")

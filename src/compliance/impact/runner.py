@@ -9,6 +9,7 @@ same paths (a shared or object file system) but no copy of the packs.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -69,16 +70,16 @@ def redact(context: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = dict(context)
     for path in paths:
         *parents, leaf = path.split(".")
-        node: dict[str, Any] | None = out
+        node: dict[str, Any] = out
         for name in parents:
-            child = node.get(name) if node is not None else None
+            child = node.get(name)
             if not isinstance(child, Mapping):
-                node = None
                 break
             node[name] = dict(child)
             node = node[name]
-        if node is not None and leaf in node:
-            node[leaf] = REDACTED
+        else:
+            if leaf in node:
+                node[leaf] = REDACTED
     return out
 
 
@@ -93,7 +94,7 @@ def _decide_all(engine: Engine, contexts: Sequence[Mapping[str, Any]]
     if many is not None:
         try:
             return list(many(contexts))
-        except Exception:  # noqa: S110  (retry one by one to find the context that raised)
+        except Exception:
             pass
     out: list[Decision | Exception] = []
     for context in contexts:
@@ -106,43 +107,73 @@ def _decide_all(engine: Engine, contexts: Sequence[Mapping[str, Any]]
 
 def summarize(part: Partition, job: Job) -> Summary:
     """The partial summary of one partition."""
-    old = engine_for(job.old, job.old_digest)
-    new = engine_for(job.new, job.new_digest)
-    summary = Summary(sample=job.sample)
-    reader = PartitionReader(part, job.max_line_bytes)
-    batch: list[Record] = []
-    for item in reader:
-        if item is None:
-            summary.skipped += 1
-        elif isinstance(item, ReadProblem):
-            _flush(summary, part, batch, old, new, job)  # keep errors in line order
-            summary.read_errors += 1
-            summary.add_error((part.file_index, part.start, item.line), item.code, item.message,
-                              column=item.column)
-        else:
-            batch.append(item)
-            if len(batch) >= BATCH:
-                _flush(summary, part, batch, old, new, job)
-    _flush(summary, part, batch, old, new, job)
-    summary.lines[(part.file_index, part.start)] = reader.lines
-    return summary
+    return _PartitionRun(part, job).run()
 
 
-def _flush(summary: Summary, part: Partition, batch: list[Record], old: Engine, new: Engine,
-           job: Job) -> None:
-    if not batch:
-        return
-    contexts = [r.context for r in batch]
-    decided = zip(batch, _decide_all(old, contexts), _decide_all(new, contexts), strict=True)
-    for record, before, after in decided:
-        pos: Position = (part.file_index, part.start, record.line)
-        if _errors(summary, pos, before, after):
-            summary.eval_errored += 1
-        if isinstance(before, Exception) or isinstance(after, Exception):
-            summary.uncompared += 1
-            continue
-        _compare(summary, pos, record.context, before, after, job)
-    batch.clear()
+class _PartitionRun:
+    """Reads one partition, decides its contexts in batches and fills its summary."""
+
+    def __init__(self, part: Partition, job: Job) -> None:
+        self.part = part
+        self.job = job
+        self.old = engine_for(job.old, job.old_digest)
+        self.new = engine_for(job.new, job.new_digest)
+        self.summary = Summary(sample=job.sample)
+        self.batch: list[Record] = []
+
+    def run(self) -> Summary:
+        summary, part = self.summary, self.part
+        reader = PartitionReader(part, self.job.max_line_bytes)
+        for item in reader:
+            if item is None:
+                summary.skipped += 1
+            elif isinstance(item, ReadProblem):
+                self.flush()  # keep the errors in line order
+                summary.read_errors += 1
+                summary.add_error((part.file_index, part.start, item.line), item.code,
+                                  item.message, column=item.column)
+            else:
+                self.batch.append(item)
+                if len(self.batch) >= BATCH:
+                    self.flush()
+        self.flush()
+        summary.lines[(part.file_index, part.start)] = reader.lines
+        return summary
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        contexts = [r.context for r in self.batch]
+        decided = zip(self.batch, _decide_all(self.old, contexts),
+                      _decide_all(self.new, contexts), strict=True)
+        for record, before, after in decided:
+            pos: Position = (self.part.file_index, self.part.start, record.line)
+            if _errors(self.summary, pos, before, after):
+                self.summary.eval_errored += 1
+            if isinstance(before, Exception) or isinstance(after, Exception):
+                self.summary.uncompared += 1
+                continue
+            self.compare(pos, record.context, before, after)
+        self.batch.clear()
+
+    def compare(self, pos: Position, context: Mapping[str, Any], before: Decision,
+                after: Decision) -> None:
+        summary = self.summary
+        o, n = outcome(before), outcome(after)
+        change = transition(o, n)
+        org, request = context.get("org"), context.get("request")
+        org = org if isinstance(org, Mapping) else {}
+        request = request if isinstance(request, Mapping) else {}
+        summary.add_context(org.get("id"), request.get("model"), org.get("plan"), change)
+        if change is None:
+            return
+        what = details(o, n)
+        summary.add_change_detail(change, what, {f"{m.pack}/{m.rule}" for m in before.matched},
+                                  {f"{m.pack}/{m.rule}" for m in after.matched})
+        if summary.wants_example(change):
+            summary.add_example(change, pos, {"changes": what, "old": describe(o),
+                                              "new": describe(n),
+                                              "context": redact(context, self.job.redact)})
 
 
 def _errors(summary: Summary, pos: Position, before: Decision | Exception,
@@ -163,25 +194,6 @@ def _errors(summary: Summary, pos: Position, before: Decision | Exception,
                               f"{first.message}"[:300], side=side)
             found = True
     return found
-
-
-def _compare(summary: Summary, pos: Position, context: Mapping[str, Any], before: Decision,
-             after: Decision, job: Job) -> None:
-    o, n = outcome(before), outcome(after)
-    change = transition(o, n)
-    org, request = context.get("org"), context.get("request")
-    org = org if isinstance(org, Mapping) else {}
-    request = request if isinstance(request, Mapping) else {}
-    summary.add_context(org.get("id"), request.get("model"), org.get("plan"), change)
-    if change is None:
-        return
-    what = details(o, n)
-    summary.add_change_detail(change, what, {f"{m.pack}/{m.rule}" for m in before.matched},
-                              {f"{m.pack}/{m.rule}" for m in after.matched})
-    if summary.wants_example(change):
-        summary.add_example(change, pos, {"changes": what, "old": describe(o),
-                                          "new": describe(n),
-                                          "context": redact(context, job.redact)})
 
 
 # --- runners ------------------------------------------------------------------------------
@@ -237,19 +249,20 @@ def run_dask(job: Job, parts: Sequence[Partition], *, scheduler: str | None = No
              local_workers: int = 2, progress: Progress | None = None) -> Summary:
     """Partitions as tasks on a Dask cluster: ``scheduler`` (``tcp://host:8786``), or a
     ``LocalCluster`` of ``local_workers`` processes when None. Needs ``compliance[dask]``."""
-    from dask.distributed import Client, LocalCluster, as_completed  # noqa: PLC0415
+    # dask is an optional extra with partial type hints: reached as a module of Any.
+    distributed: Any = importlib.import_module("dask.distributed")
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = distributed.LocalCluster(n_workers=local_workers, threads_per_worker=1,
+                                           processes=True, dashboard_address=None)
     try:
-        with Client(scheduler if scheduler is not None else cluster) as client:
+        with distributed.Client(scheduler if scheduler is not None else cluster) as client:
             shipped = client.scatter(job, broadcast=True)
             by_key = {(p.file_index, p.start): p for p in parts}
             futures = client.map(summarize, list(parts), job=shipped, pure=False)
             total = Summary(sample=job.sample)
-            for future in as_completed(futures):
+            for future in distributed.as_completed(futures):
                 partial: Summary = future.result()
                 (key,) = partial.lines
                 _done(total, partial, by_key[key], progress)

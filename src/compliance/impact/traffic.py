@@ -18,7 +18,7 @@ import gzip
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from compliance.jsonread import JsonReadError, read_json
 
@@ -101,8 +101,8 @@ class PartitionReader:
 
 def _open(part: Partition) -> IO[bytes]:
     if part.gzip:
-        return gzip.open(part.path, "rb")
-    return open(part.path, "rb")  # noqa: SIM115  (closed by the caller's with)
+        return cast(IO[bytes], gzip.GzipFile(part.path, "rb"))  # a binary file like open's
+    return open(part.path, "rb")
 
 
 def _lines(handle: IO[bytes], part: Partition, limit: int) -> Iterator[bytes | None]:
