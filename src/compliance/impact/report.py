@@ -69,10 +69,11 @@ def render_text(report: dict[str, Any]) -> str:
 
 def _md(text: object) -> str:
     """Text safe inside a Markdown table cell."""
-    out = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    for ch in "`*_<>[]":
+    out = str(text).replace("&", "&amp;").replace("\\", "\\\\").replace("|", "\\|")
+    out = out.replace("\n", " ")
+    for ch in "`*_[]":
         out = out.replace(ch, "\\" + ch)
-    return out
+    return out.replace("<", "&lt;")  # no tag can open; a lone `>` is text
 
 
 def _code(text: object) -> str:
