@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import itertools
 import json
 import random
 import sys
@@ -39,8 +40,16 @@ USE_CASES = (("general", 5400), ("coding", 3000), ("writing", 900), ("analysis",
 SURFACES = (("api", 60), ("chat", 30), ("agent", 10))
 
 
+_CUMULATIVE: dict[int, tuple[list[str], list[float]]] = {}
+
+
 def _pick(rng: random.Random, table: Sequence[tuple[str, int]]) -> str:
-    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+    """A weighted choice (cumulative weights computed once per table: same draws, faster)."""
+    found = _CUMULATIVE.get(id(table))
+    if found is None:
+        found = _CUMULATIVE[id(table)] = ([v for v, _ in table],
+                                          list(itertools.accumulate(w for _, w in table)))
+    return rng.choices(found[0], cum_weights=found[1])[0]
 
 
 class Population:
@@ -58,7 +67,8 @@ class Population:
                 "legal_hold": rng.random() < 0.01,
                 "controlling_country": country, "lab": lab,
             })
-        self.weights = [1 / (rank + 1) ** 1.1 for rank in range(ORGS)]
+        self.cum_weights = list(itertools.accumulate(1 / (rank + 1) ** 1.1
+                                                     for rank in range(ORGS)))
 
     def principal(self, rng: random.Random, org: dict[str, Any]) -> dict[str, Any]:
         """One caller of ``org``: mostly from the organisation's country."""
@@ -80,7 +90,7 @@ def contexts(seed: int, count: int) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     people = Population(rng)
     for n in range(count):
-        org = rng.choices(people.orgs, weights=people.weights)[0]
+        org = rng.choices(people.orgs, cum_weights=people.cum_weights)[0]
         principal = people.principal(rng, org)
         use_case = _pick(rng, USE_CASES)
         if org["lab"] and rng.random() < 0.08:
