@@ -84,7 +84,7 @@ def bench_evaluate(path: Path, rules: Path, count: int) -> None:
           _time(lambda: [engine.evaluate(c) for c in contexts]))
 
 
-def bench_diff(path: Path, before: Path, rules: Path, count: int, workers: list[int],
+def bench_diff(path: Path, before: Path, rules: Path, count: int, *, workers: list[int],
                dask: bool) -> None:
     """(b) the whole diff, per runner."""
     job = prepare(resolve(str(before)), resolve(str(rules)))
@@ -129,7 +129,7 @@ def main() -> int:
         before = before_module.build(Path(tmp) / "before")
         bench_reading(path, count)
         bench_evaluate(path, REPO / "rules", min(count, 20_000))
-        bench_diff(path, before, REPO / "rules", count, workers,
+        bench_diff(path, before, REPO / "rules", count, workers=workers,
                    dask=not (args.no_dask or args.quick))
     print(f"goal: {MILLION:,} contexts in <= {GOAL_S:.0f} s")
     return 0

@@ -66,7 +66,8 @@ def add_diff_command(sub: Any, common: argparse.ArgumentParser | None = None) ->
     p.add_argument("--max-changed-fraction", type=_fraction, metavar="F",
                    help="exit 1 when more than F (0..1) of the contexts change")
     p.add_argument("--partition-bytes", type=_positive_int, default=DEFAULT_PARTITION_BYTES,
-                   metavar="N", help=argparse.SUPPRESS)
+                   metavar="N", help="cut plain traffic files into tasks of about N bytes "
+                                     "(tuning only: the report does not depend on it)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress and no summary line on standard error")
     p.set_defaults(run=run_diff_command)
