@@ -42,3 +42,20 @@ def test_local_cluster_matches_one_process(
     assert one["total"] == 2 * sum(g.count for g in GROUPS)
     assert len(seen) > 2  # many partitions, each reported once
     assert sum(seen) == one["total"] + one["read_errors"]
+
+
+def test_cluster_local_on_the_command_line(
+    packsets: tuple[Path, Path], traffic: Callable[..., Traffic],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--cluster local` (relative traffic paths) prints the report `--workers 1` prints."""
+    from compliance.cli import main
+
+    t = traffic()
+    monkeypatch.chdir(t.path.parent)
+    base = [str(packsets[0]), str(packsets[1]), "--traffic", t.path.name, "--format", "json",
+            "--partition-bytes", "900", "-q"]
+    assert main(["diff", *base, "--workers", "1"]) == 0
+    one = capsys.readouterr().out
+    assert main(["diff", *base, "--cluster", "local", "--workers", "2"]) == 0
+    assert capsys.readouterr().out == one

@@ -13,7 +13,7 @@ import importlib
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from compliance.decision import Decision
@@ -259,8 +259,10 @@ def run_dask(job: Job, parts: Sequence[Partition], *, scheduler: str | None = No
     try:
         with distributed.Client(scheduler if scheduler is not None else cluster) as client:
             shipped = client.scatter(job, broadcast=True)
-            by_key = {(p.file_index, p.start): p for p in parts}
-            futures = client.map(summarize, list(parts), job=shipped, pure=False)
+            # workers open the files themselves: give them paths that do not depend on cwd
+            tasks = [replace(p, path=os.path.abspath(p.path)) for p in parts]
+            by_key = {(p.file_index, p.start): p for p in tasks}
+            futures = client.map(summarize, tasks, job=shipped, pure=False)
             total = Summary(sample=job.sample)
             for future in distributed.as_completed(futures):
                 partial: Summary = future.result()
