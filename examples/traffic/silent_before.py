@@ -8,6 +8,9 @@ The shipped ``rules/`` hand frontier-LLM-development requests to opus-4.8 and sa
 The fair "before" is the policy that was replaced: ``rules/`` without the transparency
 pack (which would reject it) and without the visible hand-off, plus
 ``examples/packs/silent-llm-dev-degradation.yaml``.
+
+``--keep-audit-logging`` keeps the transparency pack's metadata-logging obligation (only its
+``forbid_silent`` line is dropped), so that the diff isolates the change of intervention.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ REPO = Path(__file__).resolve().parents[2]
 HANDOFF = "\n  - id: llm-dev-handoff\n"
 
 
-def build(target: Path) -> Path:
+def build(target: Path, *, keep_audit_logging: bool = False) -> Path:
     """Write the before pack set into ``target`` (created; must not exist yet)."""
     target.mkdir(parents=True)
     for path in sorted((REPO / "rules").glob("*.yaml")):
-        if path.name == "transparency.yaml":
-            continue
         text = path.read_text(encoding="utf-8")
+        if path.name == "transparency.yaml":
+            if not keep_audit_logging:
+                continue
+            assert "\nforbid_silent: true\n" in text
+            text = text.replace("\nforbid_silent: true\n", "\n")
         if path.name == "interventions.yaml":
             start = text.index(HANDOFF)  # the hand-off is a rule of its own: cut it out
             following = text.find("\n  - id: ", start + len(HANDOFF))
@@ -37,6 +43,7 @@ def build(target: Path) -> Path:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: silent_before.py OUTDIR")
-    print(build(Path(sys.argv[1])))
+    args = [a for a in sys.argv[1:] if a != "--keep-audit-logging"]
+    if len(args) != 1:
+        sys.exit("usage: silent_before.py [--keep-audit-logging] OUTDIR")
+    print(build(Path(args[0]), keep_audit_logging="--keep-audit-logging" in sys.argv))
