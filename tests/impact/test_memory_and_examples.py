@@ -115,7 +115,7 @@ def test_impact_benchmark_quick_run_prints_its_rows() -> None:
 def test_isolated_before_changes_only_the_llm_dev_routing(tmp_path: Path) -> None:
     """With the audit-logging obligation kept, only llm-dev requests change, all to routes."""
     before = _load("silent_before").build(tmp_path / "before", keep_audit_logging=True)
-    assert "forbid_silent" not in (before / "transparency.yaml").read_text(encoding="utf-8")
+    assert "\nforbid_silent:" not in (before / "transparency.yaml").read_text(encoding="utf-8")
     report = diff(str(before), str(REPO / "rules"), [str(TRAFFIC / "sample.jsonl")])
     assert set(report["by_transition"]) <= {"steer->route", "allow->route"}
     lines = (TRAFFIC / "sample.jsonl").read_text(encoding="utf-8").splitlines()
