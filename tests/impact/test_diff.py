@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from impact_helpers import GROUPS, NEW, OLD, Group, Traffic, context, write_packs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from impact_helpers import (
+    GROUPS,
+    NEW,
+    OLD,
+    Group,
+    Traffic,
+    build_traffic,
+    context,
+    write_packs,
+)
 
 from compliance.audit import DecisionLog
 from compliance.engine import Engine
@@ -202,3 +213,25 @@ def test_git_revisions_are_read_without_a_checkout(
         resolve("git:HEAD:elsewhere", cwd=repo)
     with pytest.raises(PackSourceError, match="may not start"):
         resolve("git:--output=x:packs", cwd=repo)
+
+
+@pytest.fixture(scope="module")
+def property_case(tmp_path_factory: pytest.TempPathFactory
+                  ) -> tuple[dict[str, Any], list[str], Job]:
+    """One traffic file, its job and its one-partition report, shared by the examples."""
+    root = tmp_path_factory.mktemp("impact-property")
+    old, new = write_packs(root / "old", OLD), write_packs(root / "new", NEW)
+    files = [str(build_traffic(root / "t.jsonl").path)]
+    job = prepare(resolve(str(old)), resolve(str(new)), sample=3)
+    return run(job, files).report(files, old="o", new="n"), files, job
+
+
+@settings(max_examples=15)
+@given(partition_bytes=st.integers(min_value=64, max_value=6000))
+def test_any_partitioning_gives_the_one_partition_report(
+    property_case: tuple[dict[str, Any], list[str], Job], partition_bytes: int,
+) -> None:
+    """Cut anywhere, the merged partials equal the single-partition report."""
+    reference, files, job = property_case
+    got = run(job, files, partition_bytes=partition_bytes).report(files, old="o", new="n")
+    assert got == reference
