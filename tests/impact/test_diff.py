@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -235,3 +236,20 @@ def test_any_partitioning_gives_the_one_partition_report(
     reference, files, job = property_case
     got = run(job, files, partition_bytes=partition_bytes).report(files, old="o", new="n")
     assert got == reference
+
+
+def test_truncated_gzip_is_an_error_at_the_line_it_stops(
+    packsets: tuple[Path, Path], traffic: Callable[..., Traffic], tmp_path: Path,
+) -> None:
+    """A gzip file cut short: the lines before are compared, the break is one error."""
+    t = traffic(bad=[])
+    packed = gzip.compress(t.path.read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    report = _diff(packsets, [cut])
+    assert report["read_errors"] == 1
+    (error,) = report["error_samples"]
+    assert error["code"] == "unreadable-file"
+    prefix = zlib.decompressobj(wbits=31).decompress(packed[: len(packed) // 2])
+    assert error["line"] == prefix.count(b"\n") + 1  # the first line not read whole
+    assert 0 < report["total"] < sum(g.count for g in GROUPS)

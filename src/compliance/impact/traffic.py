@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, cast
@@ -27,6 +28,7 @@ DEFAULT_PARTITION_BYTES = 4 << 20
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _SKIP = object()
+_END = b""  # next() default: no line is empty (a line keeps its newline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +92,22 @@ class PartitionReader:
         context (the caller counts it as skipped); blank lines yield nothing."""
         limit = self.max_line_bytes
         with _open(self.part) as handle:
-            for raw in _lines(handle, self.part, limit):
+            lines = _lines(handle, self.part, limit)
+            while True:
+                try:
+                    raw = next(lines, _END)
+                except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip
+                    yield ReadProblem(self.lines + 1, 0, "unreadable-file",
+                                      f"cannot read on from here, the rest of the file is not "
+                                      f"read: {exc}")
+                    return
+                if raw is _END:
+                    return
                 self.lines += 1
                 if raw is None:
                     yield ReadProblem(self.lines, 0, "json-too-large",
                                       f"line is longer than the limit of {limit} bytes")
-                elif raw.strip():
+                elif isinstance(raw, bytes) and raw.strip():
                     yield _record(self.lines, raw, limit)
 
 
