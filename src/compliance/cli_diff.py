@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from compliance.cli_io import InputError, require_regular_file, write_err, write_out
-from compliance.impact import Job, default_workers, run
+from compliance.impact import default_workers, make_job, run
 from compliance.impact.html import render_html
 from compliance.impact.packsets import Checked, PackSource, PackSourceError, check_source, resolve
 from compliance.impact.report import percent, render_json, render_markdown, render_text
-from compliance.impact.runner import sensitive_paths
 from compliance.impact.traffic import DEFAULT_PARTITION_BYTES
 from compliance.render import render_text as render_diagnostics
 
@@ -114,9 +113,7 @@ def run_diff_command(args: argparse.Namespace) -> int:
     old, new = (c.engine for c in checked)
     assert old is not None
     assert new is not None
-    redacted = tuple(sorted({*sensitive_paths(old.schema), *sensitive_paths(new.schema)}))
-    job = Job(sources[0], sources[1], old.pack_set_digest, new.pack_set_digest,
-              sample=args.sample, redact=redacted)
+    job = make_job(sources[0], old, sources[1], new, sample=args.sample)
     dask = args.scheduler is not None or args.cluster == "local"
     workers = args.workers or (2 if dask else default_workers())
     progress = None if args.quiet or not _is_tty() else _Progress(args.traffic)

@@ -253,3 +253,20 @@ def test_truncated_gzip_is_an_error_at_the_line_it_stops(
     prefix = zlib.decompressobj(wbits=31).decompress(packed[: len(packed) // 2])
     assert error["line"] == prefix.count(b"\n") + 1  # the first line not read whole
     assert 0 < report["total"] < sum(g.count for g in GROUPS)
+
+
+def test_sensitive_paths_hook_adds_schema_marks_to_the_ids() -> None:
+    """A schema's `sensitive_paths` (attribute or method) are redacted on top of the ids."""
+    from types import SimpleNamespace
+
+    from compliance.impact.runner import DEFAULT_SENSITIVE, redact, sensitive_paths
+
+    marked = SimpleNamespace(sensitive_paths=("principal.country",))
+    method = SimpleNamespace(sensitive_paths=lambda: ["request.origin_region"])
+    assert set(sensitive_paths(marked)) == {*DEFAULT_SENSITIVE, "principal.country"}  # type: ignore[arg-type]
+    assert "request.origin_region" in sensitive_paths(method)  # type: ignore[arg-type]
+    original = {"principal": {"id": "p", "country": "FR"}, "request": {"model": "m"}}
+    shown = redact(original, ["principal.country", "org.id", "request.model.deep"])
+    assert shown == {"principal": {"id": "p", "country": "[redacted]"},
+                     "request": {"model": "m"}}
+    assert original["principal"]["country"] == "FR"  # the context itself is untouched

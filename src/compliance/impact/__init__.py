@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from compliance.engine import Engine
 from compliance.impact.packsets import PackSource, PackSourceError, engine_for, resolve
 from compliance.impact.runner import (
     Job,
@@ -27,12 +28,16 @@ from compliance.impact.traffic import DEFAULT_PARTITION_BYTES, partitions
 
 def prepare(old: PackSource, new: PackSource, *, sample: int = 5) -> Job:
     """Compile both pack sets here (raising ``PackError`` if one has errors) into a job."""
-    old_engine = engine_for(old)
-    new_engine = engine_for(new)
-    redacted = sorted(set(sensitive_paths(old_engine.schema))
-                      | set(sensitive_paths(new_engine.schema)))
+    return make_job(old, engine_for(old), new, engine_for(new), sample=sample)
+
+
+def make_job(old: PackSource, old_engine: Engine, new: PackSource, new_engine: Engine, *,
+             sample: int = 5) -> Job:
+    """The job for two compiled pack sets: their digests, and what examples redact (the
+    sensitive attributes of either schema)."""
+    redacted = {*sensitive_paths(old_engine.schema), *sensitive_paths(new_engine.schema)}
     return Job(old, new, old_engine.pack_set_digest, new_engine.pack_set_digest,
-               sample=sample, redact=tuple(redacted))
+               sample=sample, redact=tuple(sorted(redacted)))
 
 
 def run(job: Job, traffic: Sequence[str], *, workers: int = 1, dask: bool = False,
@@ -60,4 +65,4 @@ def diff(old: str, new: str, traffic: Sequence[str], *, workers: int = 1, sample
 
 
 __all__ = ["Job", "PackSource", "PackSourceError", "Summary", "default_workers", "diff",
-           "prepare", "resolve", "run"]
+           "make_job", "prepare", "resolve", "run"]
