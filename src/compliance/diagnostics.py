@@ -113,6 +113,8 @@ InputCode = Literal[
     "json-too-deep",
     "json-too-large",
     "non-finite-number",
+    "not-an-object",
+    "unreadable-file",
 ]
 """Every code a refused input document (``JsonReadError``: a context, a traffic line) can carry."""
 

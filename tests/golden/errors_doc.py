@@ -224,7 +224,7 @@ class InputCase:
     """A code of a refused input document: what it means and a document that produces it."""
 
     meaning: str
-    document: str
+    document: str | None = None  # a document `read_json` refuses with this code, if it is one
 
 
 INPUT: dict[str, InputCase] = {
@@ -249,10 +249,20 @@ INPUT: dict[str, InputCase] = {
         "`NaN`, `Infinity` or `-Infinity` (which Python's `json` accepts but JSON does "
         "not), or a number too large for a double (`1e999`).",
         '{"request": {"risk_scores": {"bio": NaN}}}'),
+    "not-an-object": InputCase(
+        "A line of traffic (`compliance diff`), or a decision record's `context`, is valid JSON "
+        "but not an object (`[1, 2]`, `\"text\"`, `null`); the line is counted in the report's "
+        "`errors` with its number. (`compliance eval` says the same in words.)"),
+    "unreadable-file": InputCase(
+        "A traffic file stops being readable part-way (a truncated or corrupt gzip stream, a "
+        "read error): the lines before it count, the rest of that file is reported as one "
+        "error at the line where reading stopped."),
 }
 
 
-def _input_example(case: InputCase) -> str:
+def _input_example(case: InputCase) -> str | None:
+    if case.document is None:
+        return None
     try:
         read_json(case.document)
     except JsonReadError as exc:
@@ -395,10 +405,13 @@ def _input() -> list[str]:
              "prints the message and exits 2.\n"]
     for code in sorted(INPUT_CODES):
         case = INPUT[code]
-        shown = case.document if len(case.document) <= 120 else case.document[:100] + "…"
         parts.append(f"\n<a id=\"input-{code}\"></a>\n\n### `{code}` (input)\n\n"
-                     f"{case.meaning}\n\n```json\n{shown}\n```\n\n"
-                     f"```text\n{_input_example(case)}\n```\n")
+                     f"{case.meaning}\n")
+        example = _input_example(case)
+        if case.document is not None and example is not None:
+            doc = case.document
+            shown = doc if len(doc) <= 120 else doc[:100] + "…"
+            parts.append(f"\n```json\n{shown}\n```\n\n```text\n{example}\n```\n")
     return parts
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from compliance.cli.diff_command import add_diff_command
 from compliance.cli.streams import (
     DEFAULT_MAX_CONTEXT_BYTES,
     InputError,
@@ -141,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_eval(sub, common)
     _add_audit(sub, common)
     add_test_command(sub, common)
+    add_diff_command(sub, common)
     return parser
 
 
