@@ -29,6 +29,7 @@ from ._pack_passes import (
     overrides_of,
 )
 from ._parsed import ParsedPack, ParsedSet, parse_pack_set
+from ._signal_passes import check_signals
 
 __all__ = [
     "PASSES",
@@ -59,6 +60,8 @@ PASSES: list[tuple[str, Pass]] = [
     ("intervention-overlap", check_intervention_overlap),
     # unreachable-rule (constant conditions) and window-outside-pack.
     ("unreachable-rule", check_unreachable),
+    # duplicate-signal, signal-not-positive, signal-key-mismatch, and the types of `on`/`key`.
+    ("signals", check_signals),
 ]
 """The checker's passes in run order, as ``(name, function)``; see ``run_pass``."""
 

@@ -86,11 +86,10 @@ def event_schema(fields: dict[str, CelType] | None = None) -> ContextSchema:
 def build_event_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:
     """The ``events:`` mapping (types as in ``context:``) as the schema of ``event``."""
     declared = _fields(ctx, node, "event.")
-    for name in EVENT_BUILTINS:
-        if name in declared and declared[name].kind != EVENT_BUILTINS[name].kind:
+    for name, builtin in EVENT_BUILTINS.items():
+        if name in declared and declared[name].kind != builtin.kind:
             key = next(k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == name)
-            ctx.report("invalid-type",
-                       f"events: `{name}` is always a `{EVENT_BUILTINS[name]}`", key)
+            ctx.report("invalid-type", f"events: `{name}` is always a `{builtin}`", key)
     return event_schema(declared)
 
 

@@ -64,11 +64,9 @@ def _signal(ctx: Ctx, node: Node, index: int) -> Signal | None:
                        + ("a dotted context path" if label == "key_path" else "an identifier"),
                        at, help_="use letters, digits and `_`, starting with a letter or `_`")
             ok = False
-    if not ok or None in (name, fact, key_path, count, on, key, within, lifetime):
+    if (not ok or name is None or fact is None or key_path is None or count is None
+            or on is None or key is None or within is None or lifetime is None):
         return None
-    assert name is not None and fact is not None and key_path is not None
-    assert count is not None and on is not None and key is not None
-    assert within is not None and lifetime is not None
     return Signal(
         name=name, span=_span(ctx, fields, "name", node), on=on, key=key,
         key_path=key_path, key_path_span=_span(ctx, fields, "key_path", node),
