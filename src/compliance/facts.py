@@ -1,0 +1,150 @@
+"""Signals of a pack set, compiled for the store, and the facts one request reads.
+
+Facts are data, not language: the loader declares ``facts`` as a context object with one
+bool per fact the signals raise, and ``FactReader`` fills it for each request from the store,
+at ``request.time`` (never the wall clock), in one ``facts_for`` round trip. A fact the store
+says does not hold is ``false``; a fact whose key the context lacks, or that the store could
+not answer, is left out, so the rules reading it are unknown and follow their ``on_unknown``
+(fail closed), with the store's failure recorded as the decision's error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compliance.cel.compiler import CompileEnv, compile_expr, request_activation
+from compliance.cel.conform import Nonconforming, reader
+from compliance.cel.parser import parse
+from compliance.cel.types import ContextSchema
+from compliance.cel.values import CelEvalError, CelUnknown, Timestamp
+from compliance.decision import EvalError, FactRead
+from compliance.diagnostics import RuntimeCode
+from compliance.pack import PackSet, Signal
+from compliance.signals import Fact, SignalError, SignalSpec, Store, StoreUnavailable
+from compliance.signals.model import MAX_KEY_LENGTH
+
+__all__ = ["FactReader", "compile_signals", "fact_read"]
+
+FactsOutcome = tuple[dict[str, bool], list[FactRead], EvalError | None]
+"""What a request reads: ``facts`` for the activation, the facts that held, a store error."""
+
+
+def _program(signal: Signal, which: str, events: ContextSchema
+             ) -> Callable[[Mapping[str, Any]], Any]:
+    """``on`` or ``key`` compiled over ``event``; unknowns and CEL errors become ``ValueError``.
+
+    The store turns that ``ValueError`` into ``signal-predicate-error`` and records the event
+    for no signal (an event missing what a predicate reads is refused, not guessed).
+    """
+    source = signal.on if which == "on" else signal.key
+    program = compile_expr(parse(source.text), CompileEnv(schema=events))
+
+    def run(data: Mapping[str, Any]) -> Any:
+        try:
+            return program(request_activation({"event": data}))
+        except CelUnknown as unknown:
+            names = ", ".join(f"`{p}`" for p in sorted(unknown.paths))
+            raise ValueError(f"`{which}`: the event has no {names}") from None
+        except CelEvalError as err:
+            raise ValueError(f"`{which}`: {err.message}") from None
+
+    return run
+
+
+def compile_signals(pack_set: PackSet) -> tuple[SignalSpec, ...]:
+    """The store's ``SignalSpec`` of every signal of a checked pack set."""
+    events = pack_set.events
+    assert events is not None  # the loader always sets the event schema
+    return tuple(
+        SignalSpec(
+            name=s.name, predicate=_program(s, "on", events), key=_program(s, "key", events),
+            threshold=s.count, window=s.within_ns, fact=s.fact, lifetime=s.lifetime_ns,
+        )
+        for s in pack_set.signals
+    )
+
+
+def fact_read(fact: Fact) -> FactRead:
+    """A store ``Fact`` as the decision records it."""
+    return FactRead.model_construct(fact=fact.name, key=fact.key,
+                                    since=fact.since.to_datetime(),
+                                    until=fact.until.to_datetime())
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyPath:
+    """How one fact's key is read from the request context (conformed like any attribute)."""
+
+    facts: tuple[str, ...]
+    path: tuple[str, ...]
+    read: Callable[[object], Any]
+
+
+class FactReader:
+    """The evaluator's hook: the request's facts, read from ``store`` in one round trip."""
+
+    __slots__ = ("_paths", "store")
+
+    def __init__(self, pack_set: PackSet, store: Store) -> None:
+        self.store = store
+        schema = pack_set.schema
+        grouped: dict[str, list[str]] = {}
+        for signal in pack_set.signals:
+            if signal.fact not in grouped.setdefault(signal.key_path, []):
+                grouped[signal.key_path].append(signal.fact)
+        paths = []
+        for dotted, facts in grouped.items():
+            declared = schema.lookup(dotted)
+            assert declared is not None  # the checker refused undeclared key paths
+            paths.append(_KeyPath(tuple(facts), tuple(dotted.split(".")),
+                                  reader(declared, dotted, schema.limits)))
+        self._paths = tuple(paths)
+
+    def __call__(self, context: Mapping[str, Any], at: int | None) -> FactsOutcome:
+        """``facts`` for the activation (only what is established), what held, a store error."""
+        if at is None:  # no request time: no fact can be established (request.time is missing)
+            return {}, [], None
+        keys: dict[str, str] = {}
+        for path in self._paths:
+            key = _key(context, path)
+            if key is not None:
+                keys.update(dict.fromkeys(path.facts, key))
+        if not keys:
+            return {}, [], None
+        try:
+            held = self.store.facts_for(keys, Timestamp(at))
+        except StoreUnavailable as err:
+            return {}, [], _store_error("store-unavailable", err.message)
+        except SignalError as err:
+            code: RuntimeCode = (
+                "outside-horizon" if err.code == "outside-horizon" else "bad-context")
+            return {}, [], _store_error(code, err.message)
+        values = {name: name in held for name in keys}
+        return values, [fact_read(held[name]) for name in sorted(held)], None
+
+
+def _key(context: Mapping[str, Any], path: _KeyPath) -> str | None:
+    """The conformed key at ``path``, or None when absent or not a valid key (unknown)."""
+    value: Any = context
+    for name in path.path:
+        if not isinstance(value, Mapping) or name not in value:
+            return None
+        value = value[name]
+    if value is None:
+        return None
+    try:
+        key = path.read(value)
+    except Nonconforming:
+        return None  # the rules reading the path report the bad value
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        return None
+    return key
+
+
+def _store_error(code: RuntimeCode, message: str) -> EvalError:
+    text = (f"the signal store could not say which facts hold ({message}); "
+            "rules reading facts fail closed")
+    return EvalError.model_construct(pack="", rule="", code=code, message=text[:500],
+                                     location=None)
