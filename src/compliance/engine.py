@@ -87,7 +87,8 @@ class Engine:
             clock=clock or system_clock)
         self._signals = compile_signals(pack_set)
         # No signals, no hook: a pack set without signals evaluates exactly as before.
-        self._facts = FactReader(pack_set, self.store) if self._signals else None
+        self._facts = FactReader(pack_set, self.store, pristine=store is None
+                                 ) if self._signals else None
 
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
@@ -133,6 +134,11 @@ class Engine:
                         cost_limit=self.cost_limit, facts=self._facts)
 
     @property
+    def pristine(self) -> bool:
+        """True while the engine's own store has been given no event (it holds no fact)."""
+        return self._facts is None or self._facts.pristine
+
+    @property
     def signals(self) -> tuple[SignalSpec, ...]:
         """The pack set's signals, compiled for the store."""
         return self._signals
@@ -146,6 +152,8 @@ class Engine:
         field) and records nothing; an unreachable shared store raises ``StoreUnavailable``.
         """
         parsed = event if isinstance(event, Event) else Event.from_json(event)
+        if self._facts is not None:
+            self._facts.pristine = False  # from now on only the store knows
         return self.store.observe(self._signals, parsed)
 
     def validate(self, context: object) -> list[ContextProblem]:
@@ -183,7 +191,8 @@ class EngineHolder:
         with self._lock:
             current = self._engine
             fresh = Engine.from_path(*paths, schema=schema, backend=current.backend,
-                                     limits=current.limits, store=current.store)
+                                     limits=current.limits,
+                                     store=None if current.pristine else current.store)
             self._engine = fresh
             return fresh
 

@@ -85,10 +85,13 @@ class _KeyPath:
 class FactReader:
     """The evaluator's hook: the request's facts, read from ``store`` in one round trip."""
 
-    __slots__ = ("_paths", "store")
+    __slots__ = ("_paths", "pristine", "store")
 
-    def __init__(self, pack_set: PackSet, store: Store) -> None:
+    def __init__(self, pack_set: PackSet, store: Store, *, pristine: bool = False) -> None:
         self.store = store
+        # True while ``store`` is the engine's own and has been given no event: it holds no
+        # fact at any instant, exactly, so past requests need no horizon (examples, what-ifs).
+        self.pristine = pristine
         schema = pack_set.schema
         grouped: dict[str, list[str]] = {}
         for signal in pack_set.signals:
@@ -113,6 +116,8 @@ class FactReader:
                 keys.update(dict.fromkeys(path.facts, key))
         if not keys:
             return {}, [], None
+        if self.pristine:
+            return dict.fromkeys(keys, False), [], None
         try:
             held = self.store.facts_for(keys, Timestamp(at))
         except StoreUnavailable as err:
