@@ -20,11 +20,11 @@ import pytest
 from policy_helpers import EXAMPLES, RULES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signals"))
-from _sigtools import FakeClock, RedisServer, answers, free_port, require_redis  # noqa: E402
+from _sigtools import FakeClock, RedisServer, answers, free_port, require_redis
 
-from compliance import Engine  # noqa: E402
-from compliance.cel.values import Timestamp, format_timestamp, parse_timestamp  # noqa: E402
-from compliance.signals import InProcessStore, RedisStore, SignalError, Store  # noqa: E402
+from compliance import Engine
+from compliance.cel.values import Timestamp, format_timestamp, parse_timestamp
+from compliance.signals import InProcessStore, RedisStore, SignalError, Store
 
 T0 = parse_timestamp("2026-06-15T12:00:00Z")
 NS = 1
@@ -123,13 +123,15 @@ def test_three_flags_put_the_org_under_review(world: World) -> None:
         [refusal] = d.interventions
         assert (refusal.kind, refusal.disclosure, refusal.rule) == (
             "refuse", "visible", "under-review-frontier-refusal")
-        assert refusal.message is not None and "under review" in refusal.message
+        assert refusal.message is not None
+        assert "under review" in refusal.message
         assert any("under review" in r and model in r for r in d.reasons)
         assert d.obligations.logging_level == "full"
         [fact] = d.facts
         assert (fact.fact, fact.key) == ("under_review", ORG)
         assert fact.until == Timestamp(T0.nanos + 2 * MINUTE + 24 * HOUR).to_datetime()
-        assert d.valid_until is not None and d.valid_until <= fact.until
+        assert d.valid_until is not None
+        assert d.valid_until <= fact.until
     other = world.decide(request(3 * MINUTE, "opus-4.8"))
     assert (other.effect, other.model, other.interventions) == ("allow", "opus-4.8", [])
     assert other.obligations.logging_level == "full"
@@ -165,7 +167,8 @@ def test_review_expires_at_exactly_24_hours(world: World) -> None:
         world.observe(flag(minute * MINUTE))
     end = 2 * MINUTE + 24 * HOUR
     last = world.decide(request(end - NS))
-    assert last.effect == "deny" and under_review(last)
+    assert last.effect == "deny"
+    assert under_review(last)
     after = world.decide(request(end))
     assert (after.effect, after.model, after.facts) == ("allow", "fable-5", [])
     assert after.obligations.logging_level != "full"
@@ -236,7 +239,7 @@ def test_a_fresh_engine_holds_no_fact_at_any_time() -> None:
     assert (d.effect, d.errors, d.facts) == ("allow", [], [])
 
 
-@pytest.mark.parametrize("event, field", [
+@pytest.mark.parametrize(("event", "field"), [
     ({"time": stamp(0), "org_id": ORG}, "kind"),
     ({"kind": "safeguard_flag", "org_id": ORG}, "time"),
     ({"kind": "safeguard_flag", "time": "yesterday", "org_id": ORG}, "time"),
