@@ -79,7 +79,8 @@ def test_eval_a_day_later_sees_the_review_expired(
     ('{"kind":"a","kind":"b","time":"2026-06-15T14:20:00Z"}\n', ":1:"),
     ('{"kind":"safeguard_flag","time":"2026-06-15T14:20:00Z","org_id":7}\n',
      ":1: event not recorded: signal `repeated_safeguard_flags`"),
-    ('{"kind":"safeguard_flag","time":"2026-06-15T14:20:00Z"}\n', "the event has no `event.org_id`"),
+    ('{"kind":"safeguard_flag","time":"2026-06-15T14:20:00Z"}\n',
+     "the event has no `event.org_id`"),
 ])
 @pytest.mark.parametrize("command", ["observe", "eval"])
 def test_bad_events_name_their_line_and_exit_2(

@@ -71,8 +71,8 @@ def read_events(name: str, max_bytes: int = DEFAULT_MAX_EVENTS_BYTES) -> list[tu
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{label}:{line}: not UTF-8 text") from None
+        bad = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{label}:{bad}: not UTF-8 text") from None
     out: list[tuple[int, Event]] = []
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
