@@ -14,6 +14,7 @@ from compliance.cel.ast import Expr
 from compliance.cel.checker import TypeEnv, infer, spell_type, suggest
 from compliance.cel.parser import CelSyntaxError, parse
 from compliance.cel.types import CelType, ContextSchema
+from compliance.cel.values import Duration, format_duration
 from compliance.diagnostics import Diagnostic
 from compliance.pack import CelSource, PackSet, Signal
 from compliance.source import Span
@@ -59,12 +60,18 @@ def _positive(signal: Signal, where: str) -> list[Diagnostic]:
                                ("within", signal.within_ns, signal.within_span),
                                ("for", signal.lifetime_ns, signal.lifetime_span)):
         if value <= 0:
-            shown = str(value) if label == "count" else "a duration that is not positive"
+            shown = str(value) if label == "count" else f"`{format_duration(Duration(value))}`"
             out.append(Diagnostic(
                 "signal-not-positive", f"{where}`{label}` must be positive, got {shown}", span,
-                help="a window counts at least one event over some time, and a fact holds "
-                     "for some time" if label != "count" else "count at least 1 event"))
+                help=_POSITIVE_HELP[label]))
     return out
+
+
+_POSITIVE_HELP = {
+    "count": "a signal raises its fact after at least 1 matching event",
+    "within": "the window is how far back events count, e.g. `10m`",
+    "for": "the fact holds for this long after it is raised, e.g. `24h`",
+}
 
 
 def _events(pack_set: PackSet) -> ContextSchema:
