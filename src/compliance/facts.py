@@ -3,9 +3,11 @@
 Facts are data, not language: the loader declares ``facts`` as a context object with one
 bool per fact the signals raise, and ``FactReader`` fills it for each request from the store,
 at ``request.time`` (never the wall clock), in one ``facts_for`` round trip. A fact the store
-says does not hold is ``false``; a fact whose key the context lacks, or that the store could
-not answer, is left out, so the rules reading it are unknown and follow their ``on_unknown``
-(fail closed), with the store's failure recorded as the decision's error.
+says does not hold is ``false``, and so is a fact whose key the request lacks (no ``org.id``:
+it is no organisation's request, so no organisation's fact holds for it). A fact that
+cannot be judged (no ``request.time``, a key that does not conform, a store that could not
+answer) is left out, so the rules reading it are unknown and follow their ``on_unknown``;
+the store's failure is recorded as the decision's error, which fails it closed.
 """
 
 from __future__ import annotations
@@ -110,14 +112,16 @@ class FactReader:
         if at is None:  # no request time: no fact can be established (request.time is missing)
             return {}, [], None
         keys: dict[str, str] = {}
+        values: dict[str, bool] = {}
         for path in self._paths:
             key = _key(context, path)
-            if key is not None:
+            if key is _ABSENT:
+                values.update(dict.fromkeys(path.facts, False))
+            elif key is not None:
                 keys.update(dict.fromkeys(path.facts, key))
-        if not keys:
-            return {}, [], None
-        if self.pristine:
-            return dict.fromkeys(keys, False), [], None
+        if not keys or self.pristine:
+            values.update(dict.fromkeys(keys, False))
+            return values, [], None
         try:
             held = self.store.facts_for(keys, Timestamp(at))
         except StoreUnavailable as err:
@@ -126,24 +130,29 @@ class FactReader:
             code: RuntimeCode = (
                 "outside-horizon" if err.code == "outside-horizon" else "bad-context")
             return {}, [], _store_error(code, err.message)
-        values = {name: name in held for name in keys}
+        values.update({name: name in held for name in keys})
         return values, [fact_read(held[name]) for name in sorted(held)], None
 
 
+_ABSENT = ""  # the request has no key at the path (a valid key is never empty)
+
+
 def _key(context: Mapping[str, Any], path: _KeyPath) -> str | None:
-    """The conformed key at ``path``, or None when absent or not a valid key (unknown)."""
+    """The conformed key at ``path``; ``_ABSENT`` when absent; None when it does not conform."""
     value: Any = context
     for name in path.path:
-        if not isinstance(value, Mapping) or name not in value:
-            return None
+        if not isinstance(value, Mapping):
+            return None  # `org` is not an object: the rules reading it report the error
+        if name not in value or value[name] is None:
+            return _ABSENT
         value = value[name]
-    if value is None:
-        return None
     try:
         key = path.read(value)
     except Nonconforming:
         return None  # the rules reading the path report the bad value
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+    if key is None or key == "":
+        return _ABSENT  # a constrained empty string counts as absent, as for every rule
+    if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
         return None
     return key
 

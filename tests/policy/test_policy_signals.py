@@ -193,14 +193,28 @@ def test_the_stream_replays_to_the_same_decisions(world: World) -> None:
         assert (first.effect, first.facts) == (second.effect, second.facts)
 
 
-def test_unknown_org_fails_closed_for_frontier_models(world: World) -> None:
-    world.observe(flag(0))
-    refused = world.decide(request(MINUTE, org=None))
+def test_a_request_without_org_is_not_under_review(world: World) -> None:
+    """Facts are per key: a request with no org.id is no organisation's (false, not unknown)."""
+    for minute in range(3):
+        world.observe(flag(minute * MINUTE))
+    d = world.decide(request(3 * MINUTE, org=None))
+    assert (d.effect, d.model, d.facts) == ("allow", "fable-5", [])
+    assert "facts.under_review" not in d.missing
+
+
+def test_a_request_without_time_fails_closed_for_frontier_models(world: World) -> None:
+    """Without request.time no fact can be judged: rules reading one are unknown."""
+    for minute in range(3):
+        world.observe(flag(minute * MINUTE))
+    ctx = request(3 * MINUTE)
+    del ctx["request"]["time"]
+    refused = world.engine.evaluate(ctx)
     assert refused.effect == "deny"
     assert "facts.under_review" in refused.missing
     assert [i.rule for i in refused.interventions] == ["under-review-frontier-refusal"]
-    other = world.decide(request(MINUTE, "opus-4.8", org=None))
-    assert other.effect == "allow"
+    assert refused.facts == []
+    ctx["request"]["model"] = "opus-4.8"
+    assert world.engine.evaluate(ctx).effect == "allow"
 
 
 def test_a_caller_cannot_set_facts(world: World) -> None:
