@@ -21,7 +21,7 @@ from compliance.cel.conform import Nonconforming, reader
 from compliance.cel.parser import parse
 from compliance.cel.types import ContextSchema
 from compliance.cel.values import CelEvalError, CelUnknown, Timestamp
-from compliance.decision import EvalError, FactRead
+from compliance.decision import EvalError, FactRead, build
 from compliance.diagnostics import RuntimeCode
 from compliance.pack import PackSet, Signal
 from compliance.signals import Fact, SignalError, SignalSpec, Store, StoreUnavailable
@@ -70,9 +70,8 @@ def compile_signals(pack_set: PackSet) -> tuple[SignalSpec, ...]:
 
 def fact_read(fact: Fact) -> FactRead:
     """A store ``Fact`` as the decision records it."""
-    return FactRead.model_construct(fact=fact.name, key=fact.key,
-                                    since=fact.since.to_datetime(),
-                                    until=fact.until.to_datetime())
+    return build(FactRead, {"fact": fact.name, "key": fact.key,
+                            "since": fact.since.to_datetime(), "until": fact.until.to_datetime()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +114,13 @@ class FactReader:
         values: dict[str, bool] = {}
         for path in self._paths:
             key = _key(context, path)
-            if key is _ABSENT:
-                values.update(dict.fromkeys(path.facts, False))
-            elif key is not None:
-                keys.update(dict.fromkeys(path.facts, key))
+            if key is None:
+                continue  # not judged: left out, so unknown
+            for fact in path.facts:
+                if key:
+                    keys[fact] = key
+                values[fact] = False  # true below when the store says it holds
         if not keys or self.pristine:
-            values.update(dict.fromkeys(keys, False))
             return values, [], None
         try:
             held = self.store.facts_for(keys, Timestamp(at))
@@ -130,7 +130,10 @@ class FactReader:
             code: RuntimeCode = (
                 "outside-horizon" if err.code == "outside-horizon" else "bad-context")
             return {}, [], _store_error(code, err.message)
-        values.update({name: name in held for name in keys})
+        if not held:
+            return values, [], None
+        for name in held:
+            values[name] = True
         return values, [fact_read(held[name]) for name in sorted(held)], None
 
 
