@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import statistics
 import sys
 import time
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -153,7 +153,7 @@ def bench_engine(name: str, make_store: Callable[[Clock], Store], n: int) -> dic
     clock.now = at
     reviewed = {**context, "org": {**context["org"], "id": "org-7"}}
     assert engine.evaluate(reviewed).facts, "org-7 should be under review"
-    hook = engine._facts  # the evaluator's one call per decision  # noqa: SLF001
+    hook = engine._facts  # the evaluator's one call per decision
     assert hook is not None
     with_facts = _per_call_us(lambda: engine.evaluate(reviewed), 2000)
     no_facts = _per_call_us(lambda: base.evaluate(reviewed), 2000)
