@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compliance.cel.compiler import CompileEnv, compile_expr, request_activation
-from compliance.cel.conform import Nonconforming, reader
+from compliance.cel.conform import Nonconforming, describe, reader
 from compliance.cel.parser import parse
 from compliance.cel.types import ContextSchema
 from compliance.cel.values import CelEvalError, CelUnknown, Timestamp
@@ -112,16 +112,18 @@ class FactReader:
             return {}, [], None
         keys: dict[str, str] = {}
         values: dict[str, bool] = {}
+        bad: EvalError | None = None
         for path in self._paths:
             key = _key(context, path)
-            if key is None:
-                continue  # not judged: left out, so unknown
+            if not isinstance(key, str):  # a bad value reads as absent, and fails closed
+                bad = bad or _context_error(key)
+                key = _ABSENT
             for fact in path.facts:
                 if key:
                     keys[fact] = key
                 values[fact] = False  # true below when the store says it holds
         if not keys or self.pristine:
-            return values, [], None
+            return values, [], bad
         try:
             held = self.store.facts_for(keys, Timestamp(at))
         except StoreUnavailable as err:
@@ -131,33 +133,42 @@ class FactReader:
                 "outside-horizon" if err.code == "outside-horizon" else "bad-context")
             return {}, [], _store_error(code, err.message)
         if not held:
-            return values, [], None
+            return values, [], bad
         for name in held:
             values[name] = True
-        return values, [fact_read(held[name]) for name in sorted(held)], None
+        return values, [fact_read(held[name]) for name in sorted(held)], bad
 
 
 _ABSENT = ""  # the request has no key at the path (a valid key is never empty)
 
 
-def _key(context: Mapping[str, Any], path: _KeyPath) -> str | None:
-    """The conformed key at ``path``; ``_ABSENT`` when absent; None when it does not conform."""
+def _key(context: Mapping[str, Any], path: _KeyPath) -> str | Nonconforming:
+    """The conformed key at ``path``, ``_ABSENT`` when absent, or why the value is bad."""
     value: Any = context
-    for name in path.path:
+    for depth, name in enumerate(path.path):
         if not isinstance(value, Mapping):
-            return None  # `org` is not an object: the rules reading it report the error
+            where = ".".join(path.path[:depth])
+            return Nonconforming(where, f"must be an object, got {describe(value)}")
         if name not in value or value[name] is None:
             return _ABSENT
         value = value[name]
     try:
         key = path.read(value)
-    except Nonconforming:
-        return None  # the rules reading the path report the bad value
+    except Nonconforming as exc:
+        return exc
     if key is None or key == "":
         return _ABSENT  # a constrained empty string counts as absent, as for every rule
     if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
-        return None
+        return Nonconforming(".".join(path.path),
+                             f"is too long to be a signal key (at most {MAX_KEY_LENGTH})")
     return key
+
+
+def _context_error(problem: Nonconforming) -> EvalError:
+    """The decision error for a key that is not a value of its type (fails it closed)."""
+    text = f"{problem}; the facts keyed by it are not read"
+    return EvalError.model_construct(pack="", rule="", code="bad-context", message=text[:500],
+                                     location=None)
 
 
 def _store_error(code: RuntimeCode, message: str) -> EvalError:
