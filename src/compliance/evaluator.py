@@ -62,7 +62,7 @@ _ID_COUNTER = itertools.count()
 
 FactsHook = Callable[[Mapping[str, Any], int | None],
                      tuple[dict[str, bool], list[FactRead], EvalError | None]]
-"""``(context, request time) -> (facts activation, facts that held, store error)``.
+"""``(context, request time) -> (facts activation, facts that held, an error or None)``.
 
 The one hook for stateful signals (``compliance.facts.FactReader``): called once per
 decision before any rule, so rules read ``facts.<name>`` like any declared attribute.

@@ -30,7 +30,8 @@ from compliance.signals.model import MAX_KEY_LENGTH
 __all__ = ["FactReader", "compile_signals", "fact_read"]
 
 FactsOutcome = tuple[dict[str, bool], list[FactRead], EvalError | None]
-"""What a request reads: ``facts`` for the activation, the facts that held, a store error."""
+"""What a request reads: ``facts`` for the activation, the facts that held, and an error
+(the store's, or a malformed key) or None."""
 
 
 def _program(signal: Signal, which: str, events: ContextSchema
@@ -107,7 +108,7 @@ class FactReader:
         self._paths = tuple(paths)
 
     def __call__(self, context: Mapping[str, Any], at: int | None) -> FactsOutcome:
-        """``facts`` for the activation (only what is established), what held, a store error."""
+        """``facts`` for the activation (what is established), what held, an error or None."""
         if at is None:  # no request time: no fact can be established (request.time is missing)
             return {}, [], None
         keys: dict[str, str] = {}
