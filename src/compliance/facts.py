@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from compliance.cel.compiler import CompileEnv, compile_expr, request_activation
@@ -69,8 +70,9 @@ def compile_signals(pack_set: PackSet) -> tuple[SignalSpec, ...]:
     )
 
 
+@lru_cache(maxsize=4096)
 def fact_read(fact: Fact) -> FactRead:
-    """A store ``Fact`` as the decision records it."""
+    """A store ``Fact`` as the decision records it (frozen, so shared between decisions)."""
     return build(FactRead, {"fact": fact.name, "key": fact.key,
                             "since": fact.since.to_datetime(), "until": fact.until.to_datetime()})
 
