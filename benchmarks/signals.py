@@ -1,4 +1,5 @@
-"""Benchmark: signal stores, ``observe()`` throughput and ``facts_for()`` latency.
+"""Benchmark: signal stores, ``observe()`` throughput, ``facts_for()`` latency, and what facts
+add to ``Engine.evaluate()``.
 
     python benchmarks/signals.py [--events 50000] [--queries 5000] [--redis URL] [--quick]
 
@@ -8,23 +9,35 @@ over many orgs, with the clock at each event's time as a replay does, then times
 ``facts_for`` for one fact and key (the engine's per-request read). Redis is skipped with a
 note when the server cannot be reached or redis-py is missing. Goals from issue 12:
 >= 50 000 observes/s in-process; one ``facts_for`` round trip <= 1 ms on localhost.
-Numbers are printed, never asserted.
+Then, through the engine over rules/: ``Engine.observe`` (compiled CEL predicates) and
+``evaluate()`` of one request with the shipped pack set against the same set without
+rules/safeguard-signals.yaml, plus the fact hook alone (keys, one ``facts_for``, the
+activation), goal <= 2 µs in-process and one round trip with Redis. Numbers are printed,
+never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from compliance.cel.values import Timestamp, format_timestamp, parse_timestamp
+from compliance.engine import Engine
 from compliance.signals import Event, InProcessStore, SignalSpec, Store, StoreUnavailable
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = REPO / "rules"
+CONTEXT = REPO / "examples" / "contexts" / "fable5-us-citizen-after-directive.json"
+GOAL_ADDED_US = 2.0
 
 T0 = parse_timestamp("2026-06-15T12:00:00Z")
 GOAL_OBSERVES_PER_S = 50_000
@@ -105,6 +118,57 @@ def run(
     return {"rate": rate, "median_us": median}
 
 
+def _per_call_us(fn: Callable[[], object], n: int) -> float:
+    """Median of 5 runs of ``n`` calls, in µs per call."""
+    runs = []
+    for _ in range(5):
+        gc.disable()
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter_ns() - start) / n / 1000)
+        gc.enable()
+    return statistics.median(runs)
+
+
+def bench_engine(name: str, make_store: Callable[[Clock], Store], n: int) -> dict[str, float]:
+    """Engine.observe rate, and what facts add to evaluate() (rows printed)."""
+    clock = Clock()
+    engine = Engine.from_path(RULES, store=make_store(clock))
+    without = [p for p in sorted(RULES.glob("*.yaml")) if p.name != "safeguard-signals.yaml"]
+    # packset.yaml is among them: named explicitly, it is the manifest
+    base = Engine.from_path(*without)
+    context = json.loads(CONTEXT.read_text())
+    at = parse_timestamp(context["request"]["time"])
+    # Groups of 4 events per org, 3 flags and a login, so every org in the stream is reviewed.
+    events = [{"kind": "login" if i % 4 == 3 else "safeguard_flag",
+               "org_id": f"org-{(i // 4) % 500}",
+               "time": format_timestamp(Timestamp(at.nanos - 30 * 60 * 10**9 + i * 10**6))}
+              for i in range(n)]
+    start = time.perf_counter()
+    for event in events:
+        clock.now = parse_timestamp(event["time"])
+        engine.observe(event)
+    rate = n / (time.perf_counter() - start)
+    clock.now = at
+    reviewed = {**context, "org": {**context["org"], "id": "org-7"}}
+    assert engine.evaluate(reviewed).facts, "org-7 should be under review"
+    hook = engine._facts  # the evaluator's one call per decision
+    assert hook is not None
+    clean = {**context, "org": {**context["org"], "id": "org-never-flagged"}}
+    with_facts = _per_call_us(lambda: engine.evaluate(clean), 2000)
+    no_facts = _per_call_us(lambda: base.evaluate(clean), 2000)
+    hook_us = _per_call_us(lambda: hook(clean, at.nanos), 5000)
+    reviewed_us = _per_call_us(lambda: hook(reviewed, at.nanos), 5000)
+    print(f"{name:<12} Engine.observe: {rate:>10,.0f} /s ({n} events, compiled CEL)")
+    print(f"{'':<12} evaluate (org not under review): {with_facts:7.1f} µs, "
+          f"{no_facts:7.1f} µs without rules/safeguard-signals.yaml "
+          f"(+{with_facts - no_facts:.1f} µs incl. its 2 rules)")
+    print(f"{'':<12} fact hook alone: {hook_us:.2f} µs (no fact), {reviewed_us:.2f} µs "
+          "(org under review)")
+    return {"hook_us": hook_us}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
@@ -119,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     memory = run("in-process", InProcessStore(clock=clock), clock, events, args.queries)
     ok = memory["rate"] >= GOAL_OBSERVES_PER_S
     print(f"goal >= {GOAL_OBSERVES_PER_S:,} observes/s in-process: {'met' if ok else 'NOT met'}")
+    engine_n = max(args.events // 10, 100)
+    hook = bench_engine("in-process", lambda c: InProcessStore(clock=c), engine_n)
+    ok = hook["hook_us"] <= GOAL_ADDED_US
+    print(f"goal evaluate() adds <= {GOAL_ADDED_US} µs in-process (the fact hook): "
+          f"{'met' if ok else 'NOT met'}")
     try:
         from compliance.signals import RedisStore
 
@@ -128,6 +197,18 @@ def main(argv: list[str] | None = None) -> int:
             shared = run("redis", store, clock, events[: max(args.events // 5, 1)], args.queries)
         finally:
             store.clear()
+        spaces: list[RedisStore] = []
+
+        def make(c: Clock) -> Store:
+            spaces.append(RedisStore(url=args.redis, namespace=f"bench-{uuid.uuid4().hex}",
+                                     clock=c))
+            return spaces[-1]
+
+        try:
+            bench_engine("redis", make, max(engine_n // 5, 100))
+        finally:
+            for space in spaces:
+                space.clear()
     except (ImportError, StoreUnavailable) as err:
         print(f"redis        skipped: {err}")
         return 0

@@ -201,11 +201,14 @@ def pack_set_digest(
     """
     items: Iterable[Pack]
     shared: dict[str, str] = {}
+    events: dict[str, object] = {}
     if schema is None:
         pack_set = cast("PackSet", packs)
         items, schema = pack_set.packs, pack_set.schema
         default_effect = pack_set.default_effect
         shared = {v.name: v.expr.text for v in pack_set.variables}
+        if pack_set.signals and pack_set.events is not None:  # what signal predicates read
+            events = schema_to_data(pack_set.events)
     else:
         items = cast("Iterable[Pack]", packs)
     data: dict[str, object] = {
@@ -215,4 +218,6 @@ def pack_set_digest(
     }
     if shared:  # absent when empty, so sets without shared variables keep their digest
         data["variables"] = shared
+    if events:  # likewise absent without signals
+        data["events"] = events
     return digest(data)

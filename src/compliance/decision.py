@@ -146,6 +146,15 @@ class RuleExplanation(_Frozen):
     missing: list[str] = Field(default_factory=list)
 
 
+class FactRead(_Frozen):
+    """A fact that held for the request's key at ``request.time`` (``since`` ≤ t < ``until``)."""
+
+    fact: str
+    key: str
+    since: datetime
+    until: datetime
+
+
 class Decision(_Frozen):
     """An auditable decision for one request (docs/decision.md, field by field)."""
 
@@ -169,6 +178,8 @@ class Decision(_Frozen):
     # Which CEL backend decided: the interpreter is a test oracle, never the default.
     backend: Literal["compiled", "interpreter"] = "compiled"
     explanation: list[RuleExplanation] | None = None
+    # The facts the decision read from the signal store that held at request.time.
+    facts: list[FactRead] = Field(default_factory=list)
     context_digest_value: str | None = Field(default=None, exclude=True, repr=False)
 
     _context: Any = PrivateAttr(default=None)

@@ -22,8 +22,18 @@ from compliance.decision import Decision
 from compliance.diagnostics import DiagnosticSet
 from compliance.errors import PackError
 from compliance.evaluator import evaluate
+from compliance.facts import FactReader, compile_signals
 from compliance.loader import load_pack_set
 from compliance.planner import Plan, ProgramFactory, compiled_program, plan
+from compliance.signals import (
+    Clock,
+    Event,
+    Fact,
+    InProcessStore,
+    SignalSpec,
+    Store,
+    system_clock,
+)
 
 Backend = Literal["compiled", "interpreter"]
 """``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
@@ -55,11 +65,14 @@ class Engine:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_checked", "_plan", "backend", "cost_limit")
+    __slots__ = ("_checked", "_facts", "_plan", "_signals", "backend", "cost_limit", "store")
 
     def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
                  cost_limit: int = DEFAULT_DECISION_BUDGET,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, store: Store | None = None,
+                 clock: Clock | None = None) -> None:
+        """``store`` keeps signal counts and facts (default: a fresh ``InProcessStore`` on
+        ``clock``, the system clock by default; the clock only bounds what it keeps)."""
         if limits is not None:  # bounds on context values: a reading concern, not a meaning
             schema = replace(checked.pack_set.schema, limits=limits)
             checked = replace(checked, pack_set=replace(checked.pack_set, schema=schema))
@@ -70,12 +83,19 @@ class Engine:
         self.backend = backend
         self.cost_limit = cost_limit
         # the run-time cost budget of each decision, in steps (compliance.cel.budget)
+        self.store: Store = store if store is not None else InProcessStore(
+            clock=clock or system_clock)
+        self._signals = compile_signals(pack_set)
+        # No signals, no hook: a pack set without signals evaluates exactly as before.
+        self._facts = FactReader(pack_set, self.store, pristine=store is None
+                                 ) if self._signals else None
 
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
                   backend: Backend = "compiled",
                   cost_limit: int = DEFAULT_DECISION_BUDGET,
-                  limits: Limits | None = None) -> Engine:
+                  limits: Limits | None = None, store: Store | None = None,
+                  clock: Clock | None = None) -> Engine:
         """Load, check and compile pack files or directories; raise ``PackError`` on any error.
 
         ``cost_limit`` is each decision's run-time budget (``compliance.cel.budget``); ``limits``
@@ -84,12 +104,31 @@ class Engine:
         diagnostics, checked = check_paths(paths, schema)
         if checked is None:
             raise PackError(diagnostics.errors or diagnostics.sorted())
-        return cls(checked, backend=backend, cost_limit=cost_limit, limits=limits)
+        return cls(checked, backend=backend, cost_limit=cost_limit, limits=limits, store=store,
+                   clock=clock)
 
     @property
     def limits(self) -> Limits:
         """The bounds context values are read within."""
         return self.schema.limits
+
+    @property
+    def checked(self) -> CheckedPackSet:
+        """The checked pack set this engine was built from."""
+        return self._checked
+
+    def with_store(self, store: Store) -> Engine:
+        """This engine over another signal store: the same plan, nothing recompiled.
+
+        For replays (``compliance.events``) and tests that need their own store.
+        """
+        other = object.__new__(Engine)
+        other._checked, other._plan = self._checked, self._plan
+        other.backend, other.cost_limit, other.store = self.backend, self.cost_limit, store
+        other._signals = self._signals
+        other._facts = (FactReader(self._checked.pack_set, store, pristine=False)
+                        if self._signals else None)
+        return other
 
     @property
     def plan(self) -> Plan:
@@ -110,7 +149,30 @@ class Engine:
                  explain: bool = False) -> Decision:
         """Decide one request; errors become a fail-closed decision unless ``strict``."""
         return evaluate(self._plan, context, strict=strict, explain=explain,
-                        cost_limit=self.cost_limit)
+                        cost_limit=self.cost_limit, facts=self._facts)
+
+    @property
+    def pristine(self) -> bool:
+        """True while the engine's own store has been given no event (it holds no fact)."""
+        return self._facts is None or self._facts.pristine
+
+    @property
+    def signals(self) -> tuple[SignalSpec, ...]:
+        """The pack set's signals, compiled for the store."""
+        return self._signals
+
+    def observe(self, event: object) -> list[Fact]:
+        """Record one event (a JSON object with ``kind`` and RFC 3339 ``time``) for every
+        signal it matches; return the facts it raised.
+
+        Windows are counted at the event's own time, so a recorded stream replays to the
+        same facts. A malformed event raises ``SignalError`` (``event-invalid``, naming the
+        field) and records nothing; an unreachable shared store raises ``StoreUnavailable``.
+        """
+        parsed = event if isinstance(event, Event) else Event.from_json(event)
+        if self._facts is not None:
+            self._facts.pristine = False  # from now on only the store knows
+        return self.store.observe(self._signals, parsed)
 
     def validate(self, context: object) -> list[ContextProblem]:
         """Every way ``context`` departs from the schema; empty when clean.
@@ -147,7 +209,8 @@ class EngineHolder:
         with self._lock:
             current = self._engine
             fresh = Engine.from_path(*paths, schema=schema, backend=current.backend,
-                                     limits=current.limits)
+                                     limits=current.limits,
+                                     store=None if current.pristine else current.store)
             self._engine = fresh
             return fresh
 

@@ -35,6 +35,7 @@ from compliance.cel.values import CelEvalError, CelUnknown, Timestamp, to_timest
 from compliance.decision import (
     Decision,
     EvalError,
+    FactRead,
     InterventionOut,
     Match,
     Obligations,
@@ -58,6 +59,14 @@ _MAX_PASSES = 2
 _ID_PREFIX = os.urandom(10).hex()
 _ID_PREFIX = f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-{_ID_PREFIX[12:16]}-{_ID_PREFIX[16:20]}-"
 _ID_COUNTER = itertools.count()
+
+FactsHook = Callable[[Mapping[str, Any], int | None],
+                     tuple[dict[str, bool], list[FactRead], EvalError | None]]
+"""``(context, request time) -> (facts activation, facts that held, an error or None)``.
+
+The one hook for stateful signals (``compliance.facts.FactReader``): called once per
+decision before any rule, so rules read ``facts.<name>`` like any declared attribute.
+"""
 
 
 @dataclass(slots=True)
@@ -84,7 +93,8 @@ class _Pass:
 
 
 def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
-             explain: bool = False, cost_limit: int = budget.DEFAULT_DECISION_BUDGET) -> Decision:
+             explain: bool = False, cost_limit: int = budget.DEFAULT_DECISION_BUDGET,
+             facts: FactsHook | None = None) -> Decision:
     """Decide one request. Never raises unless ``strict`` (see the module docstring).
 
     Whatever goes wrong inside (an overflow, exhausted memory or recursion, a bug) becomes
@@ -97,7 +107,8 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
     progress = _Progress()
     token = budget.start(cost_limit)
     try:
-        return _evaluate(plan, context, strict=strict, explain=explain, progress=progress)
+        return _evaluate(plan, context, strict=strict, explain=explain, progress=progress,
+                         facts=facts)
     except EvaluationError:
         if strict:
             raise
@@ -159,7 +170,7 @@ def _safe_digest(context: object) -> str:
 
 
 def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: bool,
-              progress: _Progress) -> Decision:
+              progress: _Progress, facts: FactsHook | None = None) -> Decision:
     errors: list[EvalError] = []
     if not isinstance(context, Mapping):
         kind = type(context).__name__
@@ -168,7 +179,13 @@ def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: 
     at, time_missing = _request_time(context, errors)
     passes: list[_Pass] = []
     model = _current_model(plan, context)
-    ctx: Mapping[str, Any] = request_activation(context)
+    activation = request_activation(context)
+    read: list[FactRead] = []
+    if facts is not None:  # always the engine's facts, never a `facts` the caller sent
+        activation["facts"], read, failure = facts(context, at)
+        if failure is not None:
+            errors.append(failure)
+    ctx: Mapping[str, Any] = activation
     reasons: list[str] = []
     interventions: list[InterventionOut] = []
     while True:
@@ -194,7 +211,7 @@ def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: 
                               ) from progress.causes.get(id(first))
     progress.rule = None
     return _decision(plan, context, passes, at, errors=errors, reasons=reasons,
-                     interventions=interventions, explain=explain)
+                     interventions=interventions, explain=explain, facts=read)
 
 
 # --- one pass ---------------------------------------------------------------------------
@@ -604,7 +621,8 @@ def _route_loop_error(current: _Pass, model: str | None, target: str) -> EvalErr
 
 def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: int | None, *,
               errors: list[EvalError], reasons: list[str],
-              interventions: list[InterventionOut], explain: bool) -> Decision:
+              interventions: list[InterventionOut], explain: bool,
+              facts: list[FactRead]) -> Decision:
     final = passes[-1]
     effect = final.effect
     applied = [(n, o) for n, p in enumerate(passes, 1) for o in p.applied]
@@ -618,6 +636,10 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
     if effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
     boundary = plan.next_boundary(at) if at is not None else None
+    for fact in facts:  # a fact that stops holding ends the decision's validity too
+        until = to_timestamp(fact.until)
+        if until is not None:
+            boundary = until.nanos if boundary is None else min(boundary, until.nanos)
     fields = {
         "effect": effect,
         "model": _clean(final.model) if effect == "allow" and final.model else None,
@@ -638,6 +660,7 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         "schema_version": 1,
         "backend": plan.backend,
         "explanation": _explanation(passes) if explain else None,
+        "facts": facts,
         # Digested now, from what was evaluated: a later change to the caller's dict
         # cannot change the record of a decision already made.
         "context_digest_value": digest_json(context),

@@ -153,6 +153,32 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Signal:
+    """``count`` events matching ``on`` for one ``key`` within ``within`` raise ``fact``.
+
+    ``on`` and ``key`` are CEL over ``event`` (the manifest's ``events:`` schema); the key is
+    the value of the request context path ``key_path`` the fact is read for, and the fact
+    then holds for ``lifetime_ns`` (``for:``). Durations are nanoseconds as written; the
+    checker refuses ones that are not positive, with the spans kept here.
+    """
+
+    name: str
+    span: Span
+    on: CelSource
+    key: CelSource
+    key_path: str
+    key_path_span: Span
+    count: int
+    count_span: Span
+    within_ns: int
+    within_span: Span
+    fact: str
+    fact_span: Span
+    lifetime_ns: int
+    lifetime_span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Pack:
     """One rule pack file, with its provenance and content digest."""
 
@@ -170,6 +196,7 @@ class Pack:
     forbid_silent: bool = False
     variables: tuple[Variable, ...] = ()
     rules: tuple[Rule, ...] = ()
+    signals: tuple[Signal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +214,14 @@ class PackSet:
     # The manifest's shared variables. The loader also prepends them to every pack's
     # ``variables`` (after the pack digest is taken), so later stages need not know them.
     variables: tuple[Variable, ...] = ()
+    # The manifest's ``events:`` schema: one variable ``event`` (with ``kind`` and ``time``),
+    # what signal predicates and keys read. None when no manifest declared one.
+    events: ContextSchema | None = None
+
+    @property
+    def signals(self) -> tuple[Signal, ...]:
+        """Every pack's signals, in pack order."""
+        return tuple(s for p in self.packs for s in p.signals)
 
     @property
     def forbid_silent(self) -> bool:

@@ -136,6 +136,18 @@ def _rule(when: str, extra: str = "") -> str:
 
 
 RUNTIME: dict[str, RuntimeCase] = {
+    "store-unavailable": RuntimeCase(
+        "The signal store (e.g. a shared Redis) could not be reached, timed out or replied "
+        "with an error, so it is not known which facts hold for the request. `facts` is left "
+        "out of the evaluation (rules reading `facts.<name>` are unknown and follow their "
+        "`on_unknown`) and the decision fails closed with this error; it never reads as "
+        "\"no fact\". `pack` and `rule` are empty."),
+    "outside-horizon": RuntimeCase(
+        "`request.time` is further from the signal store's clock than its horizon (1 h by "
+        "default), beyond which the store may have dropped what the answer needs; it refuses "
+        "instead of guessing and the decision fails closed as for `store-unavailable`. Replay "
+        "the event stream into a fresh store (`compliance eval --events`) to decide a past "
+        "request exactly."),
     "bad-context": RuntimeCase(
         "The request context does not fit the declared schema (a value of the wrong type, "
         "a malformed timestamp, a context that is not an object). The message names the "

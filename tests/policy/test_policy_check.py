@@ -28,7 +28,7 @@ def test_shipped_packs_have_provenance():
     pack_set, _ = _check(RULES)
     ids = {p.id for p in pack_set.packs}
     assert ids == {"us-export-control", "sanctions", "zdr-contract", "safety-retention",
-                   "interventions", "acceptable-use", "transparency"}
+                   "interventions", "acceptable-use", "transparency", "safeguard-signals"}
     for pack in pack_set.packs:
         assert pack.version, pack.id
         assert pack.authority, pack.id

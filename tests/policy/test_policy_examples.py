@@ -58,10 +58,14 @@ def test_example_decision(engine, name):
 
 
 def test_examples_exercise_every_shipped_rule(engine):
-    """Every rule in rules/ applies to at least one example context."""
+    """Every rule in rules/ applies to at least one example context.
+
+    Rules reading facts need events first; test_policy_signals.py exercises each of them.
+    """
     hit: set[tuple[str, str]] = set()
     for name in FILES:
         d = engine.evaluate(json.loads((CONTEXTS / name).read_text()))
         hit |= {(m.pack, m.rule) for m in d.matched}
-    shipped = {(r.pack.id, r.rule.id) for r in engine.plan.rules}
+    shipped = {(r.pack.id, r.rule.id) for r in engine.plan.rules
+               if r.rule.when is None or "facts." not in r.rule.when.text}
     assert shipped - hit == set()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from compliance.cli import main
+from compliance.loader import load_pack_set
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = str(REPO / "rules")
@@ -19,12 +20,14 @@ def test_disclosure_report_lists_every_intervention(capsys: pytest.CaptureFixtur
     doc = json.loads(capsys.readouterr().out)
     assert doc["report"] == "disclosure"
     rules = [(e["pack"], e["rule"], e["kind"], e["disclosure"]) for e in doc["entries"]]
-    assert rules == [("interventions", "bio-chem-refusal", "refuse", "visible"),
-                     ("interventions", "distillation-refusal", "refuse", "visible"),
-                     ("interventions", "cyber-handoff", "route", "visible"),
-                     ("interventions", "llm-dev-handoff", "route", "visible")]
-    assert doc["entries"][2]["message"].endswith("instead of {request.model} under our "
-                                                 "cybersecurity policy.")
+    pack_set, _ = load_pack_set([Path(RULES)])
+    assert pack_set is not None
+    shipped = {(p.id, r.id, r.intervention.kind, r.intervention.disclosure)
+               for p in pack_set.packs for r in p.rules if r.intervention is not None}
+    assert len(rules) == len(shipped)
+    assert set(rules) == shipped
+    cyber = next(e for e in doc["entries"] if e["rule"] == "cyber-handoff")
+    assert cyber["message"].endswith("instead of {request.model} under our cybersecurity policy.")
 
 
 def test_silent_intervention_shows_its_justification(

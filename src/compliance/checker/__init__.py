@@ -30,6 +30,7 @@ from ._pack_passes import (
     overrides_of,
 )
 from ._parsed import ParsedPack, ParsedSet, parse_pack_set
+from ._signal_passes import check_signals
 
 __all__ = [
     "PASSES",
@@ -60,6 +61,8 @@ PASSES: list[tuple[str, Pass]] = [
     ("intervention-overlap", check_intervention_overlap),
     # unreachable-rule (constant conditions) and window-outside-pack.
     ("unreachable-rule", check_unreachable),
+    # duplicate-signal, signal-not-positive, signal-key-mismatch, and the types of `on`/`key`.
+    ("signals", check_signals),
     ("shadowed-rule", check_shadowed),
     ("unused-variable", check_unused_variables),
     ("obligation-unknown", check_obligation_unknown),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.cli.diff_command import add_diff_command
+from compliance.cli.signal_commands import add_events_option, add_observe_command, replayed_engine
 from compliance.cli.streams import (
     DEFAULT_MAX_CONTEXT_BYTES,
     InputError,
@@ -143,7 +144,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_audit(sub, common)
     add_test_command(sub, common)
     add_diff_command(sub, common)
+    add_observe_command(sub, parents=[common])
     return parser
+
+
+def load_rules(paths: Sequence[str]) -> Any:
+    """The checked set of ``paths``; None when a path is unusable, False after printing errors."""
+    loaded = _load_rules(paths)
+    if loaded is None:
+        return None
+    diagnostics, checked = loaded
+    if checked is None:
+        _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
+        return False
+    return checked
 
 
 def _version() -> str:
@@ -317,6 +331,7 @@ def _add_eval(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--max-context-bytes", type=_positive_int, default=DEFAULT_MAX_CONTEXT_BYTES,
                    metavar="N", help=f"refuse a context larger than N bytes "
                                      f"(default {DEFAULT_MAX_CONTEXT_BYTES})")
+    add_events_option(p)
     p.set_defaults(run=_run_eval)
 
 
@@ -340,7 +355,8 @@ def _run_eval(args: argparse.Namespace) -> int:
     if checked is None:
         _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
         return EXIT_ERRORS
-    engine = Engine(checked, backend=args.backend)
+    engine = (replayed_engine(checked, args.backend, args.events, context) if args.events
+              else Engine(checked, backend=args.backend))
     problems = engine.validate(context)
     for problem in problems:
         write_err(f"{problem.severity}: {label}: {problem}")
@@ -441,6 +457,8 @@ def render_decision(decision: Decision) -> str:
               + (", fail-closed" if m.fail_closed else "") + ")" for m in decision.matched]
     lines += [f"error: {e.pack}/{e.rule}: {e.code}: {e.message}"
               + (f" at {e.location}" if e.location else "") for e in decision.errors]
+    lines += [f"fact: {f.fact} for `{f.key}` from {f.since.isoformat()} until "
+              f"{f.until.isoformat()}" for f in decision.facts]
     if decision.valid_until:
         lines.append(f"valid until: {decision.valid_until.isoformat()}")
     if decision.explanation is not None:

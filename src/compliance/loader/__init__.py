@@ -19,9 +19,9 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from compliance.cel.types import ContextSchema
+from compliance.cel.types import BOOL, ContextSchema, object_of
 from compliance.diagnostics import Diagnostic, DiagnosticSet
-from compliance.loader._manifest import Manifest, build_manifest, build_schema
+from compliance.loader._manifest import Manifest, build_manifest, build_schema, event_schema
 from compliance.loader._nodes import Ctx
 from compliance.loader._pack import build_pack
 from compliance.loader._yaml import (
@@ -125,7 +125,28 @@ def load_pack_set(
     effect = manifest.default_effect if manifest else "allow"
     shared = manifest.variables if manifest else ()
     packs = [_with_shared(pack, shared, diags) for pack in packs]
-    return PackSet(tuple(packs), schema, effect, manifest_source, shared), diags
+    events = manifest.events if manifest else None
+    return PackSet(tuple(packs), _with_facts(schema, packs, diags), effect, manifest_source,
+                   shared, events or event_schema()), diags
+
+
+def _with_facts(schema: ContextSchema, packs: list[Pack], diags: DiagnosticSet) -> ContextSchema:
+    """The schema plus ``facts``: one bool per fact the packs' signals raise (absent = false).
+
+    Facts are data to the checker and the compiler, a declared object like ``org``, so
+    ``facts.under_review`` type-checks and a misspelt fact is an undeclared reference. The
+    engine fills ``facts`` from the store on every request; a context cannot set it.
+    """
+    names = sorted({s.fact for p in packs for s in p.signals})
+    if not names:
+        return schema
+    if "facts" in schema.variables:
+        diags.add(Diagnostic(
+            "invalid-value", "the context schema declares `facts`, which the engine fills "
+            "from the facts signals raise", help="rename the context variable `facts`"))
+        return schema
+    facts = object_of("facts", dict.fromkeys(names, BOOL))
+    return replace(schema, variables={**schema.variables, "facts": facts})
 
 
 def _with_shared(pack: Pack, shared: tuple[Variable, ...], diags: DiagnosticSet) -> Pack:

@@ -22,6 +22,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compliance.cel.types import (
     NORMALIZERS,
+    STRING,
+    TIMESTAMP,
     CelType,
     Constraint,
     ContextSchema,
@@ -35,7 +37,7 @@ from compliance.loader._pack import build_variables
 from compliance.pack import Variable
 from compliance.source import SourceMap
 
-MANIFEST_FIELDS = ("packset", "default_effect", "variables", "context")
+MANIFEST_FIELDS = ("packset", "default_effect", "variables", "context", "events")
 LEAF_FIELDS = ("type", "enum", "pattern", "normalize", "empty", "finite", "description",
                "sensitive")
 _CASES = ("casefold", "lower", "upper")
@@ -50,6 +52,7 @@ class Manifest:
     default_effect: Literal["allow", "deny"]
     schema: ContextSchema | None
     variables: tuple[Variable, ...] = ()  # shared by every pack, read as `vars.<name>`
+    events: ContextSchema | None = None  # `events:`, what signal predicates read as `event`
 
 
 def build_manifest(ctx: Ctx, root: Node) -> Manifest:
@@ -63,9 +66,31 @@ def build_manifest(ctx: Ctx, root: Node) -> Manifest:
     context = fields.mapping("context")
     schema = build_schema(ctx, context) if context is not None else None
     shared = build_variables(ctx, fields.mapping("variables"))
+    events_node = fields.mapping("events")
+    events = build_event_schema(ctx, events_node) if events_node is not None else None
     return Manifest(
-        fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema, shared
+        fields.string("packset") or "", cast("Literal['allow', 'deny']", effect), schema, shared,
+        events,
     )
+
+
+EVENT_BUILTINS: dict[str, CelType] = {"kind": STRING, "time": TIMESTAMP}
+"""What every event has (``compliance.signals.Event`` validates them before any predicate)."""
+
+
+def event_schema(fields: dict[str, CelType] | None = None) -> ContextSchema:
+    """The schema of ``event``: ``kind`` and ``time`` plus the declared fields."""
+    return ContextSchema({"event": object_of("event", {**(fields or {}), **EVENT_BUILTINS})})
+
+
+def build_event_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:
+    """The ``events:`` mapping (types as in ``context:``) as the schema of ``event``."""
+    declared = _fields(ctx, node, "event.")
+    for name, builtin in EVENT_BUILTINS.items():
+        if name in declared and declared[name].kind != builtin.kind:
+            key = next(k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == name)
+            ctx.report("invalid-type", f"events: `{name}` is always a `{builtin}`", key)
+    return event_schema(declared)
 
 
 def build_schema(ctx: Ctx, node: MappingNode) -> ContextSchema:

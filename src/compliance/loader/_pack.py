@@ -19,6 +19,7 @@ from compliance.loader._celmap import cel_source, template
 from compliance.loader._instants import window
 from compliance.loader._nodes import Ctx, Fields, describe, plain_data
 from compliance.loader._obligations import obligations, overrides, tier_of
+from compliance.loader._signals import build_signals
 from compliance.pack import (
     CelSource,
     Disclosure,
@@ -45,6 +46,7 @@ PACK_FIELDS = (
     "effective",
     "forbid_silent",
     "variables",
+    "signals",
     "rules",
 )
 RULE_FIELDS = (
@@ -103,6 +105,7 @@ def build_pack(ctx: Ctx, root: Node, source: SourceFile) -> Pack | None:
         forbid_silent=bool(fields.boolean("forbid_silent")),
         variables=build_variables(ctx, fields.mapping("variables")),
         rules=_rules(ctx, fields),
+        signals=build_signals(ctx, fields.sequence("signals")),
     )
 
 

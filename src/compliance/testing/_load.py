@@ -23,13 +23,14 @@ from compliance.loader import MANIFEST_NAMES, SUITE_DIR, SUITE_SUFFIXES
 from compliance.loader._nodes import Ctx, Fields, describe, is_str, kind_of, plain_data, suggest
 from compliance.loader._yaml import DEFAULT_LIMITS, Limits, read_yaml, split_lines
 from compliance.pack import PackSet
+from compliance.signals import Event, SignalError
 from compliance.source import Span
 from compliance.testing._model import EXPECT_FIELDS, Case, Exempt, Expected, Suite
 
 SUITE_FIELDS = ("suite", "description", "packs", "time", "fixtures", "cases", "coverage_exempt")
 EXEMPT_FIELDS = ("rule", "item", "reason")
 COVERAGE_ITEMS = ("applied", "not-applied", "on-unknown", "before", "at-or-after")
-CASE_FIELDS = ("name", "description", "context", "with", "time", "matrix", "expect")
+CASE_FIELDS = ("name", "description", "context", "with", "time", "matrix", "events", "expect")
 INTERVENTION_FIELDS = ("kind", "target", "disclosure", "message", "pack", "rule",
                        "justification", "instruction")
 OBLIGATION_FIELDS: tuple[str, ...] = tuple(n for n in Obligations.model_fields if n != "custom")
@@ -226,6 +227,7 @@ class _SuiteBuilder:
         if time_node is not None:
             time = None if kind_of(time_node) == "null" else self._time(time_node, "time")
         expect = self._expect(f.mapping("expect"), where)
+        events = self._events(f.sequence("events"), where)
         if name is None:
             return []
         out: list[Case] = []
@@ -236,8 +238,24 @@ class _SuiteBuilder:
                 if isinstance(request, dict) and "time" not in request:
                     request["time"] = time
             full = f"{name} [{label}]" if label else name
-            out.append(Case(suite, full, self.ctx.head(node), merged, expect))
+            out.append(Case(suite, full, self.ctx.head(node), merged, expect, events))
         return out
+
+    def _events(self, node: SequenceNode | None, where: str) -> tuple[Event, ...]:
+        """``events:``: event objects (``kind``, ``time`` and the manifest's ``events:`` fields)."""
+        out: list[Event] = []
+        for item in node.value if node is not None else ():
+            if not isinstance(item, MappingNode):
+                self.ctx.report("wrong-type", f"{where}an event must be a mapping, found "
+                                f"{describe(item)}", item)
+                continue
+            try:
+                out.append(Event.from_json(_plain_map(item)))
+            except SignalError as exc:
+                self.ctx.report("invalid-value", f"{where}event: {exc}", item,
+                                help_="an event has a `kind`, an RFC 3339 `time` and the fields "
+                                      "the manifest's `events:` declares")
+        return tuple(out)
 
     def _context(self, node: MappingNode | None, where: str) -> dict[str, Any]:
         out: dict[str, Any] = {}

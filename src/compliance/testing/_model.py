@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.signals import Event
 from compliance.source import Span
 
 EXPECT_FIELDS = ("effect", "model", "matched", "missing", "interventions", "obligations")
@@ -40,6 +41,8 @@ class Case:
     span: Span
     context: dict[str, Any]
     expect: tuple[Expected, ...]
+    events: tuple[Event, ...] = ()
+    """Events replayed, in order, into a fresh signal store before the case is evaluated."""
 
     @property
     def id(self) -> str:

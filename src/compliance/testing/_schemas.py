@@ -65,6 +65,21 @@ class RuleModel(_Closed):
     justification: str | None = None
 
 
+class SignalModel(_Closed):
+    """A signal: events matching ``on`` counted per ``key`` raise a fact (docs/signals.md)."""
+
+    name: str
+    description: str | None = None
+    on: str | bool
+    key: str
+    key_path: str
+    count: int
+    within: str
+    raise_: str = Field(alias="raise")
+    for_: str = Field(alias="for")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
 class PackModel(_Closed):
     """A rule pack file (docs/rule-pack-format.md)."""
 
@@ -77,6 +92,7 @@ class PackModel(_Closed):
     effective: WindowModel | None = None
     forbid_silent: bool | None = None
     variables: dict[str, str | bool] | None = None
+    signals: list[SignalModel] | None = None
     rules: list[RuleModel]
 
 
@@ -87,6 +103,7 @@ class ManifestModel(_Closed):
     default_effect: Literal["allow", "deny"] | None = None
     variables: dict[str, str | bool] | None = None
     context: dict[str, Any]
+    events: dict[str, Any] | None = None
 
 
 class ExpectInterventionModel(_Closed):
@@ -122,6 +139,7 @@ class CaseModel(_Closed):
     with_: dict[str, Any] | None = Field(default=None, alias="with")
     time: str | None = None
     matrix: dict[str, list[str | dict[str, Any]]] | None = None
+    events: list[dict[str, Any]] | None = None
     expect: ExpectModel | None = None
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
