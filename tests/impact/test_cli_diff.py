@@ -34,7 +34,7 @@ def case(packsets: tuple[Path, Path], traffic: Callable[..., Traffic]) -> list[s
 
 
 def test_json_has_the_fixed_keys(case: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """--format json prints one object with the keys PRODUCT.md section 8 fixes."""
+    """--format json prints one object with the fixed keys of docs/impact.md."""
     code, out, err = _run(capsys, *case, "--format", "json")
     report = json.loads(out)
     assert code == 0, err

@@ -3,7 +3,7 @@
 ``prepare`` loads suites and their pack sets (every problem a diagnostic at
 ``file:line:col``), ``run`` evaluates the cases and tells each ``Observer`` (such as
 ``RuleCoverage``) what every case reached; ``_report`` renders text, JSON, JUnit and LCOV.
-The format is PRODUCT.md section 7, documented in docs/testing.md.
+The format is documented in docs/testing.md; its fixed keys are shared with outside suites.
 """
 
 from __future__ import annotations

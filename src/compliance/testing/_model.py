@@ -1,6 +1,6 @@
 """The policy-suite model: what a suite file means, with where each piece came from.
 
-A suite (PRODUCT.md section 7, docs/testing.md) names a pack set, fixtures and cases. The
+A suite (docs/testing.md) names a pack set, fixtures and cases. The
 loader resolves every case to a complete request context (fixtures, ``with``, the default
 time, matrix expansion), so the runner only evaluates and compares.
 """

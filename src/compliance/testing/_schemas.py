@@ -153,7 +153,7 @@ class ExemptModel(_Closed):
 
 
 class SuiteModel(_Closed):
-    """A policy test suite (docs/testing.md; PRODUCT.md section 7)."""
+    """A policy test suite (docs/testing.md)."""
 
     suite: str
     description: str | None = None
