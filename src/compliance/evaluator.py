@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from compliance.canonical import digest_json
 from compliance.cel import budget
@@ -207,11 +207,14 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
     current = _Pass(model=model, ctx=ctx)
     rules = plan.rules
     positions = range(len(rules)) if explain else plan.index.candidates(ctx)
+    outcomes, applied = current.outcomes, current.applied
     for position in positions:
         rule = rules[position]
         progress.rule = rule
         outcome = _run_rule(rule, ctx, at, time_missing)
-        current.outcomes.append(outcome)
+        if outcome.status in _QUIET and not explain:
+            continue  # nothing of it reaches the decision: only `--explain` lists it
+        outcomes.append(outcome)
         if outcome.error is not None:
             errors.append(outcome.error)
             if outcome.cause is not None:
@@ -219,8 +222,12 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
         if outcome.status in ("applied", "unknown-applied") or (
             outcome.status == "error" and rule.effect != "allow"
         ):
-            current.applied.append(outcome)
+            applied.append(outcome)
     return current
+
+
+_QUIET: Final = frozenset({"not-effective", "condition-false", "exception-held"})
+"""Outcomes that leave no trace in a decision (no match, no missing path, no error)."""
 
 
 def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
@@ -379,7 +386,6 @@ def _add_visible_reason(rule: PlannedRule, outcome: _Outcome, reasons: list[str]
 
 _MAX_VALUE_CHARS = 200  # an interpolated value is cut here: reasons are not a data channel
 _MAX_VALUE_DEPTH = 8
-_VERBS = {"deny": "denies", "allow": "allows", "intervene": "intervenes", "obligate": "applies"}
 _FAIL_CLOSED_MESSAGES = {
     "refuse": "This request was declined because it could not be fully evaluated.",
     "route": "This request was handled by {target} because it could not be fully evaluated.",
@@ -444,16 +450,19 @@ def _failed_closed(outcome: _Outcome | None) -> bool:
 
 
 def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str:
-    ident = f"rule `{rule.rule.id}` of pack `{rule.pack.id}`"
+    """The rule's reason: built once by the planner when it interpolates nothing."""
     if outcome is not None and _failed_closed(outcome):
+        ident = rule.ident
         names = ", ".join(sorted(outcome.missing))
         own = rule.rule.fail_closed_reason
         if own is not None:
             return f"{own} (missing: {names}; {ident} failed closed)"
         return (f"{ident} could not be evaluated: required information is missing ({names}); "
                 "failing closed")
+    if rule.reason_text is not None:
+        return _clean(rule.reason_text) or rule.default_reason
     text = _render(rule.reason, ctx) if rule.reason is not None else None
-    return text or f"{ident} {_VERBS[rule.effect]}"
+    return text or rule.default_reason
 
 
 def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str | None:
@@ -466,6 +475,8 @@ def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]
         return text.replace("{target}", iv.target or "another model")
     if rule.message is None:
         return None
+    if rule.message_text is not None:
+        return _clean(rule.message_text)
     rendered = _render(rule.message, ctx)
     if rendered is not None:
         return rendered
@@ -605,32 +616,31 @@ def _route_loop_error(current: _Pass, model: str | None, target: str) -> EvalErr
 def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: int | None, *,
               errors: list[EvalError], reasons: list[str],
               interventions: list[InterventionOut], explain: bool) -> Decision:
-    final = passes[-1]
-    effect = final.effect
-    applied = [(n, o) for n, p in enumerate(passes, 1) for o in p.applied]
-    obligations, details, conflicts = merge_obligations([o.rule for _, o in applied])
-    missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
-    if effect == "allow" and plan.default_effect == "deny" and not any(
-        o.rule.effect in ("allow", "intervene") for _, o in applied
-    ):
-        effect = "deny"
-        reasons.append("no rule allowed the request and the pack set's default effect is deny")
+    skeleton = _skeleton(plan, passes)
+    effect = skeleton.effect
+    if skeleton.default_denied:
+        reasons.append(_DEFAULT_DENY)
     if effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
+    obligations, details, conflicts = merge_obligations(skeleton.applied, plan.merges)
+    if len(passes) == 1:
+        missing = sorted({m for o in passes[0].outcomes for m in o.missing})
+    else:
+        missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
     boundary = plan.next_boundary(at) if at is not None else None
     fields = {
         "effect": effect,
-        "model": _clean(final.model) if effect == "allow" and final.model else None,
+        "model": skeleton.model,
         "interventions": interventions,
         "obligations": obligations,
         "obligation_details": details,
         "conflicts": conflicts,
-        "matched": [_match(n, o) for n, o in applied],
+        "matched": list(skeleton.matched),
         "missing": [_clean(m) for m in missing],
         "errors": errors,
         "reasons": [_clean(r) for r in reasons],
         "valid_until": _from_nanos(boundary) if boundary is not None else None,
-        "passes": [_routing_pass(p) for p in passes],
+        "passes": list(skeleton.passes),
         "decision_id": _next_id(),
         "evaluated_at": datetime.now(UTC),
         "packs": list(plan.pack_infos),
@@ -643,6 +653,51 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         "context_digest_value": digest_json(context),
     }
     return build(Decision, fields)
+
+
+_DEFAULT_DENY = "no rule allowed the request and the pack set's default effect is deny"
+
+
+@dataclass(frozen=True, slots=True)
+class _Skeleton:
+    """The part of a decision fixed by which rules applied in which pass (cached per plan).
+
+    Everything here follows from the key ``_skeleton`` builds (per pass: model, effect,
+    route and the applied rules with their status); per-request fields (id, time, digest,
+    missing, errors, reasons, messages, ``valid_until``) are filled in by ``_decision``.
+    """
+
+    effect: Literal["allow", "deny"]
+    model: str | None
+    default_denied: bool  # the pack set's default effect turned an allow into a deny
+    applied: tuple[PlannedRule, ...]  # in decision order, for the obligation merge
+    matched: tuple[Match, ...]
+    passes: tuple[RoutingPass, ...]
+
+
+def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
+    key = tuple([(p.model, p.effect, p.route_to,
+                  tuple([(o.rule.order, o.status) for o in p.applied])) for p in passes])
+    hit: _Skeleton | None = plan.skeletons.get(key)
+    if hit is not None:
+        return hit
+    final = passes[-1]
+    effect = final.effect
+    applied = [(n, o) for n, p in enumerate(passes, 1) for o in p.applied]
+    default_denied = effect == "allow" and plan.default_effect == "deny" and not any(
+        o.rule.effect in ("allow", "intervene") for _, o in applied)
+    if default_denied:
+        effect = "deny"
+    skeleton = _Skeleton(
+        effect=effect,
+        model=_clean(final.model) if effect == "allow" and final.model else None,
+        default_denied=default_denied,
+        applied=tuple(o.rule for _, o in applied),
+        matched=tuple(_match(n, o) for n, o in applied),
+        passes=tuple(_routing_pass(p) for p in passes),
+    )
+    stored: _Skeleton = plan.skeletons.put(key, skeleton)
+    return stored
 
 
 def _match(number: int, outcome: _Outcome) -> Match:
