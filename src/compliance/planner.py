@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from compliance.cel.ast import Expr
 from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.conform import reader
+from compliance.cel.types import STRING
 from compliance.cel.values import to_timestamp
 from compliance.decision import Match, PackInfo, RuleRef, build
 from compliance.index import RuleIndex
@@ -138,6 +140,8 @@ class Plan:
     backend: Literal["compiled", "interpreter"] = "compiled"  # recorded in every decision
     schema: ContextSchema | None = None  # how the evaluator itself reads `request.model`
     # Per-plan memos of work that depends only on which rules applied (bounded, shared).
+    # `request.model` as the rules read it (conformed), judged once per plan, not per request
+    model_reader: Callable[[object], Any] | None = field(default=None, compare=False, repr=False)
     merges: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     skeletons: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
 
@@ -182,6 +186,8 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
         index=index,
         backend="compiled" if factory is compiled_program else "interpreter",
         schema=schema,
+        model_reader=reader(schema.lookup("request.model") or STRING, "request.model",
+                            schema.limits),
     )
 
 
