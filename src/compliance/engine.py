@@ -8,7 +8,7 @@ request never sees half of an old pack set and half of a new one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -111,6 +111,20 @@ class Engine:
         """Decide one request; errors become a fail-closed decision unless ``strict``."""
         return evaluate(self._plan, context, strict=strict, explain=explain,
                         cost_limit=self.cost_limit)
+
+    def evaluate_many(self, contexts: Iterable[Mapping[str, Any]], *, strict: bool = False,
+                      explain: bool = False) -> Iterator[Decision]:
+        """Decide each context in turn: a lazy generator, one decision per context, in order.
+
+        For impact analysis, replay and batch jobs. It streams (a replay of millions of
+        records runs in constant memory; wrap it in ``list()`` to keep them all) and each
+        decision is exactly what ``evaluate`` returns for that context (its own id, time
+        and digest). With ``strict`` the first failing context raises ``EvaluationError``
+        and ends the batch.
+        """
+        plan, cost_limit = self._plan, self.cost_limit
+        for context in contexts:
+            yield evaluate(plan, context, strict=strict, explain=explain, cost_limit=cost_limit)
 
     def validate(self, context: object) -> list[ContextProblem]:
         """Every way ``context`` departs from the schema; empty when clean.
