@@ -352,7 +352,7 @@ def indexed_baseline(gen: GenPackSet) -> Decide:
     case, organisation and origin country (as a careful engineer would write it), so a
     request runs only its buckets and the few rules every context meets.
     """
-    buckets: dict[str, dict[str, list[_Entry]]] = {
+    buckets: dict[str, dict[Any, list[_Entry]]] = {
         "model": {}, "use_case": {}, "org": {}, "country": {}}
     everywhere: list[_Entry] = []
     for i, r in enumerate(gen.rules):

@@ -41,7 +41,8 @@ class _Entry:
 NO_OBLIGATIONS = Obligations()
 
 
-def merge_obligations(rules: Sequence[PlannedRule], memo: Memo[tuple[int, ...], Merged] | None = None
+def merge_obligations(rules: Sequence[PlannedRule],
+                      memo: Memo[tuple[int, ...], Merged] | None = None
                       ) -> tuple[Obligations, list[ObligationDetail], list[Conflict]]:
     """Merge the obligations of ``rules`` (in decision order) by kind.
 

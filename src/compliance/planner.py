@@ -64,7 +64,7 @@ class Memo(Generic[_K, _V]):
         return self._data.get(key)
 
     def put(self, key: _K, value: _V) -> _V:
-        """Store ``value`` for ``key`` unless another thread got there first; return the kept one."""
+        """Store ``value`` for ``key`` (first writer wins); return the value kept."""
         if self.size <= 0:
             return value
         with self._lock:

@@ -96,7 +96,8 @@ def test_examples_decide_the_same_from_the_memo(engine: Engine) -> None:
     for ctx in EXAMPLES:
         for explain in (False, True):
             assert dump(plan, ctx, explain) == dump(plain, ctx, explain), ctx
-    assert len(plain.skeletons) == 0 and len(plain.merges) == 0
+    assert len(plain.skeletons) == 0
+    assert len(plain.merges) == 0
 
 
 @settings(max_examples=200)
@@ -131,7 +132,8 @@ class TestMemo:
         """``Memo(0)`` hands the value back and keeps nothing."""
         memo: Memo[str, int] = Memo(0)
         assert memo.put("a", 1) == 1
-        assert memo.get("a") is None and len(memo) == 0
+        assert memo.get("a") is None
+        assert len(memo) == 0
 
     def test_first_value_wins_and_a_full_memo_starts_over(self) -> None:
         """A second put for a key keeps the first value; the size bound is never exceeded."""

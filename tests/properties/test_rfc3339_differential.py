@@ -1,8 +1,8 @@
 """The fast RFC 3339 path agrees with the strict parser on every string.
 
-``evaluator._fast_rfc3339`` computes epoch nanoseconds from text it has checked character by
-character; the strict parser ``values.parse_timestamp`` is the definition. For any string, either the
-fast path declines (None) or both accept it as the same instant; and whatever the strict
+``evaluator._fast_rfc3339`` computes epoch nanoseconds from text it has checked character
+by character; the strict parser ``values.parse_timestamp`` is the definition. For any string,
+either the fast path declines (None) or both accept it as the same instant; and whatever the strict
 parser rejects, the fast path never turns into a time.
 """
 
