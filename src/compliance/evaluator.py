@@ -169,7 +169,7 @@ def _safe_digest(context: object) -> str:
 def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: bool,
               progress: _Progress) -> Decision:
     errors: list[EvalError] = []
-    if not isinstance(context, Mapping):
+    if type(context) is not dict and not isinstance(context, Mapping):
         kind = type(context).__name__
         errors.append(_context_error(f"context must be a JSON object, got {kind}"))
         context = {}
@@ -677,9 +677,9 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         "obligation_details": details,
         "conflicts": conflicts,
         "matched": list(skeleton.matched),
-        "missing": [_clean(m) for m in missing],
+        "missing": [_clean(m) for m in missing] if missing else missing,
         "errors": errors,
-        "reasons": [_clean(r) for r in reasons],
+        "reasons": [_clean(r) for r in reasons] if reasons else reasons,
         "valid_until": _from_nanos(boundary) if boundary is not None else None,
         "passes": list(skeleton.passes),
         "decision_id": _next_id(),
@@ -711,7 +711,7 @@ class _Skeleton:
     effect: Literal["allow", "deny"]
     model: str | None
     default_denied: bool  # the pack set's default effect turned an allow into a deny
-    applied: tuple[PlannedRule, ...]  # in decision order, for the obligation merge
+    applied: tuple[PlannedRule, ...]  # with obligations, in decision order: what merges
     matched: tuple[Match, ...]
     passes: tuple[RoutingPass, ...]
 
@@ -733,7 +733,8 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
         effect=effect,
         model=_clean(final.model) if effect == "allow" and final.model else None,
         default_denied=default_denied,
-        applied=tuple(o.rule for _, o in applied),
+        # only rules with obligations matter to the merge (its memo key stays short)
+        applied=tuple(o.rule for _, o in applied if o.rule.obligations),
         matched=tuple(_match(n, o) for n, o in applied),
         passes=tuple(_routing_pass(p) for p in passes),
     )

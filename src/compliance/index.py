@@ -54,6 +54,9 @@ __all__ = ["RuleIndex"]
 _CACHE_SIZE: Final = 4096
 """Cached key combinations; the cache is emptied when full (traffic is concentrated)."""
 
+_TEXT_CACHED: Final = 64
+"""Longest text whose key a path remembers (identifiers are short; long text is rare)."""
+
 _EXACT: Final = 2**53
 """Integers below this magnitude compare the same as ints and as doubles."""
 
@@ -405,7 +408,21 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
 
     scalar = declared.kind != "dyn"  # scalars are cheap to judge (or cached by text)
 
+    texts: dict[str, _Key] = {}  # text -> key: judging text is exact by value (immutable)
+
     def key_of(ctx: Mapping[str, object], value: object) -> _Key:
+        if scalar and type(value) is str:
+            key = texts.get(value)
+            if key is None:
+                key = judged(ctx, value)
+                if len(value) <= _TEXT_CACHED:
+                    if len(texts) >= _CACHE_SIZE:
+                        texts.clear()  # concurrent readers just judge again
+                    texts[value] = key
+            return key
+        return judged(ctx, value)
+
+    def judged(ctx: Mapping[str, object], value: object) -> _Key:
         try:
             value = conform(value) if scalar else remembered(ctx, shown, value, conform)
         except Nonconforming:
