@@ -28,10 +28,11 @@ exact, numeric constants are indexed only when they are integral with magnitude 
 numeric constants (NaN, infinities, huge values) leave the conjunct unindexed.
 
 Paths are chosen by selectivity, not popularity: per rule, the indexable conjunct whose
-constants the fewest rules share (the rules a matching context would pull in; then fewest
-constants, then path order). A path no rule chose is not read; there is no cap, so a
-pack of country-only sanctions rules is indexed however many other paths exist (each
-indexed path costs one look-up per context, far less than one rule evaluated).
+constants the fewest rules share (the rules a matching context would pull in); then the
+fewest constants, then the path more rules can use (fewer paths to read), then path
+order. A path no rule chose is not read; there is no cap, so a pack of country-only
+sanctions rules is indexed however many other paths exist (each indexed path costs one
+look-up per context, far less than one rule evaluated).
 ``candidates`` reduces a context to one key per path and caches the sorted candidate
 tuple per key combination (bounded), so the steady-state cost is a few dict look-ups.
 """
@@ -142,6 +143,8 @@ class RuleIndex:
         # runs all of them, so a conjunct's cost is the rules its constants pull in.
         named: Counter[tuple[tuple[str, ...], _Key]] = Counter(
             (c.path, key) for cs in found for c in _one_per_path(cs) for key in c.keys)
+        # On a tie, the path more rules can use: fewer paths to read per context.
+        used = Counter(c.path for cs in found for c in _one_per_path(cs))
         always: list[int] = []
         by_path: dict[tuple[str, ...], dict[int, frozenset[_Key]]] = {}
         for position, constraints in enumerate(found):
@@ -149,7 +152,7 @@ class RuleIndex:
                 always.append(position)
                 continue
             best = min(constraints, key=lambda c: (
-                sum(named[c.path, k] for k in c.keys), len(c.keys), c.path))
+                sum(named[c.path, k] for k in c.keys), len(c.keys), -used[c.path], c.path))
             by_path.setdefault(best.path, {})[position] = best.keys
         return cls(len(whens), always, by_path, kinds,
                    schema.limits if schema is not None else None)
