@@ -534,30 +534,29 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
     return stamp.nanos, False
 
 
-_CUMULATIVE_DAYS: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
-_MONTH_DAYS: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_DAYS_BEFORE_EPOCH: Final = 719_162  # from 0001-01-01 to 1970-01-01
+_DAYS_BEFORE_EPOCH: Final = 719_163  # date(1970, 1, 1).toordinal()
 _FIRST_SECOND: Final = TIMESTAMP_MIN_SECONDS
 _LAST_SECOND: Final = TIMESTAMP_MAX_SECONDS
+_naive = datetime.fromisoformat
 
 
 def _fast_rfc3339(text: str) -> int | None:
     """Epoch ns of ``YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)``; None for anything else.
 
-    Integer arithmetic on characters already checked against the strict grammar (ASCII
-    digits only: ``isdigit`` alone would admit ``٢``), with the calendar checked here (month,
-    day of month, leap years, 23:59:59, offsets up to 23:59, years 0001-9999 after the
-    offset). Anything it does not accept - lower-case ``t``/``z`` included - is left to the
-    strict parser, which also words the error. A Hypothesis differential test holds the
-    two to the same answers.
+    Every character is first checked against the strict grammar (ASCII digits only:
+    ``isdigit`` alone would admit ``٢``); only then does ``fromisoformat`` read the 19
+    characters of date and time (in C, and it checks the calendar: month, day of month,
+    leap years, 23:59:59), and integer arithmetic adds the fraction (up to 9 digits) and
+    the offset (up to 23:59), then checks years 0001-9999 after the offset. Anything it
+    does not accept - lower-case ``t``/``z`` included - is left to the strict parser, which
+    also words the error. A Hypothesis differential test holds the two to the same answers.
     """
     n = len(text)
     if not 20 <= n <= 35 or not text.isascii():
         return None
     if text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":" or text[16] != ":":
         return None
-    last = text[-1]
-    if last == "Z":
+    if text[-1] == "Z":
         body = n - 1
         offset = 0
     elif text[-6] in "+-" and text[-3] == ":":
@@ -570,8 +569,9 @@ def _fast_rfc3339(text: str) -> int | None:
             offset = -offset
     else:
         return None
-    fields = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-    if not fields.isdigit():
+    head = text[:19]
+    if not (head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]
+            ).isdigit():
         return None
     fraction = 0
     if body != 19:
@@ -579,17 +579,12 @@ def _fast_rfc3339(text: str) -> int | None:
         if text[19] != "." or not 1 <= len(digits) <= 9 or not digits.isdigit():
             return None
         fraction = int(digits) * 10 ** (9 - len(digits))
-    year, month, day = int(fields[0:4]), int(fields[4:6]), int(fields[6:8])
-    hour, minute, second = int(fields[8:10]), int(fields[10:12]), int(fields[12:14])
-    if year < 1 or not 1 <= month <= 12 or day < 1 or hour > 23 or minute > 59 or second > 59:
+    try:
+        moment = _naive(head)
+    except ValueError:  # no such day or time (Feb 30, 24:00, second 60, year 0)
         return None
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if day > _MONTH_DAYS[month] + (month == 2 and leap):
-        return None
-    y = year - 1
-    days = (y * 365 + y // 4 - y // 100 + y // 400 + _CUMULATIVE_DAYS[month]
-            + (month > 2 and leap) + day - 1 - _DAYS_BEFORE_EPOCH)
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
+    seconds = ((moment.toordinal() - _DAYS_BEFORE_EPOCH) * 86400 + moment.hour * 3600
+               + moment.minute * 60 + moment.second - offset)
     if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
         return None
     return seconds * NANOS + fraction
