@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,19 @@ class TestMemo:
             memo.put(k, str(k))
             assert len(memo) <= 3
         assert memo.get(9) == "9"
+
+
+def test_threads_sharing_a_small_memo_decide_as_one_thread(engine: Engine) -> None:
+    """Four threads over one plan whose memos hold 3 entries (cleared all the time): the same
+    decisions as the uncached path, whichever thread filled or emptied the memo."""
+    small = replace(engine.plan, merges=Memo(3), skeletons=Memo(3))
+    plain = uncached(engine.plan)
+    expected = [dump(plain, ctx) for ctx in EXAMPLES]
+
+    def work(_: int) -> list[dict[str, Any]]:
+        return [dump(small, ctx) for _ in range(5) for ctx in EXAMPLES]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(4)))
+    for got in results:
+        assert got == expected * 5
