@@ -61,6 +61,9 @@ class GenRule:
     yaml: dict[str, Any]
     predicate: Predicate
     effect: str  # deny, intervene-route, intervene-refuse, obligate
+    # How a careful engineer would file the rule at compile time: (attribute, its values)
+    # with attribute one of model, use_case, org, country; None for rules every context meets.
+    bucket: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -167,7 +170,8 @@ def _global_rules(out: GenPackSet) -> None:
     _add(out, "global-policy", policy, GenRule({
         "id": "prohibited-use-cases", "when": 'request.use_case in ["surveillance", "weapons"]',
         "effect": "deny", "reason": "Prohibited use case {request.use_case}",
-    }, lambda c: _g(c, "request", "use_case") in banned, "deny"))
+    }, lambda c: _g(c, "request", "use_case") in banned, "deny",
+        ("use_case", tuple(sorted(banned)))))
 
 
 def _export_rules(out: GenPackSet, count: int) -> None:
@@ -195,7 +199,7 @@ def _export_rules(out: GenPackSet, count: int) -> None:
             "unless": '"BIS-LICENSE-FABLE" in principal.authorizations',
             "effect": "deny", "on_unknown": "deny",
             "reason": "Export-control directive: {request.model} suspended for non-US persons",
-        }, pred, "deny"))
+        }, pred, "deny", ("model", tuple(models))))
 
 
 def _sanctions_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
@@ -207,7 +211,8 @@ def _sanctions_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
         _add(out, "sanctions", header, GenRule({
             "id": f"jurisdiction-{k}", "when": f'request.origin_country == "{country}"',
             "effect": "deny", "reason": f"Sanctioned jurisdiction {country}",
-        }, lambda c, country=country: _g(c, "request", "origin_country") == country, "deny"))
+        }, lambda c, country=country: _g(c, "request", "origin_country") == country, "deny",
+            ("country", (country,))))
 
 
 def _usecase_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
@@ -234,7 +239,8 @@ def _usecase_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
             return _g(c, "request", "use_case") == u and _g(c, "request", "model") == m
 
         _add(out, "interventions", header, GenRule(
-            rule, pred, "intervene-route" if route else "intervene-refuse"))
+            rule, pred, "intervene-route" if route else "intervene-refuse",
+            ("use_case", (use_case,))))
 
 
 def _model_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
@@ -249,7 +255,7 @@ def _model_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
             "when": f'request.model == "{model}" && {root}.{field_} == "{value}"',
             "effect": "deny", "reason": f"{{request.model}} is not available for {field_} {value}",
         }, lambda c, m=model, r=root, f=field_, v=value: (
-            _g(c, "request", "model") == m and _g(c, r, f) == v), "deny"))
+            _g(c, "request", "model") == m and _g(c, r, f) == v), "deny", ("model", (model,))))
 
 
 def _org_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
@@ -271,7 +277,7 @@ def _org_rules(out: GenPackSet, count: int, rnd: random.Random) -> None:
             rule.update(effect="deny", reason="Organisation suspended pending review")
             effect = "deny"
         _add(out, "orgs", header, GenRule(
-            rule, lambda c, o=org: _g(c, "org", "id") == o, effect))
+            rule, lambda c, o=org: _g(c, "org", "id") == o, effect, ("org", (org,))))
 
 
 def contexts(gen: GenPackSet, count: int, seed: int = 11) -> list[dict[str, Any]]:
@@ -315,19 +321,65 @@ def _context_one(gen: GenPackSet, rnd: random.Random, i: int) -> dict[str, Any]:
     }
 
 
-def baseline(gen: GenPackSet) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """The plain-Python lower bound: every rule's lambda, then deny-overrides, no index."""
+Decide = Callable[[Mapping[str, Any]], dict[str, Any]]
+_Entry = tuple[Predicate, str, int]
+
+
+def _outcome(ctx: Mapping[str, Any], matched: list[tuple[int, str]]) -> dict[str, Any]:
+    """Deny-overrides over the matched rules, as both baselines combine them."""
+    effects = {effect for _, effect in matched}
+    if "deny" in effects or "intervene-refuse" in effects:
+        effect, model = "deny", None
+    elif "intervene-route" in effects:
+        effect, model = "allow", "opus-4.8"
+    else:
+        effect, model = "allow", _g(ctx, "request", "model")
+    return {"effect": effect, "model": model, "matched": sorted(i for i, _ in matched)}
+
+
+def baseline(gen: GenPackSet) -> Decide:
+    """The plain-Python lower bound without an index: every rule's lambda, deny-overrides."""
     rules = [(r.predicate, r.effect, i) for i, r in enumerate(gen.rules)]
 
     def decide(ctx: Mapping[str, Any]) -> dict[str, Any]:
-        matched = [(i, effect) for predicate, effect, i in rules if predicate(ctx)]
-        effects = {effect for _, effect in matched}
-        if "deny" in effects or "intervene-refuse" in effects:
-            effect, model = "deny", None
-        elif "intervene-route" in effects:
-            effect, model = "allow", "opus-4.8"
-        else:
-            effect, model = "allow", _g(ctx, "request", "model")
-        return {"effect": effect, "model": model, "matched": [i for i, _ in matched]}
+        return _outcome(ctx, [(i, effect) for predicate, effect, i in rules if predicate(ctx)])
 
     return decide
+
+
+def indexed_baseline(gen: GenPackSet) -> Decide:
+    """The hand-written floor: the same lambdas filed at compile time in dicts by model, use
+    case, organisation and origin country (as a careful engineer would write it), so a
+    request runs only its buckets and the few rules every context meets.
+    """
+    buckets: dict[str, dict[Any, list[_Entry]]] = {
+        "model": {}, "use_case": {}, "org": {}, "country": {}}
+    everywhere: list[_Entry] = []
+    for i, r in enumerate(gen.rules):
+        entry = (r.predicate, r.effect, i)
+        if r.bucket is None:
+            everywhere.append(entry)
+            continue
+        attribute, values = r.bucket
+        for value in values:
+            buckets[attribute].setdefault(value, []).append(entry)
+    by_model, by_use_case = buckets["model"], buckets["use_case"]
+    by_org, by_country = buckets["org"], buckets["country"]
+    none: list[_Entry] = []
+
+    def decide(ctx: Mapping[str, Any]) -> dict[str, Any]:
+        request = ctx.get("request") or {}
+        org = ctx.get("org") or {}
+        candidates = (everywhere + by_model.get(request.get("model"), none)
+                      + by_use_case.get(request.get("use_case"), none)
+                      + by_org.get(org.get("id"), none)
+                      + by_country.get(request.get("origin_country"), none))
+        return _outcome(ctx, [(i, effect) for predicate, effect, i in candidates
+                              if predicate(ctx)])
+
+    return decide
+
+
+def rule_numbers(gen: GenPackSet) -> dict[str, int]:
+    """Rule id -> its position in ``gen.rules`` (ids are unique), to compare matched sets."""
+    return {r.yaml["id"]: i for i, r in enumerate(gen.rules)}

@@ -8,7 +8,7 @@ request never sees half of an old pack set and half of a new one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -173,6 +173,21 @@ class Engine:
         if self._facts is not None:
             self._facts.pristine = False  # from now on only the store knows
         return self.store.observe(self._signals, parsed)
+
+    def evaluate_many(self, contexts: Iterable[Mapping[str, Any]], *, strict: bool = False,
+                      explain: bool = False) -> Iterator[Decision]:
+        """Decide each context in turn: a lazy generator, one decision per context, in order.
+
+        For impact analysis, replay and batch jobs. It streams (a replay of millions of
+        records runs in constant memory; wrap it in ``list()`` to keep them all) and each
+        decision is exactly what ``evaluate`` returns for that context (its own id, time
+        and digest). With ``strict`` the first failing context raises ``EvaluationError``
+        and ends the batch.
+        """
+        plan, cost_limit, facts = self._plan, self.cost_limit, self._facts
+        for context in contexts:
+            yield evaluate(plan, context, strict=strict, explain=explain, cost_limit=cost_limit,
+                           facts=facts)
 
     def validate(self, context: object) -> list[ContextProblem]:
         """Every way ``context`` departs from the schema; empty when clean.

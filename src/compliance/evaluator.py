@@ -24,14 +24,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from compliance.canonical import digest_json
 from compliance.cel import budget
 from compliance.cel.compiler import request_activation
 from compliance.cel.conform import Nonconforming, describe, reader
 from compliance.cel.types import STRING, CelType, Limits
-from compliance.cel.values import CelEvalError, CelUnknown, Timestamp, to_timestamp
+from compliance.cel.values import (
+    NANOS,
+    TIMESTAMP_MAX_SECONDS,
+    TIMESTAMP_MIN_SECONDS,
+    CelEvalError,
+    CelUnknown,
+    Timestamp,
+    to_timestamp,
+)
 from compliance.decision import (
     Decision,
     EvalError,
@@ -172,7 +180,7 @@ def _safe_digest(context: object) -> str:
 def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: bool,
               progress: _Progress, facts: FactsHook | None = None) -> Decision:
     errors: list[EvalError] = []
-    if not isinstance(context, Mapping):
+    if type(context) is not dict and not isinstance(context, Mapping):
         kind = type(context).__name__
         errors.append(_context_error(f"context must be a JSON object, got {kind}"))
         context = {}
@@ -224,11 +232,14 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
     current = _Pass(model=model, ctx=ctx)
     rules = plan.rules
     positions = range(len(rules)) if explain else plan.index.candidates(ctx)
+    outcomes, applied = current.outcomes, current.applied
     for position in positions:
         rule = rules[position]
         progress.rule = rule
         outcome = _run_rule(rule, ctx, at, time_missing)
-        current.outcomes.append(outcome)
+        if outcome.status in _QUIET and not explain:
+            continue  # nothing of it reaches the decision: only `--explain` lists it
+        outcomes.append(outcome)
         if outcome.error is not None:
             errors.append(outcome.error)
             if outcome.cause is not None:
@@ -236,8 +247,12 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
         if outcome.status in ("applied", "unknown-applied") or (
             outcome.status == "error" and rule.effect != "allow"
         ):
-            current.applied.append(outcome)
+            applied.append(outcome)
     return current
+
+
+_QUIET: Final = frozenset({"not-effective", "condition-false", "exception-held"})
+"""Outcomes that leave no trace in a decision (no match, no missing path, no error)."""
 
 
 def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
@@ -396,7 +411,6 @@ def _add_visible_reason(rule: PlannedRule, outcome: _Outcome, reasons: list[str]
 
 _MAX_VALUE_CHARS = 200  # an interpolated value is cut here: reasons are not a data channel
 _MAX_VALUE_DEPTH = 8
-_VERBS = {"deny": "denies", "allow": "allows", "intervene": "intervenes", "obligate": "applies"}
 _FAIL_CLOSED_MESSAGES = {
     "refuse": "This request was declined because it could not be fully evaluated.",
     "route": "This request was handled by {target} because it could not be fully evaluated.",
@@ -461,16 +475,19 @@ def _failed_closed(outcome: _Outcome | None) -> bool:
 
 
 def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str:
-    ident = f"rule `{rule.rule.id}` of pack `{rule.pack.id}`"
+    """The rule's reason: built once by the planner when it interpolates nothing."""
     if outcome is not None and _failed_closed(outcome):
+        ident = rule.ident
         names = ", ".join(sorted(outcome.missing))
         own = rule.rule.fail_closed_reason
         if own is not None:
             return f"{own} (missing: {names}; {ident} failed closed)"
         return (f"{ident} could not be evaluated: required information is missing ({names}); "
                 "failing closed")
+    if rule.reason_text is not None:
+        return _clean(rule.reason_text) or rule.default_reason
     text = _render(rule.reason, ctx) if rule.reason is not None else None
-    return text or f"{ident} {_VERBS[rule.effect]}"
+    return text or rule.default_reason
 
 
 def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str | None:
@@ -483,6 +500,8 @@ def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]
         return text.replace("{target}", iv.target or "another model")
     if rule.message is None:
         return None
+    if rule.message_text is not None:
+        return _clean(rule.message_text)
     rendered = _render(rule.message, ctx)
     if rendered is not None:
         return rendered
@@ -514,9 +533,14 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
     if not isinstance(request, Mapping) or request.get("time") is None:
         return None, True
     value = request["time"]
-    moment = _fast_rfc3339(value) if type(value) is str else None
+    if type(value) is str:
+        nanos = _fast_rfc3339(value)
+        if nanos is not None:
+            return nanos, False
+    elif type(value) is Timestamp:
+        return value.nanos, False
     try:
-        stamp = to_timestamp(value if moment is None else moment)
+        stamp = to_timestamp(value)
     except (ValueError, CelEvalError) as exc:
         errors.append(_context_error(f"`request.time` must be an RFC 3339 timestamp: {exc}"))
         return None, False
@@ -527,39 +551,60 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
     return stamp.nanos, False
 
 
-def _fast_rfc3339(text: str) -> datetime | None:
-    """Parse ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` quickly; None for any other shape.
+_DAYS_BEFORE_EPOCH: Final = 719_163  # date(1970, 1, 1).toordinal()
+_FIRST_SECOND: Final = TIMESTAMP_MIN_SECONDS
+_LAST_SECOND: Final = TIMESTAMP_MAX_SECONDS
+_naive = datetime.fromisoformat
 
-    ``fromisoformat`` is fast but lenient (``12:10.00``, an offset of ``+01:90``, non-ASCII
-    digits, seven fraction digits), so it only sees text whose every character this
-    function has checked against the strict grammar; anything else, lower-case ``t``/``z``
-    included, is left to the strict nanosecond parser. A Hypothesis differential test
-    holds the two to the same answers.
+
+def _fast_rfc3339(text: str) -> int | None:
+    """Epoch ns of ``YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)``; None for anything else.
+
+    Every character is first checked against the strict grammar (ASCII digits only:
+    ``isdigit`` alone would admit ``٢``); only then does ``fromisoformat`` read the 19
+    characters of date and time (in C, and it checks the calendar: month, day of month,
+    leap years, 23:59:59), and integer arithmetic adds the fraction (up to 9 digits) and
+    the offset (up to 23:59), then checks years 0001-9999 after the offset. Anything it
+    does not accept - lower-case ``t``/``z`` included - is left to the strict parser, which
+    also words the error. A Hypothesis differential test holds the two to the same answers.
     """
     n = len(text)
-    if not 20 <= n <= 32 or not text.isascii():
+    if not 20 <= n <= 35 or not text.isascii():
         return None
     if text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":" or text[16] != ":":
         return None
     if text[-1] == "Z":
         body = n - 1
+        offset = 0
     elif text[-6] in "+-" and text[-3] == ":":
         body = n - 6
         hours, minutes = text[-5:-3], text[-2:]
         if not (hours.isdigit() and minutes.isdigit()) or hours > "23" or minutes > "59":
             return None
+        offset = int(hours) * 3600 + int(minutes) * 60
+        if text[-6] == "-":
+            offset = -offset
     else:
         return None
-    fields = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-    if not fields.isdigit():
+    head = text[:19]
+    if not (head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]
+            ).isdigit():
         return None
-    if body != 19 and not (text[19] == "." and 21 <= body <= 26 and text[20:body].isdigit()):
-        return None
+    fraction = 0
+    if body != 19:
+        digits = text[20:body]
+        if text[19] != "." or not 1 <= len(digits) <= 9 or not digits.isdigit():
+            return None
+        fraction = int(digits) * 10 ** (9 - len(digits))
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = _naive(head)
+    except ValueError:  # no such day or time (Feb 30, 24:00, second 60, year 0)
         return None
-    return moment if moment.tzinfo is not None else None
+    seconds = ((moment.toordinal() - _DAYS_BEFORE_EPOCH) * 86400 + moment.hour * 3600
+               + moment.minute * 60 + moment.second - offset)
+    if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
+        return None
+    return seconds * NANOS + fraction
 
 
 def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
@@ -568,11 +613,13 @@ def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
     model = request.get("model") if isinstance(request, Mapping) else None
     if model is None:
         return None
-    schema = plan.schema
-    declared = schema.lookup("request.model") if schema is not None else None
-    limits = schema.limits if schema is not None else Limits()
+    read = plan.model_reader
+    if read is None:
+        schema = plan.schema
+        declared = schema.lookup("request.model") if schema is not None else None
+        read = _model_reader(declared or STRING, schema.limits if schema is not None else Limits())
     try:
-        value = _model_reader(declared or STRING, limits)(model)
+        value = read(model)
     except Nonconforming:
         return None  # the rules reading it report the error
     return value if isinstance(value, str) else None
@@ -623,18 +670,17 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
               errors: list[EvalError], reasons: list[str],
               interventions: list[InterventionOut], explain: bool,
               facts: list[FactRead]) -> Decision:
-    final = passes[-1]
-    effect = final.effect
-    applied = [(n, o) for n, p in enumerate(passes, 1) for o in p.applied]
-    obligations, details, conflicts = merge_obligations([o.rule for _, o in applied])
-    missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
-    if effect == "allow" and plan.default_effect == "deny" and not any(
-        o.rule.effect in ("allow", "intervene") for _, o in applied
-    ):
-        effect = "deny"
-        reasons.append("no rule allowed the request and the pack set's default effect is deny")
+    skeleton = _skeleton(plan, passes)
+    effect = skeleton.effect
+    if skeleton.default_denied:
+        reasons.append(_DEFAULT_DENY)
     if effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
+    obligations, details, conflicts = merge_obligations(skeleton.applied, plan.merges)
+    if len(passes) == 1:
+        missing = sorted({m for o in passes[0].outcomes for m in o.missing})
+    else:
+        missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
     boundary = plan.next_boundary(at) if at is not None else None
     for fact in facts:  # a fact that stops holding ends the decision's validity too
         until = to_timestamp(fact.until)
@@ -642,17 +688,17 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
             boundary = until.nanos if boundary is None else min(boundary, until.nanos)
     fields = {
         "effect": effect,
-        "model": _clean(final.model) if effect == "allow" and final.model else None,
+        "model": skeleton.model,
         "interventions": interventions,
         "obligations": obligations,
         "obligation_details": details,
         "conflicts": conflicts,
-        "matched": [_match(n, o) for n, o in applied],
-        "missing": [_clean(m) for m in missing],
+        "matched": list(skeleton.matched),
+        "missing": [_clean(m) for m in missing] if missing else missing,
         "errors": errors,
-        "reasons": [_clean(r) for r in reasons],
+        "reasons": [_clean(r) for r in reasons] if reasons else reasons,
         "valid_until": _from_nanos(boundary) if boundary is not None else None,
-        "passes": [_routing_pass(p) for p in passes],
+        "passes": list(skeleton.passes),
         "decision_id": _next_id(),
         "evaluated_at": datetime.now(UTC),
         "packs": list(plan.pack_infos),
@@ -666,6 +712,52 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         "context_digest_value": digest_json(context),
     }
     return build(Decision, fields)
+
+
+_DEFAULT_DENY = "no rule allowed the request and the pack set's default effect is deny"
+
+
+@dataclass(frozen=True, slots=True)
+class _Skeleton:
+    """The part of a decision fixed by which rules applied in which pass (cached per plan).
+
+    Everything here follows from the key ``_skeleton`` builds (per pass: model, effect,
+    route and the applied rules with their status); per-request fields (id, time, digest,
+    missing, errors, reasons, messages, ``valid_until``) are filled in by ``_decision``.
+    """
+
+    effect: Literal["allow", "deny"]
+    model: str | None
+    default_denied: bool  # the pack set's default effect turned an allow into a deny
+    applied: tuple[PlannedRule, ...]  # with obligations, in decision order: what merges
+    matched: tuple[Match, ...]
+    passes: tuple[RoutingPass, ...]
+
+
+def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
+    key = tuple([(p.model, p.effect, p.route_to,
+                  tuple([(o.rule.order, o.status) for o in p.applied])) for p in passes])
+    hit: _Skeleton | None = plan.skeletons.get(key)
+    if hit is not None:
+        return hit
+    final = passes[-1]
+    effect = final.effect
+    applied = [(n, o) for n, p in enumerate(passes, 1) for o in p.applied]
+    default_denied = effect == "allow" and plan.default_effect == "deny" and not any(
+        o.rule.effect in ("allow", "intervene") for _, o in applied)
+    if default_denied:
+        effect = "deny"
+    skeleton = _Skeleton(
+        effect=effect,
+        model=_clean(final.model) if effect == "allow" and final.model else None,
+        default_denied=default_denied,
+        # only rules with obligations matter to the merge (its memo key stays short)
+        applied=tuple(o.rule for _, o in applied if o.rule.obligations),
+        matched=tuple(_match(n, o) for n, o in applied),
+        passes=tuple(_routing_pass(p) for p in passes),
+    )
+    stored: _Skeleton = plan.skeletons.put(key, skeleton)
+    return stored
 
 
 def _match(number: int, outcome: _Outcome) -> Match:
@@ -702,5 +794,7 @@ def _explanation(passes: list[_Pass]) -> list[RuleExplanation]:
     ]
 
 
+@lru_cache(maxsize=256)
 def _from_nanos(nanos: int) -> datetime:
+    """A window edge as a datetime (edges are few and fixed per plan; datetimes immutable)."""
     return Timestamp(nanos).to_datetime()

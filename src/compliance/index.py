@@ -27,8 +27,12 @@ exact, numeric constants are indexed only when they are integral with magnitude 
 2**53 (where int and double comparison agree) or non-integral finite doubles; other
 numeric constants (NaN, infinities, huge values) leave the conjunct unindexed.
 
-Per rule the most selective indexable conjunct is chosen (fewest constants, then the
-path most other rules use), and at most ``MAX_PATHS`` attribute paths are indexed.
+Paths are chosen by selectivity, not popularity: per rule, the indexable conjunct whose
+constants the fewest rules share (the rules a matching context would pull in); then the
+fewest constants, then the path more rules can use (fewer paths to read), then path
+order. A path no rule chose is not read; there is no cap, so a pack of country-only
+sanctions rules is indexed however many other paths exist (each indexed path costs one
+look-up per context, far less than one rule evaluated).
 ``candidates`` reduces a context to one key per path and caches the sorted candidate
 tuple per key combination (bounded), so the steady-state cost is a few dict look-ups.
 """
@@ -46,13 +50,13 @@ from compliance.cel.conform import Nonconforming, reader, remembered
 from compliance.cel.types import DYN, CelType, ContextSchema, Limits
 from compliance.cel.values import UInt
 
-__all__ = ["MAX_PATHS", "RuleIndex"]
-
-MAX_PATHS: Final = 8
-"""Attribute paths indexed at most; each costs one look-up per ``candidates`` call."""
+__all__ = ["RuleIndex"]
 
 _CACHE_SIZE: Final = 4096
 """Cached key combinations; the cache is emptied when full (traffic is concentrated)."""
+
+_TEXT_CACHED: Final = 64
+"""Longest text whose key a path remembers (identifiers are short; long text is rare)."""
 
 _EXACT: Final = 2**53
 """Integers below this magnitude compare the same as ints and as doubles."""
@@ -135,17 +139,20 @@ class RuleIndex:
                     kinds[c.path] = declared
                     usable.append(c)
             found.append(usable)
-        popularity = Counter(c.path for cs in found for c in {x.path: x for x in cs}.values())
-        ranked = sorted(popularity.items(), key=lambda pc: (-pc[1], pc[0]))
-        kept = {p for p, _ in ranked[:MAX_PATHS]}
+        # How many rules name each (path, constant): a context whose value is that constant
+        # runs all of them, so a conjunct's cost is the rules its constants pull in.
+        named: Counter[tuple[tuple[str, ...], _Key]] = Counter(
+            (c.path, key) for cs in found for c in _one_per_path(cs) for key in c.keys)
+        # On a tie, the path more rules can use: fewer paths to read per context.
+        used = Counter(c.path for cs in found for c in _one_per_path(cs))
         always: list[int] = []
         by_path: dict[tuple[str, ...], dict[int, frozenset[_Key]]] = {}
         for position, constraints in enumerate(found):
-            options = [c for c in constraints if c.path in kept]
-            if not options:
+            if not constraints:
                 always.append(position)
                 continue
-            best = min(options, key=lambda c: (len(c.keys), -popularity[c.path], c.path))
+            best = min(constraints, key=lambda c: (
+                sum(named[c.path, k] for k in c.keys), len(c.keys), -used[c.path], c.path))
             by_path.setdefault(best.path, {})[position] = best.keys
         return cls(len(whens), always, by_path, kinds,
                    schema.limits if schema is not None else None)
@@ -185,6 +192,11 @@ class RuleIndex:
     def __repr__(self) -> str:
         indexed = self._size - len(self._always)
         return f"RuleIndex(rules={self._size}, indexed={indexed}, paths={list(self.paths)})"
+
+
+def _one_per_path(constraints: list[_Constraint]) -> list[_Constraint]:
+    """A rule's constraints with at most one per path (the last), so no rule counts twice."""
+    return list({c.path: c for c in constraints}.values())
 
 
 def _invert(rules: Mapping[int, frozenset[_Key]]) -> dict[_Key, frozenset[int]]:
@@ -399,7 +411,21 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
 
     scalar = declared.kind != "dyn"  # scalars are cheap to judge (or cached by text)
 
+    texts: dict[str, _Key] = {}  # text -> key: judging text is exact by value (immutable)
+
     def key_of(ctx: Mapping[str, object], value: object) -> _Key:
+        if scalar and type(value) is str:
+            key = texts.get(value)
+            if key is None:
+                key = judged(ctx, value)
+                if len(value) <= _TEXT_CACHED:
+                    if len(texts) >= _CACHE_SIZE:
+                        texts.clear()  # concurrent readers just judge again
+                    texts[value] = key
+            return key
+        return judged(ctx, value)
+
+    def judged(ctx: Mapping[str, object], value: object) -> _Key:
         try:
             value = conform(value) if scalar else remembered(ctx, shown, value, conform)
         except Nonconforming:

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from compliance.decision import Conflict, ObligationDetail, Obligations, RuleRef, build
 
 if TYPE_CHECKING:
-    from compliance.planner import PlannedRule
+    from compliance.planner import Memo, PlannedRule
+
+Merged = tuple[Obligations, tuple[ObligationDetail, ...], tuple[Conflict, ...]]
+"""A merge result as memoized: the frozen ``Obligations`` and tuples nobody can append to."""
 
 _LOG_LEVELS = {"none": 0, "metadata": 1, "full": 2}
 _BUILTIN = {"retention_min_days", "retention_max_days", "training", "retention_purpose",
@@ -38,11 +41,29 @@ class _Entry:
 NO_OBLIGATIONS = Obligations()
 
 
-def merge_obligations(rules: Sequence[PlannedRule]) -> tuple[Obligations, list[ObligationDetail],
-                                                           list[Conflict]]:
-    """Merge the obligations of ``rules`` (in decision order) by kind."""
+def merge_obligations(rules: Sequence[PlannedRule],
+                      memo: Memo[tuple[int, ...], Merged] | None = None
+                      ) -> tuple[Obligations, list[ObligationDetail], list[Conflict]]:
+    """Merge the obligations of ``rules`` (in decision order) by kind.
+
+    The merge depends only on which rules applied, in which order, so with ``memo`` (the
+    plan's, keyed by rule positions) it runs once per distinct set; each call gets its own
+    lists around the shared, frozen values.
+    """
     if not any(rule.obligations for rule in rules):
         return NO_OBLIGATIONS, [], []
+    if memo is None:
+        obligations, details, conflicts = _merge(rules)
+        return obligations, list(details), list(conflicts)
+    key = tuple([rule.order for rule in rules])
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo.put(key, _merge(rules))
+    return hit[0], list(hit[1]), list(hit[2])
+
+
+def _merge(rules: Sequence[PlannedRule]) -> Merged:
+    """The merge itself (``merge_obligations`` without the memo)."""
     by_kind: dict[str, list[_Entry]] = {}
     seen: set[int] = set()
     for rule in rules:
@@ -58,12 +79,12 @@ def merge_obligations(rules: Sequence[PlannedRule]) -> tuple[Obligations, list[O
         entries = by_kind[kind]
         if entries:
             merged[kind] = _merge_kind(kind, entries, conflicts)
-    details = [
+    details = tuple(
         build(ObligationDetail, {"kind": k, "value": v, "merge": by_kind[k][0].merge,
                                  "must_understand": True, "set_by": [e.ref for e in winners],
                                  "overrode": [e.ref for e in losers]})
         for k, (v, winners, losers) in merged.items()
-    ]
+    )
     values = {k: v for k, (v, _, _) in merged.items()}
     obligations = build(Obligations, {
         "retention_min_days": values.get("retention_min_days"),
@@ -74,7 +95,7 @@ def merge_obligations(rules: Sequence[PlannedRule]) -> tuple[Obligations, list[O
         "logging_level": values.get("logging_level"),
         "custom": {k: v for k, v in values.items() if k not in _BUILTIN},
     })
-    return obligations, details, conflicts
+    return obligations, details, tuple(conflicts)
 
 
 def _merge_kind(kind: str, entries: list[_Entry],

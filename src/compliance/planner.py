@@ -12,13 +12,16 @@ The CEL backend is pluggable: ``compile_program`` defaults to the closure compil
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from compliance.cel.ast import Expr
 from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.conform import reader
+from compliance.cel.types import STRING
 from compliance.cel.values import to_timestamp
 from compliance.decision import Match, PackInfo, RuleRef, build
 from compliance.index import RuleIndex
@@ -32,6 +35,47 @@ Program = Callable[[Mapping[str, object]], object]
 TemplatePart = str | Program
 ProgramFactory = Callable[[Expr, "ContextSchema", Mapping[str, Expr]], Program]
 RuleEffect = Literal["allow", "deny", "intervene", "obligate"]
+_VERBS: dict[str, str] = {
+    "deny": "denies", "allow": "allows", "intervene": "intervenes", "obligate": "applies"}
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class Memo(Generic[_K, _V]):
+    """A bounded map from keys to immutable values, shared by every request of one plan.
+
+    Work that depends only on which rules applied (merged obligations, decision skeletons)
+    is done once per distinct key and reused. Reads take no lock (a dict read is atomic);
+    writers serialise, and a full memo is emptied (traffic is concentrated, so the hot
+    keys return at once). ``size=0`` stores nothing: every call recomputes (tests use it
+    as the uncached path).
+    """
+
+    __slots__ = ("_data", "_lock", "size")
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._data: dict[_K, _V] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: _K) -> _V | None:
+        """The value stored for ``key``, or None."""
+        return self._data.get(key)
+
+    def put(self, key: _K, value: _V) -> _V:
+        """Store ``value`` for ``key`` (first writer wins); return the value kept."""
+        if self.size <= 0:
+            return value
+        with self._lock:
+            if len(self._data) >= self.size:
+                self._data.clear()
+            return self._data.setdefault(key, value)
+
+    def __len__(self) -> int:
+        """Entries currently stored."""
+        return len(self._data)
+
 
 def compiled_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]) -> Program:
     """The default backend: CEL compiled to Python closures."""
@@ -56,6 +100,10 @@ class PlannedRule:
     has_window: bool
     ref: RuleRef  # immutable, so shared by every decision that names this rule
     matches: tuple[Match, ...]  # [pass 1, pass 2, pass 1 fail-closed, pass 2 fail-closed]
+    ident: str = ""  # "rule `r` of pack `p`", as every reason names it
+    default_reason: str = ""  # "rule `r` of pack `p` denies": when the rule has no reason
+    reason_text: str | None = None  # the reason when it interpolates nothing: built once
+    message_text: str | None = None  # the message when it interpolates nothing: built once
 
     @property
     def unknown_policy(self) -> str:
@@ -91,6 +139,11 @@ class Plan:
     index: RuleIndex  # which rules can match a context; exact (see compliance.index)
     backend: Literal["compiled", "interpreter"] = "compiled"  # recorded in every decision
     schema: ContextSchema | None = None  # how the evaluator itself reads `request.model`
+    # Per-plan memos of work that depends only on which rules applied (bounded, shared).
+    # `request.model` as the rules read it (conformed), judged once per plan, not per request
+    model_reader: Callable[[object], Any] | None = field(default=None, compare=False, repr=False)
+    merges: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
+    skeletons: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""
@@ -133,6 +186,8 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
         index=index,
         backend="compiled" if factory is compiled_program else "interpreter",
         schema=schema,
+        model_reader=reader(schema.lookup("request.model") or STRING, "request.model",
+                            schema.limits),
     )
 
 
@@ -146,6 +201,11 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
             return None
         return tuple(p if isinstance(p, str) else factory(p, schema, variables) for p in parts)
 
+    def constant(parts: tuple[TemplatePart, ...] | None) -> str | None:
+        if parts is None or not all(isinstance(p, str) for p in parts):
+            return None
+        return "".join(p for p in parts if isinstance(p, str))
+
     rule, pack = crule.rule, crule.pack
     start, until = _intersect(pack.effective, rule.effective)
     effect = rule.effect or "obligate"
@@ -154,6 +214,8 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
                       "fail_closed": failed})
         for failed in (False, True) for n in (1, 2)
     )
+    reason, message = template(crule.reason_parts), template(crule.message_parts)
+    ident = f"rule `{rule.id}` of pack `{pack.id}`"
     return PlannedRule(
         pack=pack,
         rule=rule,
@@ -163,12 +225,16 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
         unless=program(crule.unless),
         start=start,
         until=until,
-        reason=template(crule.reason_parts),
-        message=template(crule.message_parts),
+        reason=reason,
+        message=message,
         tier_rank=pack.tier_rank,
         has_window=start is not None or until is not None,
         ref=build(RuleRef, {"pack": pack.id, "rule": rule.id}),
         matches=matches,
+        ident=ident,
+        default_reason=f"{ident} {_VERBS[effect]}",
+        reason_text=constant(reason),
+        message_text=constant(message),
     )
 
 

@@ -197,6 +197,38 @@ def test_skipped_rules_are_certainly_false(rules: list[tuple[Expr | None, Mappin
             assert when_result(program, ctx) is False, (position, rules[position][0], ctx)
 
 
+@st.composite
+def sanctions_sets(draw: st.DrawFn) -> list[tuple[Expr | None, Mapping[str, Expr]]]:
+    """Many rules over every other path, then a pack of country-only rules on ``org.id``."""
+    out: list[tuple[Expr | None, Mapping[str, Expr]]] = []
+    for path in PATHS[:-1]:
+        for _ in range(draw(st.integers(2, 4))):
+            out.append((call("_&&_", call("_==_", path_expr(path), draw(literals)),
+                             draw(atoms())), {}))
+    countries = draw(st.lists(st.sampled_from(["a", "b", "c", "CU", "IR"]), min_size=1,
+                              max_size=4, unique=True))
+    out.extend((call("_==_", path_expr(("org", "id")), node(Literal, c)), {}) for c in countries)
+    return out
+
+
+@given(rules=sanctions_sets(), ctxs=st.lists(contexts(), min_size=1, max_size=4))
+def test_sanctions_pack_is_indexed_and_exact(rules: list[tuple[Expr | None, Mapping[str, Expr]]],
+                                             ctxs: list[dict[str, Any]]) -> None:
+    """Country-only rules beside ten busier paths: indexed (never always run), still exact."""
+    index = RuleIndex.build(rules, schema=SCHEMA)
+    first = len(rules) - sum(1 for when, _ in rules
+                             if isinstance(when, Call) and when.function == "_==_")
+    assert "org.id" in index.paths
+    assert not index.always & set(range(first, len(rules)))
+    for ctx in ctxs:
+        chosen = set(index.candidates(ctx))
+        for position in set(range(len(rules))) - chosen:
+            when, variables = rules[position]
+            assert when is not None
+            program = compile_expr(when, CompileEnv(schema=SCHEMA, variables=variables))
+            assert when_result(program, ctx) is False, (position, when, ctx)
+
+
 @given(rules=rule_sets(), ctx=contexts())
 def test_index_without_schema_is_also_exact(rules: list[tuple[Expr | None, Mapping[str, Expr]]],
                                             ctx: dict[str, Any]) -> None:

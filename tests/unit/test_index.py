@@ -11,7 +11,7 @@ from compliance.cel.ast import Call, Expr, Literal
 from compliance.cel.parser import parse
 from compliance.cel.types import BOOL, DOUBLE, INT, STRING, UINT, ContextSchema, map_of, object_of
 from compliance.cel.values import UInt
-from compliance.index import MAX_PATHS, RuleIndex
+from compliance.index import RuleIndex
 
 SCHEMA = ContextSchema({
     "request": object_of("request", {
@@ -122,13 +122,42 @@ class TestConjuncts:
         """Negations, mixed-path `||`, calls, map indexing, non-literal and huge constants."""
         assert build(when).always == frozenset({0})
 
-    def test_paths_are_capped(self) -> None:
-        """At most MAX_PATHS attribute paths are read per context; the rest always run."""
+    def test_every_useful_path_is_indexed(self) -> None:
+        """No cap: twelve rules on twelve paths are all indexed, none runs for every context."""
         schema = ContextSchema({"o": object_of("o", {f"f{i}": STRING for i in range(12)})})
         whens = [(parse(f'o.f{i} == "x"'), {}) for i in range(12)]
         index = RuleIndex.build(whens, schema=schema)
-        assert len(index.paths) == MAX_PATHS
-        assert len(index.always) == 12 - MAX_PATHS
+        assert len(index.paths) == 12
+        assert index.always == frozenset()
+        assert index.candidates({"o": {f"f{i}": "y" for i in range(12)}}) == ()
+        assert index.candidates({"o": {"f3": "x", **{f"f{i}": "y" for i in range(3)}}}) == (
+            3, *range(4, 12))  # f4..f11 absent: unknown, so those rules run
+
+    def test_the_splitting_path_is_chosen_over_the_popular_one(self) -> None:
+        """Rules on one model each, all also on `streaming`: indexed by model, not streaming."""
+        whens = [f'request.model == "m{i}" && request.streaming' for i in range(10)]
+        index = build(*whens, 'request.streaming')
+        assert index.paths == ("request.model", "request.streaming")
+        assert index.candidates({"request": {"model": "m3", "streaming": True}}) == (3, 10)
+        assert index.candidates({"request": {"model": "zz", "streaming": True}}) == (10,)
+
+    def test_sanctions_pack_is_indexed_beside_many_popular_paths(self) -> None:
+        """Country-only rules are indexed however many paths other, more numerous rules use."""
+        fields = {f"f{i}": STRING for i in range(10)}
+        schema = ContextSchema({
+            "o": object_of("o", fields),
+            "request": object_of("request", {"origin_country": STRING}),
+        })
+        whens = [(parse(f'o.f{i} == "v{k}"'), {}) for i in range(10) for k in range(5)]
+        sanctions = [(parse(f'request.origin_country == "{c}"'), {})
+                     for c in ("AA", "BB", "CC")]
+        index = RuleIndex.build(whens + sanctions, schema=schema)
+        assert "request.origin_country" in index.paths
+        assert index.always == frozenset()
+        ctx = {"o": {f"f{i}": "none" for i in range(10)}, "request": {"origin_country": "US"}}
+        assert index.candidates(ctx) == ()
+        ctx["request"]["origin_country"] = "BB"
+        assert index.candidates(ctx) == (51,)
 
 
 class TestNumbersAndBools:
