@@ -11,19 +11,21 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from compliance.canonical import pack_set_digest
 from compliance.cel.budget import DEFAULT_DECISION_BUDGET
-from compliance.cel.types import ContextSchema, Limits
-from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.contexts import ContextProblem, validate_context
-from compliance.decision import Decision
-from compliance.diagnostics import DiagnosticSet
 from compliance.errors import PackError
-from compliance.evaluator import evaluate
-from compliance.loader import load_pack_set
-from compliance.planner import Plan, ProgramFactory, compiled_program, plan
+
+if TYPE_CHECKING:
+    from compliance.cel.types import ContextSchema, Limits
+    from compliance.checker import CheckedPackSet
+    from compliance.contexts import ContextProblem
+    from compliance.decision import Decision
+    from compliance.diagnostics import DiagnosticSet
+    from compliance.planner import Plan, ProgramFactory
+
+# The stages (loader, checker, planner, evaluator: YAML, re2, pydantic) are imported when
+# the first engine is built, not here, so ``from compliance import Engine`` stays cheap.
 
 Backend = Literal["compiled", "interpreter"]
 """``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
@@ -39,6 +41,8 @@ for a served one.
 
 def _factory(backend: Backend) -> ProgramFactory:
     if backend == "compiled":
+        from compliance.planner import compiled_program  # noqa: PLC0415  (stages on first use)
+
         return compiled_program
     from compliance.cel.interpreter import interpreted_program  # noqa: PLC0415  (optional oracle)
 
@@ -55,11 +59,15 @@ class Engine:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_checked", "_plan", "backend", "cost_limit")
+    __slots__ = ("_checked", "_evaluate", "_plan", "backend", "cost_limit")
 
     def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
                  cost_limit: int = DEFAULT_DECISION_BUDGET,
                  limits: Limits | None = None) -> None:
+        from compliance.canonical import pack_set_digest  # noqa: PLC0415  (stages on first use)
+        from compliance.evaluator import evaluate  # noqa: PLC0415
+        from compliance.planner import plan  # noqa: PLC0415
+
         if limits is not None:  # bounds on context values: a reading concern, not a meaning
             schema = replace(checked.pack_set.schema, limits=limits)
             checked = replace(checked, pack_set=replace(checked.pack_set, schema=schema))
@@ -67,6 +75,7 @@ class Engine:
         digest = pack_set_digest(pack_set)
         self._checked = checked
         self._plan: Plan = plan(checked, digest, _factory(backend))
+        self._evaluate = evaluate  # bound here: no import statement on the hot path
         self.backend = backend
         self.cost_limit = cost_limit
         # the run-time cost budget of each decision, in steps (compliance.cel.budget)
@@ -109,8 +118,8 @@ class Engine:
     def evaluate(self, context: Mapping[str, Any], *, strict: bool = False,
                  explain: bool = False) -> Decision:
         """Decide one request; errors become a fail-closed decision unless ``strict``."""
-        return evaluate(self._plan, context, strict=strict, explain=explain,
-                        cost_limit=self.cost_limit)
+        return self._evaluate(self._plan, context, strict=strict, explain=explain,
+                              cost_limit=self.cost_limit)
 
     def validate(self, context: object) -> list[ContextProblem]:
         """Every way ``context`` departs from the schema; empty when clean.
@@ -118,6 +127,8 @@ class Engine:
         Wrong-typed, out-of-limit and constraint-violating values (also where no rule reads
         them), and keys the schema does not declare, with a did-you-mean.
         """
+        from compliance.contexts import validate_context  # noqa: PLC0415  (stages on first use)
+
         return validate_context(self.schema, context)
 
 
@@ -155,6 +166,9 @@ class EngineHolder:
 def check_paths(paths: Sequence[str | Path], schema: ContextSchema | None = None
                 ) -> tuple[DiagnosticSet, CheckedPackSet | None]:
     """Stages 1 and 2 over ``paths``: every diagnostic, and the checked set when clean."""
+    from compliance.checker import check_pack_set  # noqa: PLC0415  (stages on first use)
+    from compliance.loader import load_pack_set  # noqa: PLC0415
+
     pack_set, diagnostics = load_pack_set(list(paths), schema=schema)
     if pack_set is None:
         return diagnostics, None
