@@ -111,8 +111,8 @@ def import_times(runs: int) -> tuple[list[float], list[float]]:
 
 def importtime_top(top: int = 15) -> list[tuple[float, float, str]]:
     """The modules with the largest self time under ``-X importtime`` (one process)."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "from compliance import Engine"],
-                         check=True, capture_output=True, text=True, env=_env(None))
+    command = [sys.executable, "-X", "importtime", "-c", "from compliance import Engine"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=_env(None))
     rows: list[tuple[float, float, str]] = []
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -141,7 +141,8 @@ def memory(directory: Path, contexts: Path) -> dict[str, float]:
 
 
 def _spread(values: list[float]) -> str:
-    return f"median {statistics.median(values):7.1f}  min {min(values):7.1f}  max {max(values):7.1f}"
+    med = statistics.median(values)
+    return f"median {med:7.1f}  min {min(values):7.1f}  max {max(values):7.1f}"
 
 
 def _stage_table(label: str, rows: list[dict[str, float]], prefix: str = "") -> str:

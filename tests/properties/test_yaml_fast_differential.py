@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_loader_yaml_fast import assert_same  # noqa: E402
+from test_loader_yaml_fast import assert_same
 
-from compliance.loader import _yaml  # noqa: E402
+from compliance.loader import _yaml
 
 pytestmark = pytest.mark.skipif(_yaml.CParser is None, reason="PyYAML built without libyaml")
 

@@ -32,7 +32,9 @@ import yaml
 from yaml.composer import Composer
 
 try:  # libyaml: PyYAML's wheels ship it; without it every file takes the pure-Python path
-    from yaml._yaml import CParser
+    from yaml._yaml import CParser as _CParser
+
+    CParser: type | None = _CParser
 except ImportError:  # pragma: no cover - a PyYAML built without libyaml
     CParser = None
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
@@ -151,7 +153,7 @@ class _Guarded(Composer):
     _depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[attr-defined]
         if isinstance(event, AliasEvent):
             raise _StopError(
                 "yaml-alias",
@@ -195,11 +197,11 @@ class _Composer(Reader, Scanner, Parser, _Guarded, CoreResolver):
 
 if CParser is not None:
 
-    class _FastComposer(_Guarded, CoreResolver, CParser):  # type: ignore[misc,valid-type]
+    class _FastComposer(_Guarded, CoreResolver, _CParser):
         """libyaml's parser under the same guarded composer (Python composing, C parsing)."""
 
         def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
+            _CParser.__init__(self, stream)
             Composer.__init__(self)
             CoreResolver.__init__(self)
             self._flow = 0
@@ -235,8 +237,8 @@ def _fast_root(text: str, max_depth: int) -> tuple[bool, Node | None]:
     Refused for text libyaml reads differently from PyYAML (each case found by the
     differential tests: a last line without a break, tabs, a BOM, which libyaml skips at
     the start of any line, characters PyYAML's reader refuses, ``|#``, ``?`` in a plain
-    scalar in ``[...]``/``{...}``, an empty value there) and for any failure, so errors always carry the pure-Python path's
-    messages and positions.
+    scalar in ``[...]``/``{...}``, an empty value there) and for any failure, so errors
+    always carry the pure-Python path's messages and positions.
     """
     if (
         CParser is None
