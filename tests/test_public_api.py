@@ -107,3 +107,15 @@ def test_version_is_the_installed_metadata_read_on_access() -> None:
 
     assert "importlib.metadata" not in _modules_after("import compliance")
     assert compliance.__version__ == version("compliance")
+
+
+def test_plan_models_share_one_fields_set_and_copies_stay_independent() -> None:
+    """Every Match of a plan shares its fields set (memory); copying one changes no other."""
+    engine = compliance.Engine.from_path(Path(__file__).resolve().parent.parent / "rules")
+    matches = [m for r in engine.plan.rules for m in r.matches]
+    assert len({id(m.__pydantic_fields_set__) for m in matches}) == 1
+    copy = matches[0].model_copy(update={"routing_pass": 2})
+    assert copy.routing_pass == 2
+    assert matches[0].routing_pass == 1
+    assert matches[1].model_fields_set == {"pack", "rule", "effect", "routing_pass",
+                                           "fail_closed"}
