@@ -70,3 +70,52 @@ def test_strict_evaluation_error_names_the_rule_and_its_location(
     assert err.location is not None
     assert err.location.endswith("p.yaml:6:11")
     assert str(err).startswith(err.location + ": math/divide: ")
+
+
+def _modules_after(code: str) -> set[str]:
+    code += "\nimport sys; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_importing_engine_defers_the_heavy_stages() -> None:
+    """`from compliance import Engine` loads no stage, pydantic, YAML, re2 or metadata yet."""
+    loaded = _modules_after("from compliance import Engine")
+    deferred = {"compliance.loader", "compliance.checker", "compliance.planner",
+                "compliance.evaluator", "compliance.decision", "pydantic", "yaml", "re2",
+                "importlib.metadata", "celpy", "lark"}
+    assert loaded & deferred == set()
+
+
+def test_every_public_name_resolves_lazily_to_its_one_definition() -> None:
+    """Each name in `__all__` is the object its defining module holds (no copies)."""
+    import importlib
+
+    for name in compliance.__all__:
+        if name == "__version__":
+            continue
+        module = importlib.import_module(compliance._EXPORTS[name])
+        assert getattr(compliance, name) is getattr(module, name), name
+    assert set(compliance._EXPORTS) | {"__version__"} == set(compliance.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Engin'"):
+        _ = compliance.Engin  # type: ignore[attr-defined]
+
+
+def test_version_is_the_installed_metadata_read_on_access() -> None:
+    """`__version__` comes from the distribution metadata, imported only when it is read."""
+    from importlib.metadata import version
+
+    assert "importlib.metadata" not in _modules_after("import compliance")
+    assert compliance.__version__ == version("compliance")
+
+
+def test_plan_models_share_one_fields_set_and_copies_stay_independent() -> None:
+    """Every Match of a plan shares its fields set (memory); copying one changes no other."""
+    engine = compliance.Engine.from_path(Path(__file__).resolve().parent.parent / "rules")
+    matches = [m for r in engine.plan.rules for m in r.matches]
+    assert len({id(m.__pydantic_fields_set__) for m in matches}) == 1
+    copy = matches[0].model_copy(update={"routing_pass": 2})
+    assert copy.routing_pass == 2
+    assert matches[0].routing_pass == 1
+    assert matches[1].model_fields_set == {"pack", "rule", "effect", "routing_pass",
+                                           "fail_closed"}

@@ -11,29 +11,23 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from compliance.canonical import pack_set_digest
 from compliance.cel.budget import DEFAULT_DECISION_BUDGET
-from compliance.cel.types import ContextSchema, Limits
-from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.contexts import ContextProblem, validate_context
-from compliance.decision import Decision
-from compliance.diagnostics import DiagnosticSet
 from compliance.errors import PackError
-from compliance.evaluator import evaluate
-from compliance.facts import FactReader, compile_signals
-from compliance.loader import load_pack_set
-from compliance.planner import Plan, ProgramFactory, compiled_program, plan
-from compliance.signals import (
-    Clock,
-    Event,
-    Fact,
-    InProcessStore,
-    SignalSpec,
-    Store,
-    system_clock,
-)
+
+if TYPE_CHECKING:
+    from compliance.cel.types import ContextSchema, Limits
+    from compliance.checker import CheckedPackSet
+    from compliance.contexts import ContextProblem
+    from compliance.decision import Decision
+    from compliance.diagnostics import DiagnosticSet
+    from compliance.facts import FactReader
+    from compliance.planner import Plan, ProgramFactory
+    from compliance.signals import Clock, Fact, SignalSpec, Store
+
+# The stages (loader, checker, planner, evaluator, signals: YAML, re2, pydantic) are imported
+# when the first engine is built, not here, so ``from compliance import Engine`` stays cheap.
 
 Backend = Literal["compiled", "interpreter"]
 """``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
@@ -49,6 +43,8 @@ for a served one.
 
 def _factory(backend: Backend) -> ProgramFactory:
     if backend == "compiled":
+        from compliance.planner import compiled_program  # noqa: PLC0415  (stages on first use)
+
         return compiled_program
     from compliance.cel.interpreter import interpreted_program  # noqa: PLC0415  (optional oracle)
 
@@ -65,7 +61,8 @@ class Engine:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_checked", "_facts", "_plan", "_signals", "backend", "cost_limit", "store")
+    __slots__ = ("_checked", "_evaluate", "_facts", "_plan", "_signals", "backend", "cost_limit",
+                 "store")
 
     def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
                  cost_limit: int = DEFAULT_DECISION_BUDGET,
@@ -73,6 +70,12 @@ class Engine:
                  clock: Clock | None = None) -> None:
         """``store`` keeps signal counts and facts (default: a fresh ``InProcessStore`` on
         ``clock``, the system clock by default; the clock only bounds what it keeps)."""
+        from compliance.canonical import pack_set_digest  # noqa: PLC0415  (stages on first use)
+        from compliance.evaluator import evaluate  # noqa: PLC0415
+        from compliance.facts import FactReader, compile_signals  # noqa: PLC0415
+        from compliance.planner import plan  # noqa: PLC0415
+        from compliance.signals import InProcessStore, system_clock  # noqa: PLC0415
+
         if limits is not None:  # bounds on context values: a reading concern, not a meaning
             schema = replace(checked.pack_set.schema, limits=limits)
             checked = replace(checked, pack_set=replace(checked.pack_set, schema=schema))
@@ -80,6 +83,7 @@ class Engine:
         digest = pack_set_digest(pack_set)
         self._checked = checked
         self._plan: Plan = plan(checked, digest, _factory(backend))
+        self._evaluate = evaluate  # bound here: no import statement on the hot path
         self.backend = backend
         self.cost_limit = cost_limit
         # the run-time cost budget of each decision, in steps (compliance.cel.budget)
@@ -87,8 +91,8 @@ class Engine:
             clock=clock or system_clock)
         self._signals = compile_signals(pack_set)
         # No signals, no hook: a pack set without signals evaluates exactly as before.
-        self._facts = FactReader(pack_set, self.store, pristine=store is None
-                                 ) if self._signals else None
+        self._facts: FactReader | None = FactReader(
+            pack_set, self.store, pristine=store is None) if self._signals else None
 
     @classmethod
     def from_path(cls, *paths: str | Path, schema: ContextSchema | None = None,
@@ -122,8 +126,10 @@ class Engine:
 
         For replays (``compliance.events``) and tests that need their own store.
         """
+        from compliance.facts import FactReader  # noqa: PLC0415
+
         other = object.__new__(Engine)
-        other._checked, other._plan = self._checked, self._plan
+        other._checked, other._plan, other._evaluate = self._checked, self._plan, self._evaluate
         other.backend, other.cost_limit, other.store = self.backend, self.cost_limit, store
         other._signals = self._signals
         other._facts = (FactReader(self._checked.pack_set, store, pristine=False)
@@ -148,8 +154,8 @@ class Engine:
     def evaluate(self, context: Mapping[str, Any], *, strict: bool = False,
                  explain: bool = False) -> Decision:
         """Decide one request; errors become a fail-closed decision unless ``strict``."""
-        return evaluate(self._plan, context, strict=strict, explain=explain,
-                        cost_limit=self.cost_limit, facts=self._facts)
+        return self._evaluate(self._plan, context, strict=strict, explain=explain,
+                              cost_limit=self.cost_limit, facts=self._facts)
 
     @property
     def pristine(self) -> bool:
@@ -169,6 +175,8 @@ class Engine:
         same facts. A malformed event raises ``SignalError`` (``event-invalid``, naming the
         field) and records nothing; an unreachable shared store raises ``StoreUnavailable``.
         """
+        from compliance.signals import Event  # noqa: PLC0415
+
         parsed = event if isinstance(event, Event) else Event.from_json(event)
         if self._facts is not None:
             self._facts.pristine = False  # from now on only the store knows
@@ -184,7 +192,7 @@ class Engine:
         and digest). With ``strict`` the first failing context raises ``EvaluationError``
         and ends the batch.
         """
-        plan, cost_limit, facts = self._plan, self.cost_limit, self._facts
+        evaluate, plan, cost_limit, facts = self._evaluate, self._plan, self.cost_limit, self._facts
         for context in contexts:
             yield evaluate(plan, context, strict=strict, explain=explain, cost_limit=cost_limit,
                            facts=facts)
@@ -195,6 +203,8 @@ class Engine:
         Wrong-typed, out-of-limit and constraint-violating values (also where no rule reads
         them), and keys the schema does not declare, with a did-you-mean.
         """
+        from compliance.contexts import validate_context  # noqa: PLC0415  (stages on first use)
+
         return validate_context(self.schema, context)
 
 
@@ -233,6 +243,9 @@ class EngineHolder:
 def check_paths(paths: Sequence[str | Path], schema: ContextSchema | None = None
                 ) -> tuple[DiagnosticSet, CheckedPackSet | None]:
     """Stages 1 and 2 over ``paths``: every diagnostic, and the checked set when clean."""
+    from compliance.checker import check_pack_set  # noqa: PLC0415  (stages on first use)
+    from compliance.loader import load_pack_set  # noqa: PLC0415
+
     pack_set, diagnostics = load_pack_set(list(paths), schema=schema)
     if pack_set is None:
         return diagnostics, None

@@ -77,6 +77,8 @@ class Memo(Generic[_K, _V]):
         return len(self._data)
 
 
+_Model = TypeVar("_Model", Match, RuleRef)
+
 def compiled_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]) -> Program:
     """The default backend: CEL compiled to Python closures."""
     return compile_expr(expr, CompileEnv(schema=schema, variables=variables))
@@ -210,8 +212,8 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
     start, until = _intersect(pack.effective, rule.effective)
     effect = rule.effect or "obligate"
     matches = tuple(
-        build(Match, {"pack": pack.id, "rule": rule.id, "effect": effect, "routing_pass": n,
-                      "fail_closed": failed})
+        _shared_fields(build(Match, {"pack": pack.id, "rule": rule.id, "effect": effect,
+                                     "routing_pass": n, "fail_closed": failed}))
         for failed in (False, True) for n in (1, 2)
     )
     reason, message = template(crule.reason_parts), template(crule.message_parts)
@@ -229,13 +231,29 @@ def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
         message=message,
         tier_rank=pack.tier_rank,
         has_window=start is not None or until is not None,
-        ref=build(RuleRef, {"pack": pack.id, "rule": rule.id}),
+        ref=_shared_fields(build(RuleRef, {"pack": pack.id, "rule": rule.id})),
         matches=matches,
         ident=ident,
         default_reason=f"{ident} {_VERBS[effect]}",
         reason_text=constant(reason),
         message_text=constant(message),
     )
+
+
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _shared_fields(model: _Model) -> _Model:
+    """``model`` sharing one ``__pydantic_fields_set__`` with every plan model of its fields.
+
+    A plan builds five models per rule (its ``RuleRef`` and four ``Match``); a set of five
+    names costs 728 bytes, so 10 000 rules spent ~36 MB on identical sets. The models are
+    frozen and pydantic copies the set before changing it (``model_copy``), so one is safe.
+    """
+    fields = model.__pydantic_fields_set__
+    shared = _FIELDS_SETS.setdefault(frozenset(fields), fields)
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
+    return model
 
 
 def _intersect(*windows: Window | None) -> tuple[int | None, int | None]:
