@@ -233,7 +233,13 @@ class _Decoder:
             if len(args) != 1 or symbol not in self.text[start:end]:
                 raise ValueError("operator does not match the text")
             return
-        if len(args) != 2 or _gap(self.text[args[0].end:args[1].start]) != symbol:
+        if len(args) != 2:
+            raise ValueError("operator does not match the text")
+        left, right = args
+        if right.start <= left.end:  # a conditional operand's span may reach back over `- (`
+            if symbol not in self.text[left.end:right.end]:
+                raise ValueError("operator does not match the text")
+        elif _gap(self.text[left.end:right.start]) != symbol:
             raise ValueError("operator does not match the text")
 
     def _pair(self, raw: Any, depth: int) -> tuple[Expr, Expr]:
