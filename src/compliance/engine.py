@@ -23,10 +23,12 @@ from compliance.diagnostics import DiagnosticSet
 from compliance.errors import PackError
 from compliance.evaluator import evaluate
 from compliance.loader import load_pack_set
-from compliance.planner import Plan, ProgramFactory, compiled_program, plan
+from compliance.planner import Plan, ProgramFactory, closure_program, compiled_program, plan
 
-Backend = Literal["compiled", "interpreter"]
-"""``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
+Backend = Literal["compiled", "closures", "interpreter"]
+"""``compiled`` (generated Python per rule) serves; ``closures`` (the closure compiler) and
+``interpreter`` (cel-python) are test oracles. Decisions of both compiled backends record
+``compiled``: they implement the same semantics and the differential tests hold them equal.
 
 cel-python has no partial evaluation, so the oracle treats any absent attribute as making
 the whole condition unknown, even under ``false && …``: on contexts with attributes
@@ -40,6 +42,8 @@ for a served one.
 def _factory(backend: Backend) -> ProgramFactory:
     if backend == "compiled":
         return compiled_program
+    if backend == "closures":
+        return closure_program
     from compliance.cel.interpreter import interpreted_program  # noqa: PLC0415  (optional oracle)
 
     return interpreted_program

@@ -53,23 +53,29 @@ from compliance.cel.values import (
 )
 
 __all__ = [
-    "MEMO", "CelCompileError", "CompileEnv", "Program", "compile_expr", "free_attributes",
-    "request_activation",
+    "MEMO", "VARS", "CelCompileError", "ClosureCompiler", "CompileEnv", "Program", "aborted",
+    "bool_error", "compile_expr", "free_attributes", "merge_failures", "request_activation",
+    "select",
 ]
 
 Program = Callable[[Mapping[str, object]], object]
 _Fn = Callable[[Any], Any]
 _NOCONST = object()
 _BUDGET = "\x00budget"
+VARS = "\x00vars"
+"""Activation key of the per-request memo of pack variables (``compliance.cel.codegen``)."""
+
+
 def request_activation(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The activation for one request: the context plus an empty memo of conformed values.
+    """The activation for one request: the context plus empty memos.
 
     Each declared attribute is judged (``compliance.cel.conform``) on its first read in the
-    request; later reads by other rules reuse the verdict. Macro scopes copy the activation,
-    so they share the memo.
+    request; later reads by other rules reuse the verdict. Pack variables are evaluated at
+    most once per request (``VARS``). Macro scopes copy the activation, so they share both.
     """
     activation = dict(context)
     activation[MEMO] = {}
+    activation[VARS] = {}
     return activation
 
 
@@ -91,6 +97,8 @@ class CompileEnv:
     variables: Mapping[str, Expr] = field(default_factory=dict)
     container: str = ""
     max_iterations: int = 10_000
+    #: ``vars.<name>`` -> its program, when the caller compiles variables once per pack.
+    var_reader: Callable[[str], Program] | None = None
 
 
 def compile_expr(expr: Expr, env: CompileEnv) -> Program:
@@ -230,6 +238,8 @@ class _Compiler:
         if name in self.var_stack:
             raise CelCompileError(f"variable `vars.{name}` refers to itself", node.start, node.end)
         program = self.var_programs.get(name)
+        if program is None and self.env.var_reader is not None:
+            program = self.var_programs[name] = self.env.var_reader(name)
         if program is None:
             self.var_stack.append(name)
             saved, self.scopes = self.scopes, []
@@ -1107,3 +1117,11 @@ _LOOPS: dict[str, _Loop] = {
     "filter": _loop_filter,
 }
 
+
+
+ClosureCompiler = _Compiler
+"""The closure compiler, for the code generator's delegated nodes (macros, literals of maps)."""
+aborted = _aborted
+bool_error = _bool_error
+merge_failures = _merge_unknown
+select = _select
