@@ -129,31 +129,38 @@ _RUNTIME: dict[str, object] = {
 }
 
 
-def generated_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]
+def generated_program(expr: Expr, schema: ContextSchema | None = None,
+                      variables: Mapping[str, Expr] | None = None, *, container: str = ""
                       ) -> Program:
-    """One expression compiled alone (checked here; the planner passes the checker's trees)."""
-    return PackCodegen(schema, variables, {}, "expr").program(expr, None, "expr")
+    """One expression compiled alone (checked here; the planner passes the checker's trees).
+
+    Without a schema every name is resolved at run time (as the closure compiler does).
+    """
+    pack = PackCodegen(schema, variables or {}, {}, "expr", container=container)
+    return pack.program(expr, None, "expr")
 
 
 class PackCodegen:
     """Compiles the expressions of one pack; variables once, shared by all its rules."""
 
-    def __init__(self, schema: ContextSchema, variables: Mapping[str, Expr],
-                 checked_variables: Mapping[str, CheckedExpr], pack_id: str) -> None:
+    def __init__(self, schema: ContextSchema | None, variables: Mapping[str, Expr],
+                 checked_variables: Mapping[str, CheckedExpr], pack_id: str, *,
+                 container: str = "") -> None:
         self.schema = schema
         self.variables = variables
         self.checked_variables = dict(checked_variables)
         self.pack_id = pack_id
         self._readers: dict[str, Program] = {}
         self._compiling: list[str] = []
-        env = CompileEnv(schema=schema, variables=variables, var_reader=self.var_reader)
+        env = CompileEnv(schema=schema, variables=variables, container=container,
+                         var_reader=self.var_reader)
         self.closures = ClosureCompiler(env)
 
     def env(self) -> TypeEnv:
         """The type environment rules of this pack were checked in."""
         types: dict[str, CelType] = {n: DYN for n in self.variables}
         types.update({n: c.type for n, c in self.checked_variables.items()})
-        return TypeEnv(self.schema, types)
+        return TypeEnv(self.schema or ContextSchema({}), types)
 
     def checked(self, expr: Expr, checked: CheckedExpr | None) -> CheckedExpr:
         """The checker's tree for ``expr``, or a fresh check when none was passed."""
@@ -355,9 +362,17 @@ class _FunctionGen:
         return out, _NOCONST
 
     def into(self, node: Expr) -> str:
-        """``node``'s value as source, materialised before any later sibling's statements."""
+        """``node``'s value as source (a name or a constant)."""
         code, _ = self.expr(node)
         return code
+
+    def named(self, code: str) -> str:
+        """``code`` as a variable name, so ``is`` tests never compare against a literal."""
+        if code.isidentifier() and code not in ("None", "True", "False"):
+            return code
+        out = self.tmp()
+        self.emit(f"{out} = {code}")
+        return out
 
     # -- names ----------------------------------------------------------------------------
 
@@ -483,9 +498,10 @@ class _FunctionGen:
     def _not(self, node: Call) -> tuple[str, object]:
         (arg,) = node.args
         code, value = self.expr(arg)
-        out = self.tmp()
         if value is True or value is False:
             return repr(not value), not value
+        code = self.named(code)
+        out = self.tmp()
         if self.kind(arg) == "bool":
             self.emit(f"{out} = not {code}")
         else:
@@ -545,6 +561,7 @@ class _FunctionGen:
             return self.expr(then)
         if cv is False:
             return self.expr(other)
+        cc = self.named(cc)
         out = self.tmp()
         self.emit(f"if {cc} is True:")
         self._branch(then, out)
@@ -575,7 +592,7 @@ class _FunctionGen:
             self.emit("try:")
             self.indent += 1
             code, _ = self.expr(operand)
-            self.emit(f"{value} = {code}")
+            self.emit(f"{value} = {code}")  # a name: `is` below never tests a literal
             self.indent -= 1
             self.emit("except _FAIL as _err:")
             self.emit("    _locate(_err, _at)")
