@@ -151,6 +151,7 @@ class PackCodegen:
         self.checked_variables = dict(checked_variables)
         self.pack_id = pack_id
         self._readers: dict[str, Program] = {}
+        self._constants: dict[str, object] = {}
         self._compiling: list[str] = []
         env = CompileEnv(schema=schema, variables=variables, container=container,
                          var_reader=self.var_reader)
@@ -171,6 +172,13 @@ class PackCodegen:
         source = RuleSource(self, name)
         fn = source.add(expr, checked, "cond")
         return source.build()[fn]
+
+    def var_constant(self, name: str) -> object:
+        """The value of a variable whose expression is constant (immutable), else none."""
+        if name not in self._constants:
+            _, value = self.closures.compile(self.variables[name])
+            self._constants[name] = value if _is_plain_const(value) else _NOCONST
+        return self._constants[name]
 
     def var_reader(self, name: str) -> Program:
         """``vars.<name>``: its program, evaluated at most once per request (memo slot)."""
@@ -388,6 +396,9 @@ class _FunctionGen:
             return out, _NOCONST
         if (ref is not None and ref.kind == "vars" and len(ref.path) >= 2
                 and ref.path[1] in self.source.pack.variables):
+            value = self.source.pack.var_constant(ref.path[1])
+            if value is not _NOCONST and len(ref.path) == 2:
+                return self.const(value), value  # a constant variable is its value
             out = self.tmp()
             reader = self.source.pack.var_reader(ref.path[1])
             self.emit(f"{out} = {self.bind(reader, '_v')}(act)")
@@ -592,7 +603,10 @@ class _FunctionGen:
             self.emit("try:")
             self.indent += 1
             code, _ = self.expr(operand)
-            self.emit(f"{value} = {code}")  # a name: `is` below never tests a literal
+            if code.isidentifier() and code.startswith("t"):
+                value = code  # already a temporary: no copy
+            else:
+                self.emit(f"{value} = {code}")  # a name: `is` below never tests a literal
             self.indent -= 1
             self.emit("except _FAIL as _err:")
             self.emit("    _locate(_err, _at)")
