@@ -59,19 +59,22 @@ class TestCheckedTree:
         checked = check_expr(expr, TypeEnv(SCHEMA, {"limit": parse_type("int")}))
         node = next(n for n in walk(expr) if isinstance(n, Select))
         ref = checked.ref_of(node)
-        assert ref is not None and (ref.kind, ref.path, ref.type.kind) == ("vars", ("vars", "limit"), "int")
+        assert ref is not None
+        assert (ref.kind, ref.path, ref.type.kind) == ("vars", ("vars", "limit"), "int")
 
     def test_checked_rules_carry_their_trees(self, packset: Any) -> None:
         from compliance import Engine
 
         root = packset({"p.yaml": (
-            "pack: p\nversion: 1.0.0\ntier: policy\nvariables:\n  big: request.risk_scores['bio'] > 0.5\n"
+            "pack: p\nversion: 1.0.0\ntier: policy\nvariables:\n"
+            "  big: request.risk_scores['bio'] > 0.5\n"
             "rules:\n  - id: r\n    effect: deny\n    when: vars.big && request.model == 'x'\n"
             "    reason: too big\n")})
         engine = Engine.from_path(root)
-        (cpack,) = engine._checked.packs  # noqa: SLF001 - the checker's output under test
+        (cpack,) = engine._checked.packs
         (crule,) = cpack.rules
-        assert crule.when is not None and crule.checked[id(crule.when)].type.kind == "bool"
+        assert crule.when is not None
+        assert crule.checked[id(crule.when)].type.kind == "bool"
         assert cpack.checked_variables["big"].type.kind == "bool"
 
 
@@ -80,7 +83,9 @@ class TestGeneratedCode:
         """``int + int`` is Python's ``+`` with the overflow check; ``dyn`` calls the table."""
         typed = generated_program(parse("request.n + 1 > 2"), SCHEMA)
         text = source_of(typed)
-        assert "_ovf(" in text and " > 2" in text and "_f" not in text
+        assert "_ovf(" in text
+        assert " > 2" in text
+        assert "_f" not in text
         dynamic = generated_program(parse("request.any + 1 > 2"), SCHEMA)
         assert "_f" in source_of(dynamic)
         assert typed(request_activation({"request": {"n": 5}})) is True
@@ -150,7 +155,8 @@ class TestTracebacksAndProfiles:
             program(request_activation({"request": {"n": 2**40}}))
         frames = traceback.extract_tb(info.value.__traceback__)
         shown = [f for f in frames if f.filename.startswith("<compliance mypack/myrule")]
-        assert shown and shown[0].line  # the generated line is readable from linecache
+        assert shown
+        assert shown[0].line  # the generated line is readable from linecache
 
     def test_profile_names_the_generated_rule(self) -> None:
         pack = PackCodegen(SCHEMA, {}, {}, "profiled")

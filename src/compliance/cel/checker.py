@@ -370,7 +370,7 @@ class _Checker:
         return BOOL if node.test_only else result
 
     def _resolve_path(self, node: Select, result: CelType) -> None:
-        """Record what ``a.b.c`` names: a declared attribute, a ``vars.`` read, or a local's field."""
+        """Record what ``a.b.c`` names: a declared attribute, a ``vars.`` read, a local's field."""
         path = attribute_path(node)
         if path is None:
             return

@@ -33,7 +33,6 @@ import itertools
 import linecache
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from compliance.cel.ast import (
@@ -64,9 +63,9 @@ from compliance.cel.compiler import (
 from compliance.cel.functions import (
     IMPLEMENTATIONS,
     cel_eq,
-    checked_int,
     cel_in,
     charge_regex,
+    checked_int,
     no_overload,
     regex_searcher,
 )
@@ -159,7 +158,7 @@ class PackCodegen:
 
     def env(self) -> TypeEnv:
         """The type environment rules of this pack were checked in."""
-        types: dict[str, CelType] = {n: DYN for n in self.variables}
+        types: dict[str, CelType] = dict.fromkeys(self.variables, DYN)
         types.update({n: c.type for n, c in self.checked_variables.items()})
         return TypeEnv(self.schema or ContextSchema({}), types)
 
@@ -262,7 +261,7 @@ class RuleSource:
         except (SyntaxError, RecursionError, MemoryError):  # too nested for Python: closures
             return self._all_closures()
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        exec(code, self.ns)  # noqa: S102 - our generated code; rule text is never interpolated
+        exec(code, self.ns)
         for name in self.exprs:
             if name not in out:
                 out[name] = self.ns[name]  # type: ignore[assignment]
@@ -278,16 +277,10 @@ class RuleSource:
 def _filename(pack_id: str, label: str, source: str) -> str:
     """``<compliance pack/rule>``, numbered when that name already holds other source."""
     base = f"<compliance {pack_id}/{label}>"
-    held = linecache.cache.get(base)
-    if held is None or "".join(held[2]) == source:
+    held = linecache.getlines(base)
+    if not held or "".join(held) == source:
         return base
     return f"<compliance {pack_id}/{label}#{next(_SERIAL)}>"
-
-
-@dataclass
-class _Block:
-    lines: list[str]
-    indent: int
 
 
 class _FunctionGen:
@@ -390,7 +383,7 @@ class _FunctionGen:
         ref = self.checked.ref_of(node)
         closures = self.source.pack.closures
         if ref is not None and ref.kind == "attribute" and ref.path[0] in closures.declared:
-            getter = closures._declared_path(node, ref.path)  # noqa: SLF001 - one reader
+            getter = closures._declared_path(node, ref.path)
             out = self.tmp()
             self.emit(f"{out} = {self.bind(getter, '_g')}(act)")
             return out, _NOCONST
@@ -423,9 +416,9 @@ class _FunctionGen:
         if inner is None or inner.kind != "attribute" or inner.path[0] not in closures.declared:
             return self.delegate(node)
         path = (*inner.path, node.field)
-        if closures._path_type(path) is None:  # noqa: SLF001 - the closure compiler's rule
+        if closures._path_type(path) is None:
             return self.delegate(node)
-        getter = self.bind(closures._declared_path(node, path), "_g")  # noqa: SLF001
+        getter = self.bind(closures._declared_path(node, path), "_g")
         out = self.tmp()
         self.emit("try:")
         self.emit(f"    {getter}(act)")
@@ -648,7 +641,7 @@ def _is_plain_const(value: object) -> bool:
     """A value safe to share between requests as a constant (immutable)."""
     return value is None or type(value) in (bool, int, float, str, bytes, UInt, Timestamp,
                                             Duration) or (
-        type(value) is tuple and all(_is_plain_const(v) for v in value))  # type: ignore[union-attr]
+        isinstance(value, tuple) and all(_is_plain_const(v) for v in value))
 
 
 def _bound_overload(fn: str, kinds: tuple[str, ...], codes: list[str]
