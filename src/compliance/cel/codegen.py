@@ -50,16 +50,20 @@ from compliance.cel.ast import (
 from compliance.cel.budget import FREE_SIZE, charge
 from compliance.cel.checker import CheckedExpr, TypeEnv, check_expr
 from compliance.cel.compiler import (
+    MEMOIZED_KINDS,
     VARS,
     CelCompileError,
     ClosureCompiler,
     CompileEnv,
     Program,
     aborted,
+    attribute_reader,
     bool_error,
     merge_failures,
     select,
+    walk_path,
 )
+from compliance.cel.conform import Nonconforming, reader
 from compliance.cel.functions import (
     IMPLEMENTATIONS,
     cel_eq,
@@ -124,6 +128,9 @@ _RUNTIME: dict[str, object] = {
     "_eq": cel_eq,
     "_in": _in_list,
     "_NOWHERE": (-1, -1),
+    "_LOOKUP": (KeyError, TypeError, IndexError),
+    "_walk": walk_path,
+    "_Nonconforming": Nonconforming,
     "__builtins__": {"type": type, "len": len, "str": str, "tuple": tuple, "list": list},
 }
 
@@ -383,10 +390,7 @@ class _FunctionGen:
         ref = self.checked.ref_of(node)
         closures = self.source.pack.closures
         if ref is not None and ref.kind == "attribute" and ref.path[0] in closures.declared:
-            getter = closures._declared_path(node, ref.path)
-            out = self.tmp()
-            self.emit(f"{out} = {self.bind(getter, '_g')}(act)")
-            return out, _NOCONST
+            return self._attribute(node, ref.path), _NOCONST
         if (ref is not None and ref.kind == "vars" and len(ref.path) >= 2
                 and ref.path[1] in self.source.pack.variables):
             value = self.source.pack.var_constant(ref.path[1])
@@ -408,6 +412,44 @@ class _FunctionGen:
             self.emit(f"{out} = _select({operand}, {key}, {node.start}, {node.end})")
             return out, _NOCONST
         return self.delegate(node)  # names outside the schema: the closure compiler resolves
+
+    def _attribute(self, node: Expr, path: tuple[str, ...]) -> str:
+        """Read a declared path inline: absent (or null) is unknown, the value is conformed.
+
+        The same steps as the closure compiler's getter (``_path_fn``/``_reader``), with the
+        reader of ``compliance.cel.conform`` called directly; a path through a map keeps the
+        closure getter (it guards the map's size).
+        """
+        closures = self.source.pack.closures
+        t, shown, through_map, limits = closures.path_reading(path)
+        if through_map or len(path) > 4:
+            getter = closures._declared_path(node, path)
+            out = self.tmp()
+            self.emit(f"{out} = {self.bind(getter, '_g')}(act)")
+            return out
+        out = self.tmp()
+        keys = "".join(f"[{self.bind(k)}]" for k in path)
+        unknown = self.bind(frozenset({".".join(path)}))
+        self.emit("try:")
+        self.emit(f"    {out} = act{keys}")
+        self.emit("except _LOOKUP:")
+        self.emit(f"    {out} = _walk(act, {self.bind(path)}, {unknown}, "
+                  f"{node.start}, {node.end})")
+        self.emit(f"if {out} is None:")
+        self.emit(f"    raise _CelUnknown({unknown})")
+        if t.kind in MEMOIZED_KINDS:  # containers: judged once per request (the memo)
+            read = attribute_reader(t, shown, limits, node.start, node.end)
+            self.emit(f"{out} = {self.bind(read, '_r')}(act, {out})")
+        else:
+            conform = self.bind(reader(t, shown, limits), "_r")
+            self.emit("try:")
+            self.emit(f"    {out} = {conform}({out})")
+            self.emit("except _Nonconforming as _x:")
+            self.emit(f"    raise _CelEvalError('bad-context', str(_x), "
+                      f"{node.start}, {node.end}) from None")
+        self.emit(f"if {out} is None:")
+        self.emit(f"    raise _CelUnknown({unknown})")
+        return out
 
     def _has(self, node: Select) -> tuple[str, object]:
         """``has(request.x)`` on a declared path: the conformed value is present."""

@@ -53,9 +53,22 @@ from compliance.cel.values import (
 )
 
 __all__ = [
-    "MEMO", "VARS", "CelCompileError", "ClosureCompiler", "CompileEnv", "Program", "aborted",
-    "bool_error", "compile_expr", "free_attributes", "merge_failures", "request_activation",
+    "MEMO",
+    "MEMOIZED_KINDS",
+    "VARS",
+    "CelCompileError",
+    "ClosureCompiler",
+    "CompileEnv",
+    "Program",
+    "aborted",
+    "attribute_reader",
+    "bool_error",
+    "compile_expr",
+    "free_attributes",
+    "merge_failures",
+    "request_activation",
     "select",
+    "walk_path",
 ]
 
 Program = Callable[[Mapping[str, object]], object]
@@ -283,16 +296,13 @@ class _Compiler:
             t = _member_type(t, name)
         return t
 
-    def _declared_path(self, node: Expr, path: tuple[str, ...]) -> _Fn:
-        """A getter for ``request.model``-style paths: absent keys are unknowns, values judged.
-
-        The value is conformed to its declared type (``compliance.cel.conform``): normalised,
-        checked element by element and within the limits; a violation is a ``bad-context``
-        error naming the exact path.
-        """
+    def path_reading(self, path: tuple[str, ...]
+                     ) -> tuple[CelType, str, list[tuple[int, str]], Limits]:
+        """How a declared path is read: its type, its shown name, the maps it passes through
+        (``(length of the map's path, its shown path)``) and the limits."""
         t: CelType | None = self.declared[path[0]]
         shown = path[0]
-        through_map: list[tuple[int, str]] = []  # (length of the map's path, its shown path)
+        through_map: list[tuple[int, str]] = []
         for i, name in enumerate(path[1:], 1):
             if t is not None and t.kind == "map":
                 through_map.append((i, shown))
@@ -301,7 +311,17 @@ class _Compiler:
                 shown += f".{name}"
             t = _member_type(t, name)
         limits = self.env.schema.limits if self.env.schema is not None else Limits()
-        read = _reader(t if t is not None else DYN, shown, limits, node.start, node.end)
+        return (t if t is not None else DYN), shown, through_map, limits
+
+    def _declared_path(self, node: Expr, path: tuple[str, ...]) -> _Fn:
+        """A getter for ``request.model``-style paths: absent keys are unknowns, values judged.
+
+        The value is conformed to its declared type (``compliance.cel.conform``): normalised,
+        checked element by element and within the limits; a violation is a ``bad-context``
+        error naming the exact path.
+        """
+        t, shown, through_map, limits = self.path_reading(path)
+        read = _reader(t, shown, limits, node.start, node.end)
         getter = _path_fn(path, ".".join(path), read, node.start, node.end)
         if not through_map:
             return getter
@@ -1125,3 +1145,6 @@ aborted = _aborted
 bool_error = _bool_error
 merge_failures = _merge_unknown
 select = _select
+walk_path = _walk
+attribute_reader = _reader
+MEMOIZED_KINDS = _MEMOIZED
