@@ -158,6 +158,16 @@ class TestTracebacksAndProfiles:
         assert shown
         assert shown[0].line  # the generated line is readable from linecache
 
+    def test_rules_of_one_shape_keep_their_own_names_and_constants(self) -> None:
+        """Code shared between same-shaped rules still names each rule and its literals."""
+        pack = PackCodegen(SCHEMA, {}, {}, "shape")
+        first = pack.program(parse("request.s == 'a'"), None, "first")
+        second = pack.program(parse("request.s == 'b'"), None, "second")
+        assert first.__code__.co_filename == "<compliance shape/first>"  # type: ignore[attr-defined]
+        assert second.__code__.co_filename == "<compliance shape/second>"  # type: ignore[attr-defined]
+        act = request_activation({"request": {"s": "b"}})
+        assert (first(act), second(act)) == (False, True)
+
     def test_profile_names_the_generated_rule(self) -> None:
         pack = PackCodegen(SCHEMA, {}, {}, "profiled")
         program = pack.program(parse("request.n > 1"), None, "hot-rule")

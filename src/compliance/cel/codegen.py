@@ -33,6 +33,7 @@ import itertools
 import linecache
 import math
 from collections.abc import Callable, Mapping
+from types import CodeType
 from typing import Any
 
 from compliance.cel.ast import (
@@ -264,7 +265,7 @@ class RuleSource:
         filename = _filename(self.pack.pack_id, self.label, source)
         out: dict[str, Program] = dict(self.fallbacks)
         try:
-            code = compile(source, filename, "exec")
+            code = _compiled(source, filename)
         except (SyntaxError, RecursionError, MemoryError):  # too nested for Python: closures
             return self._all_closures()
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -279,6 +280,32 @@ class RuleSource:
         for name, expr in self.exprs.items():
             out.setdefault(name, self.pack.closures.compile(expr)[0])
         return out
+
+
+_CODE: dict[str, CodeType] = {}
+_CODE_LIMIT = 4096
+
+
+def _compiled(source: str, filename: str) -> CodeType:
+    """``compile(source)``, shared by rules of the same shape, named after this rule.
+
+    Constants live in each rule's namespace, so two rules of one shape (a pack of country
+    rules) generate the same text; compiling is most of the load time, so the code object
+    is reused with only its file name replaced. The cache is emptied when full.
+    """
+    code = _CODE.get(source)
+    if code is None:
+        if len(_CODE) >= _CODE_LIMIT:
+            _CODE.clear()
+        code = _CODE[source] = compile(source, "<compliance>", "exec", dont_inherit=True)
+    return _renamed(code, filename)
+
+
+def _renamed(code: CodeType, filename: str) -> CodeType:
+    """``code`` and the functions it defines, with ``co_filename`` set to ``filename``."""
+    consts = tuple(_renamed(c, filename) if isinstance(c, CodeType) else c
+                   for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 def _filename(pack_id: str, label: str, source: str) -> str:
