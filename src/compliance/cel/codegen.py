@@ -268,7 +268,7 @@ class RuleSource:
             code = _compiled(source, filename)
         except (SyntaxError, RecursionError, MemoryError):  # too nested for Python: closures
             return self._all_closures()
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        linecache.cache[filename] = (len(source), None, _lines(source), filename)
         exec(code, self.ns)
         for name in self.exprs:
             if name not in out:
@@ -283,7 +283,18 @@ class RuleSource:
 
 
 _CODE: dict[str, CodeType] = {}
+_LINES: dict[str, list[str]] = {}
 _CODE_LIMIT = 4096
+
+
+def _lines(source: str) -> list[str]:
+    """The source's lines for ``linecache``, one list shared by rules of the same shape."""
+    lines = _LINES.get(source)
+    if lines is None:
+        if len(_LINES) >= _CODE_LIMIT:
+            _LINES.clear()
+        lines = _LINES[source] = source.splitlines(True)
+    return lines
 
 
 def _compiled(source: str, filename: str) -> CodeType:
