@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 # The stages (loader, checker, planner, evaluator, signals: YAML, re2, pydantic) are imported
 # when the first engine is built, not here, so ``from compliance import Engine`` stays cheap.
 
-Backend = Literal["compiled", "interpreter"]
-"""``compiled`` serves; ``interpreter`` (cel-python) is a test oracle only.
+Backend = Literal["compiled", "closures", "interpreter"]
+"""``compiled`` (generated Python per rule) serves; ``closures`` (the closure compiler) and
+``interpreter`` (cel-python) are test oracles. Decisions of both compiled backends record
+``compiled``: they implement the same semantics and the differential tests hold them equal.
 
 cel-python has no partial evaluation, so the oracle treats any absent attribute as making
 the whole condition unknown, even under ``false && …``: on contexts with attributes
@@ -46,6 +48,10 @@ def _factory(backend: Backend) -> ProgramFactory:
         from compliance.planner import compiled_program  # noqa: PLC0415  (stages on first use)
 
         return compiled_program
+    if backend == "closures":
+        from compliance.planner import closure_program  # noqa: PLC0415
+
+        return closure_program
     from compliance.cel.interpreter import interpreted_program  # noqa: PLC0415  (optional oracle)
 
     return interpreted_program

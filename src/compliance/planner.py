@@ -5,8 +5,10 @@ compiled programs, its effective window as integer epoch nanoseconds (pack windo
 rule window intersected), and everything the evaluator would otherwise recompute on
 every request (rule references, tier ranks, sorted window boundaries).
 
-The CEL backend is pluggable: ``compile_program`` defaults to the closure compiler;
-``compliance.cel.interpreter`` offers cel-python's interpreter (the reference oracle).
+The CEL backend is pluggable: ``compiled_program`` (the default) generates one Python
+source per rule from the checker's typed trees (``compliance.cel.codegen``), variables
+compiled once per pack; ``closure_program`` is the closure compiler, kept as a second
+oracle; ``compliance.cel.interpreter`` offers cel-python's interpreter (the reference).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from compliance.cel.ast import Expr
+from compliance.cel.codegen import PackCodegen, RuleSource, generated_program
 from compliance.cel.compiler import CompileEnv, compile_expr
 from compliance.cel.conform import reader
 from compliance.cel.types import STRING
@@ -80,7 +83,12 @@ class Memo(Generic[_K, _V]):
 _Model = TypeVar("_Model", Match, RuleRef)
 
 def compiled_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]) -> Program:
-    """The default backend: CEL compiled to Python closures."""
+    """The default backend: generated Python (``plan`` compiles a whole pack at once)."""
+    return generated_program(expr, schema, variables)
+
+
+def closure_program(expr: Expr, schema: ContextSchema, variables: Mapping[str, Expr]) -> Program:
+    """The closure compiler: one closure per node; a second oracle for the generated code."""
     return compile_expr(expr, CompileEnv(schema=schema, variables=variables))
 
 
@@ -166,13 +174,21 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
     packs = sorted(checked.packs, key=lambda cp: (-cp.pack.tier_rank, cp.pack.id))
     for cpack in packs:
         variables = dict(cpack.variables)
+        codegen = (PackCodegen(schema, variables, cpack.checked_variables, cpack.pack.id)
+                   if factory is compiled_program else None)
         for crule in cpack.rules:
-            planned.append(_plan_rule(crule, len(planned), schema, variables, factory))
+            if codegen is not None:
+                compile_one = _generated(crule, codegen)
+            else:
+                def compile_one(expr: Expr, _v: Mapping[str, Expr] = variables) -> Program:
+                    return factory(expr, schema, _v)
+            planned.append(_plan_rule(crule, len(planned), compile_one))
             whens.append((crule.when, variables))
     edges = sorted({e for r in planned for e in (r.start, r.until) if e is not None})
-    # The index is proven exact against the compiled backend; the interpreter oracle
+    # The index is proven exact against the compiled backends; the interpreter oracle
     # (coarser unknowns) evaluates every rule.
-    index = (RuleIndex.build(whens, schema=schema) if factory is compiled_program
+    exact = factory is compiled_program or factory is closure_program
+    index = (RuleIndex.build(whens, schema=schema) if exact
              else RuleIndex.build([(None, {})] * len(whens)))
     return Plan(
         rules=tuple(planned),
@@ -186,22 +202,32 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
             for cp in packs
         ),
         index=index,
-        backend="compiled" if factory is compiled_program else "interpreter",
+        backend="compiled" if exact else "interpreter",
         schema=schema,
         model_reader=reader(schema.lookup("request.model") or STRING, "request.model",
                             schema.limits),
     )
 
 
-def _plan_rule(crule: CheckedRule, order: int, schema: ContextSchema,
-               variables: Mapping[str, Expr], factory: ProgramFactory) -> PlannedRule:
+def _generated(crule: CheckedRule, codegen: PackCodegen) -> Callable[[Expr], Program]:
+    """The rule's conditions and templates as one generated source (``<compliance p/r>``)."""
+    source = RuleSource(codegen, crule.rule.id)
+    exprs = [e for e in (crule.when, crule.unless, *crule.reason_parts, *crule.message_parts)
+             if isinstance(e, Expr)]
+    names = {id(e): source.add(e, crule.checked.get(id(e)), "cond") for e in exprs}
+    built = source.build()
+    return lambda expr: built[names[id(expr)]]
+
+
+def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Program]
+               ) -> PlannedRule:
     def program(expr: Expr | None) -> Program | None:
-        return None if expr is None else factory(expr, schema, variables)
+        return None if expr is None else compile_one(expr)
 
     def template(parts: Sequence[str | Expr]) -> tuple[TemplatePart, ...] | None:
         if not parts:
             return None
-        return tuple(p if isinstance(p, str) else factory(p, schema, variables) for p in parts)
+        return tuple(p if isinstance(p, str) else compile_one(p) for p in parts)
 
     def constant(parts: tuple[TemplatePart, ...] | None) -> str | None:
         if parts is None or not all(isinstance(p, str) for p in parts):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.cel import budget
+from compliance.cel.codegen import generated_program
 from compliance.cel.compiler import CelCompileError, CompileEnv, compile_expr
 from compliance.cel.parser import CelSyntaxError, parse
 from compliance.cel.values import (
@@ -142,11 +143,17 @@ class Outcome:
     detail: str = ""
 
 
-def run_case(case: Case) -> Outcome:
-    """Evaluate one case and compare with its expectation (any CEL error matches an error)."""
+def run_case(case: Case, backend: str = "closures") -> Outcome:
+    """Evaluate one case and compare with its expectation (any CEL error matches an error).
+
+    ``backend`` is ``closures`` (the closure compiler) or ``generated`` (the code generator).
+    """
     try:
         bindings = {k: decode(v) for k, v in case.bindings.items()}
-        program = compile_expr(parse(case.expr), CompileEnv(container=case.container))
+        if backend == "generated":
+            program = generated_program(parse(case.expr), container=case.container)
+        else:
+            program = compile_expr(parse(case.expr), CompileEnv(container=case.container))
         token = budget.start()  # as in a decision: the default run-time budget must fit
         try:
             result = program(bindings)

@@ -28,9 +28,13 @@ def _marks(case_id: str, file: str) -> list[pytest.MarkDecorator]:
 @pytest.mark.parametrize(
     "case", [pytest.param(c, id=c.id, marks=_marks(c.id, c.file)) for c in _CASES]
 )
-def test_case(case: object) -> None:
-    """The compiled expression evaluates to the expected value, or raises a CEL error."""
-    outcome = run_case(case)  # type: ignore[arg-type]
+@pytest.mark.parametrize("backend", ["closures", "generated"])
+def test_case(case: object, backend: str) -> None:
+    """The compiled expression evaluates to the expected value, or raises a CEL error.
+
+    On both compiled backends: the closure compiler and the generated Python.
+    """
+    outcome = run_case(case, backend)  # type: ignore[arg-type]
     assert outcome.status == "pass", outcome.detail
 
 

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select
-from compliance.cel.compiler import CompileEnv, compile_expr
+from compliance.cel.codegen import generated_program
 from compliance.cel.types import (
     BOOL,
     DOUBLE,
@@ -182,7 +182,7 @@ def test_skipped_rules_are_certainly_false(rules: list[tuple[Expr | None, Mappin
     """Every rule ``candidates`` omits evaluates to exactly ``False`` for that context."""
     index = RuleIndex.build(rules, schema=SCHEMA)
     programs = [
-        compile_expr(when, CompileEnv(schema=SCHEMA, variables=variables))
+        generated_program(when, SCHEMA, variables)
         if when is not None else None
         for when, variables in rules
     ]
@@ -225,7 +225,7 @@ def test_sanctions_pack_is_indexed_and_exact(rules: list[tuple[Expr | None, Mapp
         for position in set(range(len(rules))) - chosen:
             when, variables = rules[position]
             assert when is not None
-            program = compile_expr(when, CompileEnv(schema=SCHEMA, variables=variables))
+            program = generated_program(when, SCHEMA, variables)
             assert when_result(program, ctx) is False, (position, when, ctx)
 
 
@@ -239,7 +239,7 @@ def test_index_without_schema_is_also_exact(rules: list[tuple[Expr | None, Mappi
         if position in chosen:
             continue
         assert when is not None
-        program = compile_expr(when, CompileEnv(schema=None, variables=variables))
+        program = generated_program(when, None, variables)
         assert when_result(program, ctx) is False
 
 
@@ -257,7 +257,7 @@ def test_numeric_edge_values_are_never_wrongly_skipped(value: object) -> None:
     for position in set(range(2)) - set(index.candidates(ctx)):
         when = rules[position][0]
         assert when is not None
-        program = compile_expr(when, CompileEnv(schema=SCHEMA))
+        program = generated_program(when, SCHEMA)
         assert when_result(program, ctx) is False
 
 

@@ -24,6 +24,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal as TypingLiteral
 
 import re2
 
@@ -68,7 +69,10 @@ from compliance.cel.values import (
 )
 from compliance.diagnostics import DiagnosticCode
 
-__all__ = ["TypeEnv", "TypeIssue", "infer", "literal_issues", "spell_type", "suggest"]
+__all__ = [
+    "CheckedExpr", "Ref", "TypeEnv", "TypeIssue", "check_expr", "infer", "literal_issues",
+    "spell_type", "suggest",
+]
 
 _NUMERIC = frozenset({"int", "uint", "double"})
 _LOOSE = frozenset({"dyn", "error"})
@@ -98,11 +102,61 @@ class TypeEnv:
     variables: Mapping[str, CelType] = field(default_factory=dict)
 
 
-def infer(expr: Expr, env: TypeEnv) -> tuple[CelType, tuple[TypeIssue, ...]]:
-    """The type of ``expr`` under ``env`` and every issue found on the way."""
+RefKind = TypingLiteral["attribute", "vars", "local", "type-name", "undeclared"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What a name (an ``Ident`` or a ``Select`` chain) resolved to.
+
+    ``attribute``: a declared context path (``path``, with its declared ``type``);
+    ``vars``: ``vars.<name>`` (``path`` is ``("vars", name, *fields)``); ``local``: a
+    comprehension variable; ``type-name``: ``int``, ``string`` … used as a value.
+    """
+
+    kind: RefKind
+    path: tuple[str, ...]
+    type: CelType
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedExpr:
+    """A checked tree: the expression with every node's type and every reference resolved.
+
+    Side tables keyed by ``id(node)`` (the tree is immutable and kept alive here, so ids are
+    stable): ``types`` for every node, ``refs`` for names and attribute paths, ``overloads``
+    for calls (the signatures the argument types admit; one means the call is bound).
+    The code generator reads these; nothing downstream re-derives a type.
+    """
+
+    expr: Expr
+    type: CelType
+    issues: tuple[TypeIssue, ...]
+    types: Mapping[int, CelType]
+    refs: Mapping[int, Ref]
+    overloads: Mapping[int, tuple[Overload, ...]]
+
+    def type_of(self, node: Expr) -> CelType:
+        """The checked type of ``node`` (``dyn`` for a node this tree does not hold)."""
+        return self.types.get(id(node), DYN)
+
+    def ref_of(self, node: Expr) -> Ref | None:
+        """What the name or path ``node`` resolved to, if it is one."""
+        return self.refs.get(id(node))
+
+
+def check_expr(expr: Expr, env: TypeEnv) -> CheckedExpr:
+    """Check ``expr`` under ``env``: its checked tree (types, references, overloads, issues)."""
     checker = _Checker(env)
     result = checker.check(expr)
-    return result, tuple(checker.issues)
+    return CheckedExpr(expr, result, tuple(checker.issues), checker.types, checker.refs,
+                       checker.overloads)
+
+
+def infer(expr: Expr, env: TypeEnv) -> tuple[CelType, tuple[TypeIssue, ...]]:
+    """The type of ``expr`` under ``env`` and every issue found on the way."""
+    checked = check_expr(expr, env)
+    return checked.type, checked.issues
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
@@ -224,6 +278,9 @@ class _Checker:
         self.env = env
         self.issues: list[TypeIssue] = []
         self.scopes: list[dict[str, CelType]] = []
+        self.types: dict[int, CelType] = {}
+        self.refs: dict[int, Ref] = {}
+        self.overloads: dict[int, tuple[Overload, ...]] = {}
         self.calls: dict[str, Callable[[Call], CelType]] = {
             "_&&_": self._check_logical,
             "_||_": self._check_logical,
@@ -240,7 +297,12 @@ class _Checker:
         self.issues.append(TypeIssue(code, message, node.start, node.end, help_))
 
     def check(self, node: Expr) -> CelType:
-        """The type of ``node`` (dispatches on the node kind)."""
+        """The type of ``node``, recorded in the side table (dispatches on the node kind)."""
+        t = self._dispatch(node)
+        self.types[id(node)] = t
+        return t
+
+    def _dispatch(self, node: Expr) -> CelType:
         match node:
             case Literal():
                 return self._check_literal(node)
@@ -284,13 +346,16 @@ class _Checker:
         name = node.name.removeprefix(".")
         local = None if node.name.startswith(".") else self._local(name)
         if local is not None:
+            self.refs[id(node)] = Ref("local", (name,), local)
             return local
         declared = self.env.schema.variables.get(name)
         if declared is not None:
+            self.refs[id(node)] = Ref("attribute", (name,), declared)
             return declared
         if name == "vars":
             return self._vars_type()
         if name in TYPE_NAMES:
+            self.refs[id(node)] = Ref("type-name", (name,), TYPE)
             return TYPE
         known = [*self.env.schema.variables, "vars", *(n for s in self.scopes for n in s)]
         help_ = suggest(name, known) or "declared names: " + ", ".join(f"`{n}`" for n in known)
@@ -300,7 +365,20 @@ class _Checker:
     def _check_select(self, node: Select) -> CelType:
         operand = self.check(node.operand)
         result = self._field_of(node, operand)
+        if not node.test_only:
+            self._resolve_path(node, result)
         return BOOL if node.test_only else result
+
+    def _resolve_path(self, node: Select, result: CelType) -> None:
+        """Record what ``a.b.c`` names: a declared attribute, a ``vars.`` read, a local's field."""
+        path = attribute_path(node)
+        if path is None:
+            return
+        root = self.refs.get(id(_root(node)))
+        if root is not None and root.kind in ("attribute", "local"):
+            self.refs[id(node)] = Ref(root.kind, path, result)
+        elif path[0] == "vars" and self._local("vars") is None:
+            self.refs[id(node)] = Ref("vars", path, result)
 
     def _field_of(self, node: Select, operand: CelType) -> CelType:
         if _loose(operand):
@@ -334,7 +412,11 @@ class _Checker:
     def _check_call(self, node: Call) -> CelType:
         qualified = self._qualified_function(node)
         if qualified is not None:
-            return self._check_overloaded(replace(node, function=qualified, target=None))
+            call = replace(node, function=qualified, target=None)
+            result = self._check_overloaded(call)
+            if id(call) in self.overloads:  # recorded under the node the tree holds
+                self.overloads[id(node)] = self.overloads.pop(id(call))
+            return result
         special = self.calls.get(node.function)
         return special(node) if special is not None else self._check_overloaded(node)
 
@@ -358,15 +440,18 @@ class _Checker:
             self._unknown_function(node)
             return ERROR
         results: list[CelType] = []
+        chosen: list[Overload] = []
         for overload in overloads:
             if overload.receiver != (node.target is not None) or len(overload.params) != len(types):
                 continue
             bound: dict[str, CelType] = {}
             if all(_unify(p, t, bound) for p, t in zip(overload.params, types, strict=True)):
                 results.append(_substitute(overload.result, bound))
+                chosen.append(overload)
         if not results:
             self._no_overload(node, args, types, overloads)
             return ERROR
+        self.overloads[id(node)] = tuple(chosen)
         return _join(results)
 
     def _unknown_function(self, node: Call) -> None:
@@ -499,6 +584,13 @@ class _Checker:
         finally:
             self.scopes.pop()
         return list_of(var) if node.kind == "filter" else BOOL
+
+
+def _root(node: Expr) -> Expr:
+    """The innermost operand of a selection chain (its ``Ident``)."""
+    while isinstance(node, Select):
+        node = node.operand
+    return node
 
 
 def _blame(node: Call, operands: Sequence[Expr]) -> Expr:

@@ -53,23 +53,42 @@ from compliance.cel.values import (
 )
 
 __all__ = [
-    "MEMO", "CelCompileError", "CompileEnv", "Program", "compile_expr", "free_attributes",
+    "MEMO",
+    "MEMOIZED_KINDS",
+    "VARS",
+    "CelCompileError",
+    "ClosureCompiler",
+    "CompileEnv",
+    "Program",
+    "aborted",
+    "attribute_reader",
+    "bool_error",
+    "compile_expr",
+    "free_attributes",
+    "merge_failures",
     "request_activation",
+    "select",
+    "walk_path",
 ]
 
 Program = Callable[[Mapping[str, object]], object]
 _Fn = Callable[[Any], Any]
 _NOCONST = object()
 _BUDGET = "\x00budget"
+VARS = "\x00vars"
+"""Activation key of the per-request memo of pack variables (``compliance.cel.codegen``)."""
+
+
 def request_activation(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The activation for one request: the context plus an empty memo of conformed values.
+    """The activation for one request: the context plus empty memos.
 
     Each declared attribute is judged (``compliance.cel.conform``) on its first read in the
-    request; later reads by other rules reuse the verdict. Macro scopes copy the activation,
-    so they share the memo.
+    request; later reads by other rules reuse the verdict. Pack variables are evaluated at
+    most once per request (``VARS``). Macro scopes copy the activation, so they share both.
     """
     activation = dict(context)
     activation[MEMO] = {}
+    activation[VARS] = {}
     return activation
 
 
@@ -91,6 +110,8 @@ class CompileEnv:
     variables: Mapping[str, Expr] = field(default_factory=dict)
     container: str = ""
     max_iterations: int = 10_000
+    #: ``vars.<name>`` -> its program, when the caller compiles variables once per pack.
+    var_reader: Callable[[str], Program] | None = None
 
 
 def compile_expr(expr: Expr, env: CompileEnv) -> Program:
@@ -230,6 +251,8 @@ class _Compiler:
         if name in self.var_stack:
             raise CelCompileError(f"variable `vars.{name}` refers to itself", node.start, node.end)
         program = self.var_programs.get(name)
+        if program is None and self.env.var_reader is not None:
+            program = self.var_programs[name] = self.env.var_reader(name)
         if program is None:
             self.var_stack.append(name)
             saved, self.scopes = self.scopes, []
@@ -273,16 +296,13 @@ class _Compiler:
             t = _member_type(t, name)
         return t
 
-    def _declared_path(self, node: Expr, path: tuple[str, ...]) -> _Fn:
-        """A getter for ``request.model``-style paths: absent keys are unknowns, values judged.
-
-        The value is conformed to its declared type (``compliance.cel.conform``): normalised,
-        checked element by element and within the limits; a violation is a ``bad-context``
-        error naming the exact path.
-        """
+    def path_reading(self, path: tuple[str, ...]
+                     ) -> tuple[CelType, str, list[tuple[int, str]], Limits]:
+        """How a declared path is read: its type, its shown name, the maps it passes through
+        (``(length of the map's path, its shown path)``) and the limits."""
         t: CelType | None = self.declared[path[0]]
         shown = path[0]
-        through_map: list[tuple[int, str]] = []  # (length of the map's path, its shown path)
+        through_map: list[tuple[int, str]] = []
         for i, name in enumerate(path[1:], 1):
             if t is not None and t.kind == "map":
                 through_map.append((i, shown))
@@ -291,7 +311,17 @@ class _Compiler:
                 shown += f".{name}"
             t = _member_type(t, name)
         limits = self.env.schema.limits if self.env.schema is not None else Limits()
-        read = _reader(t if t is not None else DYN, shown, limits, node.start, node.end)
+        return (t if t is not None else DYN), shown, through_map, limits
+
+    def _declared_path(self, node: Expr, path: tuple[str, ...]) -> _Fn:
+        """A getter for ``request.model``-style paths: absent keys are unknowns, values judged.
+
+        The value is conformed to its declared type (``compliance.cel.conform``): normalised,
+        checked element by element and within the limits; a violation is a ``bad-context``
+        error naming the exact path.
+        """
+        t, shown, through_map, limits = self.path_reading(path)
+        read = _reader(t, shown, limits, node.start, node.end)
         getter = _path_fn(path, ".".join(path), read, node.start, node.end)
         if not through_map:
             return getter
@@ -1107,3 +1137,14 @@ _LOOPS: dict[str, _Loop] = {
     "filter": _loop_filter,
 }
 
+
+
+ClosureCompiler = _Compiler
+"""The closure compiler, for the code generator's delegated nodes (macros, literals of maps)."""
+aborted = _aborted
+bool_error = _bool_error
+merge_failures = _merge_unknown
+select = _select
+walk_path = _walk
+attribute_reader = _reader
+MEMOIZED_KINDS = _MEMOIZED

@@ -151,7 +151,8 @@ def _is_num(v: object) -> bool:
     return t is int or t is float or t is UInt
 
 
-def _checked_int(v: int) -> int:
+def checked_int(v: int) -> int:
+    """``v`` if it is an int64, else the ``overflow`` error (CEL integers never wrap)."""
     if INT64_MIN <= v <= INT64_MAX:
         return v
     raise _overflow()
@@ -291,7 +292,7 @@ def _add(a: Any, b: Any) -> object:
     ta, tb = type(a), type(b)
     if ta is tb:
         if ta is int:
-            return _checked_int(a + b)
+            return checked_int(a + b)
         if ta is str or ta is bytes:
             charge_chars(len(a) + len(b))
             return a + b
@@ -315,7 +316,7 @@ def _sub(a: Any, b: Any) -> object:
     ta, tb = type(a), type(b)
     if ta is tb:
         if ta is int:
-            return _checked_int(a - b)
+            return checked_int(a - b)
         if ta is float:
             return a - b
         if ta is UInt:
@@ -336,7 +337,7 @@ def _mul(a: Any, b: Any) -> object:
     ta, tb = type(a), type(b)
     if ta is tb:
         if ta is int:
-            return _checked_int(a * b)
+            return checked_int(a * b)
         if ta is float:
             return a * b
         if ta is UInt:
@@ -356,7 +357,7 @@ def _div(a: Any, b: Any) -> object:
             if b == 0:
                 raise CelEvalError("division-by-zero", "division by zero")
             q = _trunc_div(a, b)
-            return _checked_int(q) if ta is int else UInt(q)
+            return checked_int(q) if ta is int else UInt(q)
         if ta is float:
             return _float_div(a, b)
     raise no_overload("_/_", a, b)
@@ -384,7 +385,7 @@ def _mod(a: Any, b: Any) -> object:
 def _neg(a: Any) -> object:
     ta = type(a)
     if ta is int:
-        return _checked_int(-a)
+        return checked_int(-a)
     if ta is float:
         return -a
     if ta is Duration:
@@ -822,14 +823,14 @@ def _to_int(v: Any) -> int:
     if t is int:
         return int(v)
     if t is UInt:
-        return _checked_int(int(v))
+        return checked_int(int(v))
     if t is float:
         if math.isnan(v) or not -9.223372036854775808e18 < v < 9.223372036854775807e18:
             raise CelEvalError("overflow", "double out of int range")
         return int(v)
     if t is str:
         try:
-            return _checked_int(int(v, 10))
+            return checked_int(int(v, 10))
         except ValueError:
             raise CelEvalError("invalid-argument", f"cannot convert `{v}` to int") from None
     if t is Timestamp:

@@ -12,9 +12,10 @@ built only when no pass found an error, so unchecked rules cannot be evaluated.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from compliance.cel.ast import Expr
+from compliance.cel.checker import CheckedExpr
 from compliance.checker._cost import check_cost
 from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.pack import CelSource, PackSet, Template
@@ -98,16 +99,17 @@ def run_pass(name: str, pack_set: PackSet) -> list[Diagnostic]:
 
 
 def _checked(parsed: ParsedSet) -> CheckedPackSet:
-    packs = tuple(_checked_pack(p) for p in parsed.packs)
+    packs = tuple(_checked_pack(p, parsed.checked) for p in parsed.packs)
     return CheckedPackSet(parsed.pack_set, packs, overrides_of(parsed))
 
 
-def _checked_pack(ppack: ParsedPack) -> CheckedPack:
+def _checked_pack(ppack: ParsedPack, trees: Mapping[int, CheckedExpr]) -> CheckedPack:
     variables = {s.name: s.expr for s in ppack.variables if s.expr is not None}
     exprs = {id(s.source): s.expr for s in ppack.rules if s.expr is not None}
     rules: list[CheckedRule] = []
     for rule in ppack.pack.rules:
         iv = rule.intervention
+        sites = [s.expr for s in ppack.sites_of(rule) if s.expr is not None]
         rules.append(CheckedRule(
             rule=rule,
             pack=ppack.pack,
@@ -115,8 +117,10 @@ def _checked_pack(ppack: ParsedPack) -> CheckedPack:
             unless=_expr_of(rule.unless, exprs),
             reason_parts=_parts(rule.reason, exprs),
             message_parts=_parts(iv.message if iv else None, exprs),
+            checked={id(e): trees[id(e)] for e in sites if id(e) in trees},
         ))
-    return CheckedPack(ppack.pack, variables, tuple(rules))
+    typed = {n: trees[id(e)] for n, e in variables.items() if id(e) in trees}
+    return CheckedPack(ppack.pack, variables, tuple(rules), typed)
 
 
 def _expr_of(source: CelSource | None, exprs: dict[int, Expr]) -> Expr | None:

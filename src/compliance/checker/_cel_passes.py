@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compliance.cel.ast import Expr
-from compliance.cel.checker import TypeEnv, TypeIssue, infer, literal_issues, spell_type
+from compliance.cel.checker import TypeEnv, TypeIssue, check_expr, literal_issues, spell_type
 from compliance.cel.types import DYN, CelType
 from compliance.diagnostics import Diagnostic
 
@@ -88,7 +88,7 @@ def check_types(parsed: ParsedSet) -> list[Diagnostic]:
         out.extend(var_diagnostics)
         env = TypeEnv(parsed.pack_set.schema, types)
         for site in ppack.rules:
-            out.extend(_check_site(site, env))
+            out.extend(_check_site(parsed, site, env))
     return out
 
 
@@ -113,7 +113,7 @@ def variable_types(
         types[name] = DYN
         expr = sites[name].expr
         if expr is not None:
-            types[name], issues = _infer_site(sites[name], expr, env)
+            types[name], issues = _infer_site(parsed, sites[name], expr, env)
             out.extend(issues)
         visiting.discard(name)
 
@@ -122,16 +122,19 @@ def variable_types(
     return types, out
 
 
-def _infer_site(site: Site, expr: Expr, env: TypeEnv) -> tuple[CelType, list[Diagnostic]]:
-    result, issues = infer(expr, env)
-    return result, [issue_diagnostic(site, i) for i in issues]
+def _infer_site(parsed: ParsedSet, site: Site, expr: Expr, env: TypeEnv
+                ) -> tuple[CelType, list[Diagnostic]]:
+    """Check one expression; its checked tree is kept on ``parsed`` for the planner."""
+    checked = check_expr(expr, env)
+    parsed.checked[id(expr)] = checked
+    return checked.type, [issue_diagnostic(site, i) for i in checked.issues]
 
 
-def _check_site(site: Site, env: TypeEnv) -> Iterator[Diagnostic]:
+def _check_site(parsed: ParsedSet, site: Site, env: TypeEnv) -> Iterator[Diagnostic]:
     expr = site.expr
     if expr is None:
         return
-    result, diagnostics = _infer_site(site, expr, env)
+    result, diagnostics = _infer_site(parsed, site, expr, env)
     yield from diagnostics
     if site.role in ("when", "unless") and result.kind not in ("bool", "dyn", "error"):
         yield Diagnostic(

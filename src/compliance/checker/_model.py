@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from compliance.cel.ast import Expr
+from compliance.cel.checker import CheckedExpr
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.pack import Pack, PackSet, Rule
 from compliance.source import Span
@@ -39,6 +40,8 @@ class CheckedRule:
     unless: Expr | None
     reason_parts: tuple[TemplatePart, ...]
     message_parts: tuple[TemplatePart, ...]
+    #: The checked trees of its expressions (conditions, template parts), by ``id(expr)``.
+    checked: Mapping[int, CheckedExpr] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class CheckedPack:
     pack: Pack
     variables: Mapping[str, Expr]
     rules: tuple[CheckedRule, ...]
+    #: Each variable's checked tree (its type is what ``vars.<name>`` reads as).
+    checked_variables: Mapping[str, CheckedExpr] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

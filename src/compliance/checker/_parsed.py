@@ -9,10 +9,11 @@ problem is still reported in the same run).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from compliance.cel.ast import Expr, Ident, Select, walk
+from compliance.cel.checker import CheckedExpr
 from compliance.cel.parser import CelSyntaxError, parse
 from compliance.pack import CelSource, Pack, PackSet, Rule, Template
 
@@ -62,6 +63,8 @@ class ParsedSet:
 
     pack_set: PackSet
     packs: tuple[ParsedPack, ...]
+    #: The type pass's checked trees, by ``id`` of the expression (filled by ``check_types``).
+    checked: dict[int, CheckedExpr] = field(default_factory=dict, compare=False)
 
     def sites(self) -> Iterator[Site]:
         """Every site, variables first within each pack."""

@@ -1,0 +1,219 @@
+"""The checked tree and the code generator: types, references, bound overloads, memo, tracebacks."""
+
+from __future__ import annotations
+
+import cProfile
+import linecache
+import pstats
+import traceback
+from typing import Any
+
+import pytest
+
+from compliance.cel.ast import Call, Comprehension, Select, walk
+from compliance.cel.checker import TypeEnv, check_expr
+from compliance.cel.codegen import PackCodegen, generated_program
+from compliance.cel.compiler import VARS, CompileEnv, compile_expr, request_activation
+from compliance.cel.parser import parse
+from compliance.cel.types import ContextSchema, object_of, parse_type
+from compliance.cel.values import CelEvalError, CelUnknown
+
+SCHEMA = ContextSchema({
+    "request": object_of("request", {
+        "n": parse_type("int"), "d": parse_type("double"), "s": parse_type("string"),
+        "tags": parse_type("list<string>"), "scores": parse_type("map<string, double>"),
+        "any": parse_type("dyn"),
+    }),
+})
+
+
+def source_of(program: Any) -> str:
+    """The generated source a program's code lives in (from ``linecache``)."""
+    filename = program.__code__.co_filename
+    return "".join(linecache.getlines(filename))
+
+
+def run(text: str, context: dict[str, Any]) -> Any:
+    return generated_program(parse(text), SCHEMA)(request_activation(context))
+
+
+class TestCheckedTree:
+    def test_every_node_has_a_type_and_paths_resolve(self) -> None:
+        """Types per node; attribute paths carry their declared type; overloads are recorded."""
+        expr = parse("size(request.s) > 1 && request.tags.exists(t, t == request.s)")
+        checked = check_expr(expr, TypeEnv(SCHEMA))
+        assert checked.type.kind == "bool"
+        assert all(id(n) in checked.types for n in walk(expr))
+        paths = {checked.refs[id(n)].path: checked.refs[id(n)]
+                 for n in walk(expr) if id(n) in checked.refs}
+        assert paths[("request", "s")].kind == "attribute"
+        assert str(paths[("request", "tags")].type) == "list<string>"
+        assert paths[("t",)].kind == "local"
+        size = next(n for n in walk(expr) if isinstance(n, Call) and n.function == "size")
+        assert len(checked.overloads[id(size)]) == 1  # bound: size(string)
+        comp = next(n for n in walk(expr) if isinstance(n, Comprehension))
+        assert checked.type_of(comp).kind == "bool"
+
+    def test_vars_references_resolve(self) -> None:
+        expr = parse("vars.limit > request.n")
+        checked = check_expr(expr, TypeEnv(SCHEMA, {"limit": parse_type("int")}))
+        node = next(n for n in walk(expr) if isinstance(n, Select))
+        ref = checked.ref_of(node)
+        assert ref is not None
+        assert (ref.kind, ref.path, ref.type.kind) == ("vars", ("vars", "limit"), "int")
+
+    def test_checked_rules_carry_their_trees(self, packset: Any) -> None:
+        from compliance import Engine
+
+        root = packset({"p.yaml": (
+            "pack: p\nversion: 1.0.0\ntier: policy\nvariables:\n"
+            "  big: request.risk_scores['bio'] > 0.5\n"
+            "rules:\n  - id: r\n    effect: deny\n    when: vars.big && request.model == 'x'\n"
+            "    reason: too big\n")})
+        engine = Engine.from_path(root)
+        (cpack,) = engine._checked.packs
+        (crule,) = cpack.rules
+        assert crule.when is not None
+        assert crule.checked[id(crule.when)].type.kind == "bool"
+        assert cpack.checked_variables["big"].type.kind == "bool"
+
+
+class TestGeneratedCode:
+    def test_known_overloads_are_bound_and_dyn_dispatches(self) -> None:
+        """``int + int`` is Python's ``+`` with the overflow check; ``dyn`` calls the table."""
+        typed = generated_program(parse("request.n + 1 > 2"), SCHEMA)
+        text = source_of(typed)
+        assert "_ovf(" in text
+        assert " > 2" in text
+        assert "_f" not in text
+        dynamic = generated_program(parse("request.any + 1 > 2"), SCHEMA)
+        assert "_f" in source_of(dynamic)
+        assert typed(request_activation({"request": {"n": 5}})) is True
+        assert dynamic(request_activation({"request": {"any": 5}})) is True
+
+    def test_overflow_is_an_error_at_the_operator(self) -> None:
+        text = "request.n + 1 > 0"
+        with pytest.raises(CelEvalError) as info:
+            run(text, {"request": {"n": 2**63 - 1}})
+        assert info.value.code == "overflow"
+        assert text[info.value.start:info.value.end] == "request.n + 1"
+
+    def test_literals_are_bound_not_interpolated(self) -> None:
+        """A string literal never appears in the generated text (it is a bound constant)."""
+        program = generated_program(parse('request.s == "x\\"); import os; ("'), SCHEMA)
+        assert "import os" not in source_of(program)
+        assert program(request_activation({"request": {"s": 'x"); import os; ('}})) is True
+
+    @pytest.mark.parametrize(("text", "context", "want"), [
+        ("request.n > 1 && request.s == 'a'", {"request": {"n": 0}}, False),  # false absorbs
+        ("request.s == 'a' || request.n > 1", {"request": {"n": 5}}, True),  # true absorbs
+        ("request.any && false", {"request": {"any": "str"}}, False),  # error absorbed
+        ("request.n > 1 ? 'big' : request.s", {"request": {"n": 5}}, "big"),
+    ])
+    def test_absorption(self, text: str, context: dict[str, Any], want: object) -> None:
+        assert run(text, context) == want
+
+    def test_unknowns_merge_and_beat_errors(self) -> None:
+        with pytest.raises(CelUnknown) as info:
+            run("request.any > 1 && request.s == 'a' && request.n > 1",
+                {"request": {"any": "x"}})
+        assert info.value.paths == frozenset({"request.s", "request.n"})
+
+    def test_equal_to_closures_on_macros_and_maps(self) -> None:
+        text = "request.tags.exists(t, t == request.s) || {'a': 1}[request.s] == 1"
+        for context in ({"request": {"tags": ["a"], "s": "a"}}, {"request": {"tags": []}},
+                        {"request": {"tags": ["b"], "s": "z"}}):
+            want = _outcome(compile_expr(parse(text), CompileEnv(schema=SCHEMA)), context)
+            assert _outcome(generated_program(parse(text), SCHEMA), context) == want
+
+    def test_too_deep_for_python_falls_back_to_closures(self) -> None:
+        """Nesting beyond Python's block limit still compiles (closure fallback), same result."""
+        text = "request.n > 0"
+        for i in range(30):
+            text = f"(request.n > {i} || ({text} && request.s == 'a'))"
+        program = generated_program(parse(text), SCHEMA)
+        assert program.__code__.co_filename.endswith("compiler.py")  # type: ignore[attr-defined]
+        for context in ({"request": {"n": 0, "s": "a"}}, {"request": {"s": "b"}}, {}):
+            want = _outcome(compile_expr(parse(text), CompileEnv(schema=SCHEMA)), context)
+            assert _outcome(program, context) == want
+
+
+def _outcome(program: Any, context: dict[str, Any]) -> tuple[object, ...]:
+    try:
+        return ("value", program(request_activation(context)))
+    except CelEvalError as err:
+        return ("error", err.code, err.start, err.end)
+    except CelUnknown as unknown:
+        return ("unknown", unknown.paths)
+
+
+class TestTracebacksAndProfiles:
+    def test_traceback_shows_the_generated_rule(self) -> None:
+        pack = PackCodegen(SCHEMA, {}, {}, "mypack")
+        program = pack.program(parse("request.n * request.n > 0"), None, "myrule")
+        with pytest.raises(CelEvalError) as info:
+            program(request_activation({"request": {"n": 2**40}}))
+        frames = traceback.extract_tb(info.value.__traceback__)
+        shown = [f for f in frames if f.filename.startswith("<compliance mypack/myrule")]
+        assert shown
+        assert shown[0].line  # the generated line is readable from linecache
+
+    def test_rules_of_one_shape_keep_their_own_names_and_constants(self) -> None:
+        """Code shared between same-shaped rules still names each rule and its literals."""
+        pack = PackCodegen(SCHEMA, {}, {}, "shape")
+        first = pack.program(parse("request.s == 'a'"), None, "first")
+        second = pack.program(parse("request.s == 'b'"), None, "second")
+        assert first.__code__.co_filename == "<compliance shape/first>"  # type: ignore[attr-defined]
+        assert second.__code__.co_filename == "<compliance shape/second>"  # type: ignore[attr-defined]
+        act = request_activation({"request": {"s": "b"}})
+        assert (first(act), second(act)) == (False, True)
+
+    def test_profile_names_the_generated_rule(self) -> None:
+        pack = PackCodegen(SCHEMA, {}, {}, "profiled")
+        program = pack.program(parse("request.n > 1"), None, "hot-rule")
+        act = request_activation({"request": {"n": 2}})
+        profiler = cProfile.Profile()
+        profiler.runcall(program, act)
+        files = {key[0] for key in pstats.Stats(profiler).stats}  # type: ignore[attr-defined]
+        assert any(f.startswith("<compliance profiled/hot-rule") for f in files)
+
+
+class TestVariables:
+    def make(self) -> PackCodegen:
+        variables = {"tags": parse("[request.s, request.s]"), "bad": parse("request.n / 0"),
+                     "two": parse("size(vars.tags)")}
+        return PackCodegen(SCHEMA, variables, {}, "vp")
+
+    def test_compiled_once_per_pack(self) -> None:
+        pack = self.make()
+        assert pack.var_reader("tags") is pack.var_reader("tags")
+
+    def test_evaluated_at_most_once_per_request(self) -> None:
+        pack = self.make()
+        first = pack.program(parse("vars.tags"), None, "r1")
+        second = pack.program(parse("vars.two == 2 && vars.tags[0] == 'a'"), None, "r2")
+        act = request_activation({"request": {"s": "a"}})
+        value = first(act)
+        assert second(act) is True
+        assert first(act) is value  # the very list: not recomputed
+        assert first(request_activation({"request": {"s": "a"}})) is not value  # per request
+        routed = dict(act, request={"s": "b"})  # a routing pass: another activation
+        assert first(routed) == ["b", "b"]
+
+    def test_only_when_read_and_failures_memoised(self) -> None:
+        pack = self.make()
+        reads_bad = pack.program(parse("request.s == 'a' || vars.bad > 0"), None, "r")
+        act = request_activation({"request": {"s": "a", "n": 1}})
+        assert reads_bad(act) is True
+        assert act[VARS] == {}  # `true || …` never read the variable
+        act = request_activation({"request": {"s": "b", "n": 1}})
+        with pytest.raises(CelEvalError) as one:
+            reads_bad(act)
+        with pytest.raises(CelEvalError) as two:
+            reads_bad(act)
+        assert one.value.code == "division-by-zero"
+        assert one.value is two.value  # the memoised error, not a second evaluation
+        act = request_activation({"request": {}})
+        with pytest.raises(CelUnknown) as unknown:
+            pack.program(parse("vars.tags"), None, "u")(act)
+        assert unknown.value.paths == frozenset({"request.s"})
