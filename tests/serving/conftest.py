@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("uvicorn", reason="the `test` extra installs uvicorn")
-import uvicorn  # noqa: E402
+import uvicorn
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway"
 
@@ -28,7 +28,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway"
 def load_example(name: str) -> ModuleType:
     """Import examples/gateway/<name>.py (the example is not an installed package)."""
     spec = importlib.util.spec_from_file_location(f"example_gateway_{name}", EXAMPLE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.serving.conftest import Stack
 
 from compliance import Engine
-from tests.serving.conftest import Stack
 
 CHAT = "/v1/chat/completions"
 PROMPT = [{"role": "user", "content": "hello"}]
@@ -35,7 +35,8 @@ def test_french_national_on_fable5_after_the_directive_is_refused(stack: Stack) 
     assert error["type"] == "permission_error"
     assert "fable-5 is suspended" in error["message"]
     assert error["decision_id"] == response.headers["x-compliance-decision-id"]
-    assert "`" not in error["message"] and "export-control" not in error["message"]
+    assert "`" not in error["message"]
+    assert "export-control" not in error["message"]
     assert set(error) == {"message", "type", "param", "code", "decision_id"}
     assert len(stack.recorder.seen) == before
 
