@@ -22,18 +22,53 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from compliance.audit import (
+        AuditWriteError,
+        Break,
+        DecisionLog,
+        DecisionRecordV1,
+        PackArchive,
+        ReplayResult,
+        VerifyReport,
+        verify_log,
+    )
+
+    # `replay` and `verify` are also submodule names of compliance.audit; mypy cannot tell
+    # them apart here, so they are typed through ``__getattr__`` (Any) only.
     from compliance.cel.types import ContextSchema, Limits, schema_from_pydantic
     from compliance.checker import CheckedPackSet, CheckReport, check_pack_set
     from compliance.contexts import ContextProblem, validate_context
-    from compliance.decision import Conflict, Decision, InterventionOut, Match, Obligations, RuleRef
+    from compliance.decision import (
+        Conflict,
+        Decision,
+        EvalError,
+        FactRead,
+        InterventionOut,
+        Match,
+        ObligationDetail,
+        Obligations,
+        PackInfo,
+        RoutingPass,
+        RuleExplanation,
+        RuleRef,
+    )
     from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
     from compliance.engine import Engine, EngineHolder
-    from compliance.errors import ComplianceError, EvaluationError, LogIntegrityError, PackError
+    from compliance.errors import (
+        ComplianceError,
+        EvaluationError,
+        LogIntegrityError,
+        ObligationNotUnderstood,
+        PackError,
+        RequestDenied,
+    )
     from compliance.loader import load_pack_set
 
     __version__: str
 
 _EXPORTS: dict[str, str] = {
+    "AuditWriteError": "compliance.audit",
+    "Break": "compliance.audit",
     "CheckReport": "compliance.checker",
     "CheckedPackSet": "compliance.checker",
     "ComplianceError": "compliance.errors",
@@ -41,27 +76,45 @@ _EXPORTS: dict[str, str] = {
     "ContextProblem": "compliance.contexts",
     "ContextSchema": "compliance.cel.types",
     "Decision": "compliance.decision",
+    "DecisionLog": "compliance.audit",
+    "DecisionRecordV1": "compliance.audit",
     "Diagnostic": "compliance.diagnostics",
     "DiagnosticSet": "compliance.diagnostics",
     "Engine": "compliance.engine",
     "EngineHolder": "compliance.engine",
+    "EvalError": "compliance.decision",
     "EvaluationError": "compliance.errors",
+    "FactRead": "compliance.decision",
     "InterventionOut": "compliance.decision",
     "Limits": "compliance.cel.types",
     "LogIntegrityError": "compliance.errors",
     "Match": "compliance.decision",
+    "ObligationDetail": "compliance.decision",
+    "ObligationNotUnderstood": "compliance.errors",
     "Obligations": "compliance.decision",
+    "PackArchive": "compliance.audit",
     "PackError": "compliance.errors",
+    "PackInfo": "compliance.decision",
+    "ReplayResult": "compliance.audit",
+    "RequestDenied": "compliance.errors",
+    "RoutingPass": "compliance.decision",
+    "RuleExplanation": "compliance.decision",
     "RuleRef": "compliance.decision",
     "Severity": "compliance.diagnostics",
+    "VerifyReport": "compliance.audit",
     "check_pack_set": "compliance.checker",
     "load_pack_set": "compliance.loader",
+    "replay": "compliance.audit",
     "schema_from_pydantic": "compliance.cel.types",
     "validate_context": "compliance.contexts",
+    "verify": "compliance.audit",
+    "verify_log": "compliance.audit",
 }
 """Each public name and the module that defines it (the one definition, imported on use)."""
 
 __all__ = [
+    "AuditWriteError",
+    "Break",
     "CheckReport",
     "CheckedPackSet",
     "ComplianceError",
@@ -69,24 +122,40 @@ __all__ = [
     "ContextProblem",
     "ContextSchema",
     "Decision",
+    "DecisionLog",
+    "DecisionRecordV1",
     "Diagnostic",
     "DiagnosticSet",
     "Engine",
     "EngineHolder",
+    "EvalError",
     "EvaluationError",
+    "FactRead",
     "InterventionOut",
     "Limits",
     "LogIntegrityError",
     "Match",
+    "ObligationDetail",
+    "ObligationNotUnderstood",
     "Obligations",
+    "PackArchive",
     "PackError",
+    "PackInfo",
+    "ReplayResult",
+    "RequestDenied",
+    "RoutingPass",
+    "RuleExplanation",
     "RuleRef",
     "Severity",
+    "VerifyReport",
     "__version__",
     "check_pack_set",
     "load_pack_set",
+    "replay",
     "schema_from_pydantic",
     "validate_context",
+    "verify",
+    "verify_log",
 ]
 
 

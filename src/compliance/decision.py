@@ -8,14 +8,21 @@ well-typed values), and validated normally when a decision is read back from JSO
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
 from compliance.diagnostics import RuntimeCode
+from compliance.errors import ObligationNotUnderstood, RequestDenied
 
 DECISION_SCHEMA_VERSION = 1
+
+# What a caller is told when a denial's own texts cannot honestly be shown: it failed closed
+# (the rule's reason would claim what was not established) or no rule wrote a reason.
+UNEVALUATED_DENIAL = "This request was declined because it could not be fully evaluated."
+POLICY_DENIAL = "This request was declined under our usage policy."
 
 
 class _Frozen(BaseModel):
@@ -199,3 +206,57 @@ class Decision(_Frozen):
         value = digest_json(self._context)
         self.__dict__["context_digest_value"] = value
         return value
+
+    # --- host API (additive: reads fields, never changes them) ------------------------------
+
+    @property
+    def allowed(self) -> bool:
+        """True when the host may serve the request (``effect == "allow"``)."""
+        return self.effect == "allow"
+
+    @property
+    def user_reasons(self) -> list[str]:
+        """The reasons that may be shown to the caller of a denied request; empty when allowed.
+
+        Visible refusal messages first (written for users, honest when failing closed). A
+        denial without one shows its rules' own ``reason`` texts, except when it failed closed
+        or errored (those texts would claim what was not established, and the evaluator's notes
+        name packs and rules): then one neutral sentence. Pack, rule and attribute names never
+        reach the caller; they stay in ``reasons`` for the audit log.
+        """
+        if self.allowed:
+            return []
+        shown = [i.message for i in self.interventions
+                 if i.kind == "refuse" and i.disclosure == "visible" and i.message]
+        if shown:
+            return list(dict.fromkeys(shown))
+        if self.errors or any(m.fail_closed for m in self.matched):
+            return [UNEVALUATED_DENIAL]
+        denying = {(m.pack, m.rule) for m in self.matched if m.effect == "deny"}
+        if not denying:
+            return [POLICY_DENIAL]
+        # A deny rule's reason is its author's sentence; the evaluator's own notes (a rule
+        # without a reason, routing, the default effect) quote identifiers in backticks.
+        # Intervention messages are excluded too: a route of pass 1 did not serve this request.
+        told = {i.message for i in self.interventions}
+        texts = [r for r in self.reasons if "`" not in r and r not in told
+                 and not r.startswith("no rule allowed")]
+        return list(dict.fromkeys(texts)) or [POLICY_DENIAL]
+
+    def raise_for_deny(self) -> None:
+        """Raise ``RequestDenied`` (user-facing reasons and the decision id) unless allowed."""
+        if not self.allowed:
+            raise RequestDenied(self.user_reasons, self.decision_id)
+
+    def require_understood(self, kinds: Iterable[str]) -> None:
+        """Fail closed unless the host can discharge every must-understand obligation here.
+
+        ``kinds`` are the obligation kinds the host declares it handles (``ObligationDetail``
+        kinds such as ``retention_max_days``, ``training``, or a custom kind). Any other kind
+        raises ``ObligationNotUnderstood`` naming them: the host must not serve the request.
+        """
+        known = set(kinds)
+        unknown = {d.kind for d in self.obligation_details
+                   if d.must_understand and d.kind not in known}
+        if unknown:
+            raise ObligationNotUnderstood(unknown, self.decision_id)

@@ -7,6 +7,7 @@ request never sees half of an old pack set and half of a new one.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -202,6 +203,26 @@ class Engine:
         for context in contexts:
             yield evaluate(plan, context, strict=strict, explain=explain, cost_limit=cost_limit,
                            facts=facts)
+
+    async def evaluate_async(self, context: Mapping[str, Any], *, strict: bool = False,
+                             explain: bool = False) -> Decision:
+        """``evaluate`` for hosts on an event loop: the same decision as the sync path.
+
+        Evaluation is CPU-only unless rules read facts from a shared (remote) store, so it
+        runs on the loop directly (a thread hop costs more than a typical decision); when
+        the engine's facts live in a remote store (Redis) the call, and its one round trip,
+        runs in a worker thread so the loop is never blocked on the network.
+        """
+        if self._reads_remote_store():
+            return await asyncio.to_thread(self.evaluate, context, strict=strict,
+                                           explain=explain)
+        return self.evaluate(context, strict=strict, explain=explain)
+
+    def _reads_remote_store(self) -> bool:
+        """True when evaluating may do network I/O: facts are read from a non-local store."""
+        from compliance.signals import InProcessStore  # noqa: PLC0415
+
+        return self._facts is not None and not isinstance(self.store, InProcessStore)
 
     def validate(self, context: object) -> list[ContextProblem]:
         """Every way ``context`` departs from the schema; empty when clean.

@@ -7,7 +7,9 @@ Where it helps ``except`` clauses the classes also subclass a builtin::
     ComplianceError
     ├── PackError(ValueError)        a pack set did not load or check; ``.diagnostics``
     ├── EvaluationError              strict mode: evaluation failed; code, pack, rule, location
-    └── LogIntegrityError            the hash-chained decision log was edited or has a gap
+    ├── LogIntegrityError            the hash-chained decision log was edited or has a gap
+    ├── RequestDenied(PermissionError)        ``decision.raise_for_deny()``: user-facing reasons
+    └── ObligationNotUnderstood(RuntimeError) ``decision.require_understood()``: unknown kinds
 
 A malformed request context is not an exception: it fails closed with a ``bad-context``
 error in the decision (``EvaluationError`` with that code in strict mode), and
@@ -20,7 +22,8 @@ from collections.abc import Iterable
 
 from compliance.diagnostics import Diagnostic, RuntimeCode, Severity
 
-__all__ = ["ComplianceError", "EvaluationError", "LogIntegrityError", "PackError"]
+__all__ = ["ComplianceError", "EvaluationError", "LogIntegrityError", "ObligationNotUnderstood",
+           "PackError", "RequestDenied"]
 
 _SHOWN = 5
 
@@ -83,6 +86,39 @@ class EvaluationError(ComplianceError):
 
 class LogIntegrityError(ComplianceError):
     """The decision log's hash chain does not verify: a record was changed, removed or added."""
+
+
+class RequestDenied(ComplianceError, PermissionError):  # noqa: N818 - reads as the event
+    """The decision denied the request (``Decision.raise_for_deny``; code ``request-denied``).
+
+    Carries only what may be shown to the caller: ``reasons`` (user-facing sentences) and
+    ``decision_id`` (to quote to support, who look the decision up in the audit log).
+    """
+
+    code = "request-denied"
+
+    def __init__(self, reasons: Iterable[str], decision_id: str) -> None:
+        self.reasons: tuple[str, ...] = tuple(reasons)
+        self.decision_id = decision_id
+        super().__init__(f"{' '.join(self.reasons)} (decision {decision_id})")
+
+
+class ObligationNotUnderstood(ComplianceError, RuntimeError):  # noqa: N818 - named by the design
+    """The decision carries obligation kinds the host cannot discharge, so it must not serve.
+
+    Obligations are must-understand (PRODUCT.md 3.7); ``kinds`` are the ones not understood,
+    sorted. Code ``obligation-not-understood``.
+    """
+
+    code = "obligation-not-understood"
+
+    def __init__(self, kinds: Iterable[str], decision_id: str) -> None:
+        self.kinds: tuple[str, ...] = tuple(sorted(kinds))
+        self.decision_id = decision_id
+        super().__init__(
+            f"the host cannot discharge obligation kind(s) {', '.join(self.kinds)}; "
+            f"not serving (decision {decision_id}) [{self.code}]"
+        )
 
 
 def _one_line(d: Diagnostic) -> str:
