@@ -23,6 +23,7 @@ MAX_DIAGNOSTICS = 100
 DiagnosticCode = Literal[
     "ambiguous-local-time",
     "cel-syntax",
+    "constant-condition",
     "cost-exceeded",
     "duplicate-case",
     "duplicate-key",
@@ -128,6 +129,8 @@ DIAGNOSTIC_CODES: frozenset[str] = frozenset(get_args(DiagnosticCode))
 SUMMARIES: dict[str, str] = {
     "ambiguous-local-time": "a local time that occurs twice (a DST fall-back) without an offset",
     "cel-syntax": "a condition or expression that is not valid CEL",
+    "constant-condition":
+        "a `when` or `unless` that folds to a constant: it reads nothing from the request",
     "cost-exceeded": "a rule or the pack set may cost more than the static budget",
     "duplicate-case": "two cases of one suite have the same name",
     "duplicate-key": "a mapping holds the same key twice",

@@ -123,6 +123,33 @@ def compile_expr(expr: Expr, env: CompileEnv) -> Program:
     return fn
 
 
+def constant_value(expr: Expr, env: CompileEnv,
+                   _seen: frozenset[str] = frozenset()) -> tuple[bool, object]:
+    """``(True, value)`` when ``expr`` folds to a constant, reading nothing from the context.
+
+    The compiler's own constant folding decides (``1 == 1``), plus what CEL's logic makes
+    constant whatever the other side is (``false && x``, ``true || x``) and ``vars.``
+    references to constant variables; an expression that does not compile is not constant.
+    """
+    if isinstance(expr, Call) and expr.function in ("_&&_", "_||_") and len(expr.args) == 2:
+        absorbing = expr.function == "_||_"
+        sides = [constant_value(arg, env, _seen) for arg in expr.args]
+        if any(known and value is absorbing for known, value in sides):
+            return True, absorbing
+        if not all(known for known, _ in sides):
+            return False, None
+    path = attribute_path(expr) if isinstance(expr, Select) else None
+    if path is not None and len(path) == 2 and path[0] == "vars" and path[1] in env.variables:
+        if path[1] in _seen:
+            return False, None  # a cycle: a check error elsewhere
+        return constant_value(env.variables[path[1]], env, _seen | {path[1]})
+    try:
+        _, value = _Compiler(env).compile(expr)
+    except (CelCompileError, RecursionError):
+        return False, None
+    return (False, None) if value is _NOCONST else (True, value)
+
+
 def free_attributes(expr: Expr) -> set[str]:
     """The dotted attribute paths an expression reads (``request.model``), roots included."""
     out: set[str] = set()

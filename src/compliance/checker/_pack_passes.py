@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
+from compliance.cel.compiler import CompileEnv, constant_value
 from compliance.diagnostics import Diagnostic, Severity
 from compliance.pack import Pack, Rule, Window
 from compliance.source import Span
@@ -97,16 +98,36 @@ def check_unreachable(parsed: ParsedSet) -> list[Diagnostic]:
     that leave the pack's window (the intersection is what applies)."""
     out: list[Diagnostic] = []
     for ppack in parsed.packs:
+        env = CompileEnv(schema=parsed.pack_set.schema, variables={
+            v.name: v.expr for v in ppack.variables if v.expr is not None})
         for site in ppack.rules:
             expr = site.expr
-            if not isinstance(expr, Literal):
+            if expr is None or site.role not in ("when", "unless"):
                 continue
-            if (site.role, expr.value) in (("when", False), ("unless", True)):
-                word = "false" if expr.value is False else "true"
+            folded = not isinstance(expr, Literal)
+            constant, value = ((True, expr.value) if isinstance(expr, Literal)
+                               else constant_value(expr, env))
+            if not constant or not isinstance(value, bool):
+                continue
+            word = "true" if value else "false"
+            after = " after folding" if folded else ""
+            span = site.source.span_of(expr.start, expr.end)
+            if (site.role, value) in (("when", False), ("unless", True)):
                 out.append(Diagnostic(
-                    "unreachable-rule", f"{site.where}always `{word}`: the rule never applies",
-                    site.source.span_of(expr.start, expr.end), Severity.WARNING,
-                    help="remove the rule, or give it a real condition",
+                    "unreachable-rule",
+                    f"{site.where}always `{word}`{after}: the rule never applies",
+                    span, Severity.WARNING, help="remove the rule, or give it a real condition",
+                ))
+            elif folded:  # `when: "true"` is how a rule says "always"; a folded one is a slip
+                effect = ("the rule applies to every request" if site.role == "when"
+                          else "the exception never holds")
+                out.append(Diagnostic(
+                    "constant-condition",
+                    f"{site.where}always `{word}` after folding: it reads nothing from the "
+                    f"request, so {effect}",
+                    span, Severity.WARNING,
+                    help=f"write `{site.role}: \"{word}\"` if that is meant, or compare with "
+                         "a context attribute",
                 ))
         out.extend(_window_diagnostics(ppack.pack))
     return out
