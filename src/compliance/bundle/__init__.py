@@ -39,6 +39,7 @@ from compliance.signing import Signer, Verifier
 
 __all__ = [
     "FORMAT",
+    "SIGNING_DOMAIN",
     "BundleCode",
     "BundleError",
     "BundleLimits",
@@ -47,6 +48,10 @@ __all__ = [
     "Contents",
     "build_bundle",
     "check_bundle",
+    "check_contents",
+    "file_digest",
+    "read_bundle_bytes",
+    "verify_contents",
     "looks_like_bundle",
     "read_bundle",
 ]
@@ -55,7 +60,7 @@ FORMAT = "compliance-bundle/1"
 MANIFEST_MEMBER = "bundle.json"
 SIGNATURE_MEMBER = "bundle.sig"
 PACKS_DIR = "packs/"
-_SIGNING_DOMAIN = FORMAT.encode() + b"\n"
+SIGNING_DOMAIN = FORMAT.encode() + b"\n"
 """Prefixed to the manifest before signing, so a checkpoint signature made with the same
 key can never pass for a bundle signature (nor the other way round)."""
 
@@ -191,7 +196,7 @@ def build_bundle(directory: str | Path, output: str | Path, *, signer: Signer | 
     members = {MANIFEST_MEMBER: manifest_bytes}
     if signer is not None:
         sig = {"alg": "ed25519", "key_id": signer.key_id,
-               "signature": signer.sign(_SIGNING_DOMAIN + manifest_bytes)}
+               "signature": signer.sign(SIGNING_DOMAIN + manifest_bytes)}
         members[SIGNATURE_MEMBER] = _json_bytes(sig)
     members.update(sorted(files.items()))
     _write_atomically(Path(output), _tar_bytes(members))
@@ -403,7 +408,7 @@ def verify_contents(contents: Contents, verifier: Verifier) -> list[BundleProble
     if sig is None:
         problems.append(BundleProblem(
             "bundle-unsigned", f"no `{SIGNATURE_MEMBER}`: the bundle is not signed"))
-    elif not verifier.verify(_SIGNING_DOMAIN + contents.manifest_bytes, sig.signature):
+    elif not verifier.verify(SIGNING_DOMAIN + contents.manifest_bytes, sig.signature):
         claimed = (f" (it names key {sig.key_id[:40]})" if sig.key_id != verifier.key_id
                    else "")
         problems.append(BundleProblem(
@@ -431,11 +436,17 @@ def check_bundle(path: str | Path, verifier: Verifier,
     Every check runs before any pack is parsed; the pack-set digest computed from the
     packs must then equal the one the signed manifest states.
     """
-    contents = read_bundle(path, limits)
+    return check_contents(read_bundle(path, limits), verifier, limits)
+
+
+def check_contents(contents: Contents, verifier: Verifier,
+                   limits: BundleLimits = DEFAULT_BUNDLE_LIMITS) -> CheckedPackSet:
+    """``check_bundle`` over a bundle already read (diagnostics name its file's base name)."""
     problems = verify_contents(contents, verifier)
     if problems:
         raise BundleError(contents.source, problems)
-    checked = _check_files(contents.files, f"{Path(path).name}/", limits.loader)
+    label = f"{Path(contents.source).name}/"
+    checked = _check_files(contents.files, label, limits.loader)
     digest = pack_set_digest(checked.pack_set)
     if digest != contents.manifest.pack_set_digest:
         raise BundleError(contents.source, [BundleProblem(
