@@ -141,7 +141,7 @@ class Watch(Generic[T]):
             previous = self._status
             try:
                 fresh = self._load()
-            except Exception as exc:  # noqa: BLE001  (any failure keeps the old engine)
+            except Exception as exc:
                 code, message = self._describe(exc)
                 status = replace(previous, last_attempt=now, last_outcome="failed",
                                  last_error=message, last_error_code=code,

@@ -32,9 +32,14 @@ from compliance.checker import CheckedPackSet, check_pack_set
 from compliance.diagnostics import DiagnosticSet
 from compliance.errors import ComplianceError, PackError
 from compliance.jsonread import JsonReadError, read_json
-from compliance.loader import DEFAULT_LIMITS, MANIFEST_NAMES, load_pack_set, load_pack_set_bytes
+from compliance.loader import (
+    DEFAULT_LIMITS,
+    MANIFEST_NAMES,
+    load_pack_set,
+    load_pack_set_bytes,
+    read_limited,
+)
 from compliance.loader import Limits as LoaderLimits
-from compliance.loader import read_limited
 from compliance.signing import Signer, Verifier
 
 __all__ = [
@@ -50,10 +55,10 @@ __all__ = [
     "check_bundle",
     "check_contents",
     "file_digest",
-    "read_bundle_bytes",
-    "verify_contents",
     "looks_like_bundle",
     "read_bundle",
+    "read_bundle_bytes",
+    "verify_contents",
 ]
 
 FORMAT = "compliance-bundle/1"
@@ -205,8 +210,8 @@ def build_bundle(directory: str | Path, output: str | Path, *, signer: Signer | 
 
 def _manifest_json(manifest: BundleManifest) -> bytes:
     return _json_bytes({
-        "format": manifest.format, "pack_set_digest": manifest.pack_set_digest, "files": dict(manifest.files),
-        "created_by": manifest.created_by,
+        "format": manifest.format, "pack_set_digest": manifest.pack_set_digest,
+        "files": dict(manifest.files), "created_by": manifest.created_by,
     })
 
 
