@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from compliance.diagnostics import DiagnosticSet
     from compliance.facts import FactReader
     from compliance.planner import Plan, ProgramFactory
+    from compliance.reload import ChangeSource, ReloadStatus, Watch
     from compliance.signals import Clock, Fact, SignalSpec, Store
+    from compliance.signing import Verifier
 
 # The stages (loader, checker, planner, evaluator, signals: YAML, re2, pydantic) are imported
 # when the first engine is built, not here, so ``from compliance import Engine`` stays cheap.
@@ -117,6 +119,27 @@ class Engine:
             raise PackError(diagnostics.errors or diagnostics.sorted())
         return cls(checked, backend=backend, cost_limit=cost_limit, limits=limits, store=store,
                    clock=clock)
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, *, public_key: str | Path | Verifier,
+                    backend: Backend = "compiled",
+                    cost_limit: int = DEFAULT_DECISION_BUDGET,
+                    limits: Limits | None = None, store: Store | None = None,
+                    clock: Clock | None = None) -> Engine:
+        """Load a signed bundle (docs/bundles.md) after verifying all of it.
+
+        ``public_key`` is a PEM (SubjectPublicKeyInfo) file or a ``Verifier``. Raises
+        ``BundleError`` for a bundle that is unsigned, signed by another key, or holds an
+        extra, missing or changed file; ``PackError`` if its packs do not check; and
+        ``KeyFileError`` for an unusable key file.
+        """
+        from compliance.bundle import check_bundle  # noqa: PLC0415  (tarfile only when used)
+        from compliance.signing import Verifier  # noqa: PLC0415
+
+        verifier = public_key if isinstance(public_key, Verifier) else Verifier.from_file(
+            public_key)
+        return cls(check_bundle(path, verifier), backend=backend, cost_limit=cost_limit,
+                   limits=limits, store=store, clock=clock)
 
     @property
     def limits(self) -> Limits:
@@ -245,6 +268,7 @@ class EngineHolder:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
+        self._watch: Watch[Engine] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -265,6 +289,52 @@ class EngineHolder:
                                      store=None if current.pristine else current.store)
             self._engine = fresh
             return fresh
+
+    def watch(self, source: str | Path, *, public_key: str | Path | Verifier | None = None,
+              interval: float = 1.0, use: ChangeSource = "poll",
+              on_reload: Callable[[ReloadStatus], None] | None = None) -> Watch[Engine]:
+        """Reload from ``source`` (a pack-set directory, or a bundle with ``public_key``)
+        whenever it changes; keep the last-known-good engine when a load fails.
+
+        Polls every ``interval`` seconds (``use="watchfiles"``: OS events, the optional
+        ``compliance[watch]`` extra; ``"auto"``: that when installed). One load is tried
+        before this returns. Returns the running watch: ``stop()`` it or use ``with``.
+        """
+        from compliance.bundle import looks_like_bundle  # noqa: PLC0415
+        from compliance.reload import Watch  # noqa: PLC0415  (structlog only when watching)
+
+        if self._watch is not None and self._watch.status().watching:
+            raise RuntimeError(f"already watching {self._watch.source}; stop() it first")
+        path = Path(source)
+        bundle = looks_like_bundle(path) or public_key is not None
+        if bundle and public_key is None:
+            raise ValueError(f"{source}: a bundle is loaded only with a public_key to verify it")
+
+        def load() -> Engine:
+            current = self._engine
+            options: dict[str, Any] = {"backend": current.backend,
+                                       "cost_limit": current.cost_limit,
+                                       "limits": current.limits,
+                                       "store": None if current.pristine else current.store}
+            if bundle and public_key is not None:
+                return Engine.from_bundle(path, public_key=public_key, **options)
+            return Engine.from_path(path, **options)
+
+        def swap(fresh: Engine) -> None:
+            self._engine = fresh  # one attribute write: readers see old or new, never a mix
+
+        self._watch = Watch(path, load=load, digest=lambda e: e.pack_set_digest, swap=swap,
+                            serving=self._engine.pack_set_digest, lock=self._lock,
+                            interval=interval, use=use, on_reload=on_reload)
+        return self._watch.start()
+
+    def status(self) -> ReloadStatus:
+        """The digest serving and, while watching, how the latest reload went."""
+        from compliance.reload import ReloadStatus  # noqa: PLC0415
+
+        if self._watch is None:
+            return ReloadStatus(self._engine.pack_set_digest)
+        return replace(self._watch.status(), digest=self._engine.pack_set_digest)
 
 
 def check_paths(paths: Sequence[str | Path], schema: ContextSchema | None = None

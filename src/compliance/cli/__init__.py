@@ -70,6 +70,8 @@ examples:
   compliance eval --rules rules/ examples/contexts/fable5-french-national-after-directive.json
   echo '{"request": {...}}' | compliance eval --rules rules/ --explain -
   compliance log verify decisions.jsonl
+  compliance bundle build rules/ -o rules.bundle --sign key.pem
+  compliance eval --rules rules.bundle --public-key pub.pem context.json
 """
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,7 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     add_test_command(sub, common)
     add_diff_command(sub, common)
     add_observe_command(sub, parents=[common])
+    _add_bundle(sub, common)
     return parser
+
+
+def _add_bundle(sub: Any, common: argparse.ArgumentParser) -> None:
+    from compliance.cli.bundle_commands import add_bundle_commands  # noqa: PLC0415
+
+    add_bundle_commands(sub, common)
 
 
 def load_rules(paths: Sequence[str]) -> Any:
@@ -317,7 +326,9 @@ def _add_eval(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("context", metavar="CONTEXT", help="context JSON file, or - for stdin")
     p.add_argument("--rules", "-r", action="append", required=True, metavar="PATH",
-                   help="pack file or pack-set directory (repeatable)")
+                   help="pack file or pack-set directory (repeatable), or one bundle")
+    p.add_argument("--public-key", metavar="PUB.pem",
+                   help="Ed25519 public key a --rules bundle must be signed with")
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints exactly the decision record (docs/cli.md)")
     p.add_argument("--explain", action="store_true",
@@ -348,13 +359,21 @@ def _positive_int(text: str) -> int:
 def _run_eval(args: argparse.Namespace) -> int:
     data, label = read_bounded(args.context, args.max_context_bytes)
     context = parse_json_object(data, label)
-    loaded = _load_rules(args.rules)
-    if loaded is None:
-        return EXIT_USAGE
-    diagnostics, checked = loaded
-    if checked is None:
-        _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
-        return EXIT_ERRORS
+    from compliance.cli.bundle_commands import is_bundle_argument, load_bundle_rules  # noqa: PLC0415
+
+    if is_bundle_argument(args.rules):  # a signed bundle, verified in full first
+        verified = load_bundle_rules(args.rules, args.public_key)
+        if isinstance(verified, int):
+            return verified
+        checked = verified
+    else:
+        loaded = _load_rules(args.rules)
+        if loaded is None:
+            return EXIT_USAGE
+        diagnostics, checked = loaded
+        if checked is None:
+            _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
+            return EXIT_ERRORS
     engine = (replayed_engine(checked, args.backend, args.events, context) if args.events
               else Engine(checked, backend=args.backend))
     problems = engine.validate(context)

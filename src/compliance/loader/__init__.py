@@ -42,8 +42,10 @@ __all__ = [
     "SUITE_SUFFIXES",
     "Limits",
     "is_suite_file",
+    "load_pack_bytes",
     "load_pack_file",
     "load_pack_set",
+    "load_pack_set_bytes",
     "load_pack_text",
     "load_schema_file",
 ]
@@ -75,6 +77,13 @@ def load_pack_file(
     data, diags = read_limited(Path(path), name, limits)
     if data is None:
         return None, diags
+    return load_pack_bytes(data, name, limits)
+
+
+def load_pack_bytes(
+    data: bytes, name: str, limits: Limits = DEFAULT_LIMITS
+) -> tuple[Pack | None, list[Diagnostic]]:
+    """Load one pack from the bytes of a file called ``name`` (a bundle member, say)."""
     parsed = read_yaml(data, name, limits)
     if parsed.root is None or parsed.text is None:
         return None, parsed.diagnostics
@@ -105,10 +114,42 @@ def load_pack_set(
     """
     diags = DiagnosticSet()
     manifest_path, pack_paths = _discover(paths, diags)
+    read: tuple[Manifest | None, SourceFile | None, list[Diagnostic]] | None = None
+    if manifest_path is not None:
+        read = _read_manifest(manifest_path, limits, bare_context=False)
+    packs = [load_pack_file(path, limits) for path in pack_paths]
+    return _assemble(read, packs, schema, diags)
+
+
+def load_pack_set_bytes(
+    manifest: tuple[str, bytes] | None,
+    packs: Sequence[tuple[str, bytes]],
+    schema: ContextSchema | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[PackSet | None, DiagnosticSet]:
+    """``load_pack_set`` over file contents already in memory, as ``(name, bytes)`` pairs.
+
+    A signed bundle is loaded this way: the bytes checked against its manifest are the
+    bytes parsed, with no file system in between, and diagnostics name the members.
+    """
+    read = None
+    if manifest is not None:
+        read = _manifest_from_bytes(manifest[1], manifest[0], limits, bare_context=False)
+    loaded = [load_pack_bytes(data, name, limits) for name, data in packs]
+    return _assemble(read, loaded, schema, DiagnosticSet())
+
+
+def _assemble(
+    read: tuple[Manifest | None, SourceFile | None, list[Diagnostic]] | None,
+    loaded: Sequence[tuple[Pack | None, list[Diagnostic]]],
+    schema: ContextSchema | None,
+    diags: DiagnosticSet,
+) -> tuple[PackSet | None, DiagnosticSet]:
+    """The pack set from a read manifest (None: none found) and loaded pack files."""
     manifest: Manifest | None = None
     manifest_source: SourceFile | None = None
-    if manifest_path is not None:
-        manifest, manifest_source, found = _read_manifest(manifest_path, limits, bare_context=False)
+    if read is not None:
+        manifest, manifest_source, found = read
         diags.extend(found)
     elif schema is None:
         diags.add(
@@ -118,7 +159,7 @@ def load_pack_set(
                 help="add a `packset.yaml` declaring `packset` and `context`, or pass a schema",
             )
         )
-    packs = _load_packs(pack_paths, limits, diags)
+    packs = _unique_packs(loaded, diags)
     schema = schema or (manifest.schema if manifest else None)
     if schema is None:
         return None, diags
@@ -168,11 +209,12 @@ def _with_shared(pack: Pack, shared: tuple[Variable, ...], diags: DiagnosticSet)
     return replace(pack, variables=shared + own_vars)
 
 
-def _load_packs(paths: list[Path], limits: Limits, diags: DiagnosticSet) -> list[Pack]:
-    """Load each pack file, keeping the first of any two packs with the same id."""
+def _unique_packs(
+    loaded: Sequence[tuple[Pack | None, list[Diagnostic]]], diags: DiagnosticSet
+) -> list[Pack]:
+    """The loaded packs, keeping the first of any two packs with the same id."""
     packs: dict[str, Pack] = {}
-    for path in paths:
-        pack, found = load_pack_file(path, limits)
+    for pack, found in loaded:
         diags.extend(found)
         if pack is None:
             continue
@@ -316,6 +358,12 @@ def _read_manifest(
     data, diags = read_limited(path, name, limits)
     if data is None:
         return None, None, diags
+    return _manifest_from_bytes(data, name, limits, bare_context=bare_context)
+
+
+def _manifest_from_bytes(
+    data: bytes, name: str, limits: Limits, *, bare_context: bool
+) -> tuple[Manifest | None, SourceFile | None, list[Diagnostic]]:
     parsed = read_yaml(data, name, limits)
     source = SourceFile(name, parsed.text) if parsed.text is not None else None
     if parsed.root is None or parsed.text is None:
