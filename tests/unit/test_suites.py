@@ -163,7 +163,9 @@ def test_coverage_gaps_and_threshold(suite_dir: Callable[[str], Path], tmp_path:
     lcov = tmp_path / "cov.info"
     assert main(["test", str(root), "--coverage-min", "100", "--lcov", str(lcov)]) == 1
     captured = capsys.readouterr()
-    assert "rule coverage 42.9% is below --coverage-min 100%" in captured.err
+    out = captured.out
+    assert "rule coverage 46.2% is below --coverage-min 100%" in captured.err
+    assert "demo.yaml:13:11: demo/late-rule: `when` never true" in out
     out = captured.out
     assert "demo.yaml:5:9: demo/block-fable: never not applied" in out
     assert "demo.yaml:5:9: demo/block-fable: `on_unknown` never reached" in out
@@ -197,9 +199,13 @@ def test_full_coverage_passes_the_threshold(suite_dir: Callable[[str], Path],
           - name: unknown model fails closed
             context: {principal: plain, request: {use_case: coding}}
             expect: {effect: deny, missing: [request.model]}
+          - name: both conditions false
+            context: {principal: plain, request: {model: opus-4.8, use_case: coding}}
+            expect: {effect: allow, matched: []}
     """)
     assert main(["test", str(suite_dir(suite)), "--coverage-min", "100"]) == 0
-    assert "all packs: 7/7 items 100.0%" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all packs: 13/13 items 100.0%" in out  # 7 rule items, 6 condition items
 
 
 def test_coverage_exempt_is_listed_not_counted(suite_dir: Callable[[str], Path],
@@ -211,7 +217,7 @@ def test_coverage_exempt_is_listed_not_counted(suite_dir: Callable[[str], Path],
     out = capsys.readouterr().out
     assert "demo/block-fable: on-unknown: never unknown" in out
     assert "`on_unknown` never reached" not in out
-    assert "all packs: 3/6 items" in out
+    assert "all packs: 6/12 items" in out
 
 
 @pytest.mark.parametrize(("entry", "code", "fragment"), [
