@@ -256,3 +256,16 @@ def test_no_suites_and_no_matching_case_are_usage_errors(
     root = suite_dir(SUITE)
     assert main(["test", str(root), "--filter", "nothing-like-this"]) == 2
     assert "no case matches --filter" in capsys.readouterr().err
+
+
+def test_a_failing_case_prints_the_trace_of_the_rules_it_names(
+        suite_dir: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    suite = SUITE.replace("    expect: {effect: allow, matched: []}\n",
+                          "    expect: {effect: allow, matched: [demo/block-fable]}\n")
+    assert main(["test", str(suite_dir(suite))]) == 1
+    out = capsys.readouterr().out
+    block = out[out.index("FAIL demo :: wrongly expected allow"):]
+    assert "trace of demo/block-fable (pass 1): applied" in block
+    assert 'request.model == "fable-5" -> true' in block
+    assert '"LIC" in principal.authorizations -> false' in block
+    assert "trace of demo/late-rule" not in block  # not named by the case
