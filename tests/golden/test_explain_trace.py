@@ -26,3 +26,22 @@ def test_french_national_trace(update_goldens: bool) -> None:
     assert '"US" in principal.nationalities -> false' in got
     assert "principal.nationalities -> [\"FR\"]" in got
     assert "vars.verified -> not evaluated" in got
+
+
+def test_json_trace_shows_unknowns_with_their_paths() -> None:
+    from compliance.cli import decision_json
+
+    engine = Engine.from_path(ROOT / "rules")
+    context = json.loads((ROOT / "examples" / "contexts" /
+                          "fable5-unknown-nationality-after-directive.json").read_text("utf-8"))
+    doc = json.loads(decision_json(engine.evaluate(context, explain=True)))
+    rule = next(x for x in doc["explanation"] if x["rule"] == "foreign-national-suspension")
+    when = rule["trace"]["when"]
+    assert when["state"] == "unknown"
+    assert "principal.nationalities" in when["missing"]
+    restricted = when["operands"][0]
+    assert restricted["text"] == "vars.restricted_model"
+    assert restricted["value"] is True
+    assert restricted["operands"][0]["variable"] == "restricted_model"
+    # without explain, the decision carries no explanation (and so no trace) at all
+    assert "explanation" not in json.loads(decision_json(engine.evaluate(context)))
