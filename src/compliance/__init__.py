@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from compliance.checker import CheckedPackSet, CheckReport, check_pack_set
     from compliance.contexts import ContextProblem, validate_context
     from compliance.decision import (
+        ConditionTrace,
         Conflict,
         Decision,
         EvalError,
@@ -72,6 +73,7 @@ _EXPORTS: dict[str, str] = {
     "CheckReport": "compliance.checker",
     "CheckedPackSet": "compliance.checker",
     "ComplianceError": "compliance.errors",
+    "ConditionTrace": "compliance.decision",
     "Conflict": "compliance.decision",
     "ContextProblem": "compliance.contexts",
     "ContextSchema": "compliance.cel.types",
@@ -118,6 +120,7 @@ __all__ = [
     "CheckReport",
     "CheckedPackSet",
     "ComplianceError",
+    "ConditionTrace",
     "Conflict",
     "ContextProblem",
     "ContextSchema",

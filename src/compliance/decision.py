@@ -139,6 +139,20 @@ class RoutingPass(_Frozen):
     route_to: str | None = None
 
 
+class ConditionTrace(_Frozen):
+    """The ``when`` and ``unless`` of one rule on one context, operand by operand.
+
+    Each is a tree of ``{text, state, value?, missing?, error?, variable?, operands?}``
+    (``compliance.cel.trace.TraceNode.to_json``); absent when the rule has no such clause or
+    its window was not in effect.
+    """
+
+    when: dict[str, Any] | None = None
+    unless: dict[str, Any] | None = None
+    # The same trees with offsets (``TraceNode``s of ``when`` and ``unless``), for coverage.
+    _nodes: Any = PrivateAttr(default=None)
+
+
 class RuleExplanation(_Frozen):
     """Why one rule did or did not apply (``compliance eval --explain``)."""
 
@@ -151,6 +165,7 @@ class RuleExplanation(_Frozen):
     ]
     detail: str | None = None
     missing: list[str] = Field(default_factory=list)
+    trace: ConditionTrace | None = None
 
 
 class FactRead(_Frozen):

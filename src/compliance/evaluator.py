@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from compliance.canonical import digest_json
 from compliance.cel import budget
+from compliance.cel.ast import Expr
 from compliance.cel.compiler import request_activation
 from compliance.cel.conform import Nonconforming, describe, reader
 from compliance.cel.types import STRING, CelType, Limits
@@ -41,6 +42,7 @@ from compliance.cel.values import (
     to_timestamp,
 )
 from compliance.decision import (
+    ConditionTrace,
     Decision,
     EvalError,
     FactRead,
@@ -86,6 +88,7 @@ class _Outcome:
     missing: frozenset[str] = frozenset()
     error: EvalError | None = None
     cause: BaseException | None = None  # the Python exception behind ``error``, if any
+    trace: ConditionTrace | None = None  # with ``explain``: every operand's value
 
 
 @dataclass(slots=True)
@@ -239,6 +242,8 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
         outcome = _run_rule(rule, ctx, at, time_missing)
         if outcome.status in _QUIET and not explain:
             continue  # nothing of it reaches the decision: only `--explain` lists it
+        if explain and outcome.status != "not-effective":
+            outcome.trace = _trace(plan.schema, rule, ctx, outcome.status)
         outcomes.append(outcome)
         if outcome.error is not None:
             errors.append(outcome.error)
@@ -311,6 +316,52 @@ def _truth(program: Any, ctx: Mapping[str, Any], missing: set[str]) -> bool | Ce
     if value is True or value is False:
         return value
     return CelEvalError("eval-type-error", f"condition is not a bool: got `{value!r}`", 0, 0)
+
+
+_TRACERS: dict[int, tuple[Expr, Any]] = {}
+"""Tracing programs by ``id`` of the checked tree (kept alive here, so ids stay unique)."""
+
+
+def _tracer(expr: Expr, rule: PlannedRule, schema: Any) -> Any:
+    """The instrumented program of one condition, compiled on first explain."""
+    from compliance.cel.trace import Tracer  # noqa: PLC0415  (only explain pays for it)
+
+    held = _TRACERS.get(id(expr))
+    if held is not None and held[0] is expr:
+        return held[1]
+    if len(_TRACERS) >= 8192:
+        _TRACERS.clear()
+    tracer = Tracer(expr, schema, rule.variables)
+    _TRACERS[id(expr)] = (expr, tracer)
+    return tracer
+
+
+def _trace(schema: Any, rule: PlannedRule, ctx: Mapping[str, Any], status: str
+           ) -> ConditionTrace:
+    """The operand-by-operand trace of ``when`` and ``unless`` (``explain=True`` only).
+
+    It re-evaluates with the closure compiler, which the differential tests hold equal to
+    the generated code; ``unless`` is shown unevaluated when ``when`` was false.
+    """
+    nodes: list[Any] = []
+    live = budget.current()
+    saved = budget.start(live.limit if live is not None else budget.DEFAULT_DECISION_BUDGET)
+    try:  # its own budget: tracing must not spend what later rules of the decision may use
+        for expr, skip in ((rule.when_expr, False),
+                           (rule.unless_expr, status == "condition-false")):
+            if expr is None:
+                nodes.append(None)
+                continue
+            tracer = _tracer(expr, rule, schema)
+            nodes.append(tracer.skipped() if skip else tracer.run(ctx))
+    finally:
+        budget.finish(saved)
+    when, unless = nodes
+    trace = ConditionTrace.model_construct(
+        when=when.to_json() if when is not None else None,
+        unless=unless.to_json() if unless is not None else None)
+    trace._nodes = (when, unless)
+    return trace
 
 
 def _caused(error: CelEvalError, cause: BaseException) -> CelEvalError:
@@ -788,7 +839,7 @@ def _explanation(passes: list[_Pass]) -> list[RuleExplanation]:
         RuleExplanation.model_construct(
             pack=o.rule.pack.id, rule=o.rule.rule.id, routing_pass=n, status=o.status,
             detail=o.error.message if o.error is not None else _DETAIL[o.status],
-            missing=sorted(o.missing),
+            missing=sorted(o.missing), trace=o.trace,
         )
         for n, p in enumerate(passes, 1) for o in p.outcomes
     ]

@@ -114,6 +114,10 @@ class PlannedRule:
     default_reason: str = ""  # "rule `r` of pack `p` denies": when the rule has no reason
     reason_text: str | None = None  # the reason when it interpolates nothing: built once
     message_text: str | None = None  # the message when it interpolates nothing: built once
+    # The checked trees and the pack's variables, for the explain trace (compliance.cel.trace).
+    when_expr: Expr | None = None
+    unless_expr: Expr | None = None
+    variables: Mapping[str, Expr] = field(default_factory=dict)
 
     @property
     def unknown_policy(self) -> str:
@@ -182,7 +186,7 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
             else:
                 def compile_one(expr: Expr, _v: Mapping[str, Expr] = variables) -> Program:
                     return factory(expr, schema, _v)
-            planned.append(_plan_rule(crule, len(planned), compile_one))
+            planned.append(_plan_rule(crule, len(planned), compile_one, variables))
             whens.append((crule.when, variables))
     edges = sorted({e for r in planned for e in (r.start, r.until) if e is not None})
     # The index is proven exact against the compiled backends; the interpreter oracle
@@ -219,8 +223,8 @@ def _generated(crule: CheckedRule, codegen: PackCodegen) -> Callable[[Expr], Pro
     return lambda expr: built[names[id(expr)]]
 
 
-def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Program]
-               ) -> PlannedRule:
+def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Program],
+               variables: Mapping[str, Expr]) -> PlannedRule:
     def program(expr: Expr | None) -> Program | None:
         return None if expr is None else compile_one(expr)
 
@@ -263,6 +267,9 @@ def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Pro
         default_reason=f"{ident} {_VERBS[effect]}",
         reason_text=constant(reason),
         message_text=constant(message),
+        when_expr=crule.when,
+        unless_expr=crule.unless,
+        variables=variables,
     )
 
 

@@ -163,7 +163,9 @@ def test_coverage_gaps_and_threshold(suite_dir: Callable[[str], Path], tmp_path:
     lcov = tmp_path / "cov.info"
     assert main(["test", str(root), "--coverage-min", "100", "--lcov", str(lcov)]) == 1
     captured = capsys.readouterr()
-    assert "rule coverage 42.9% is below --coverage-min 100%" in captured.err
+    out = captured.out
+    assert "rule coverage 46.2% is below --coverage-min 100%" in captured.err
+    assert "demo.yaml:13:11: demo/late-rule: `when` never true" in out
     out = captured.out
     assert "demo.yaml:5:9: demo/block-fable: never not applied" in out
     assert "demo.yaml:5:9: demo/block-fable: `on_unknown` never reached" in out
@@ -197,9 +199,13 @@ def test_full_coverage_passes_the_threshold(suite_dir: Callable[[str], Path],
           - name: unknown model fails closed
             context: {principal: plain, request: {use_case: coding}}
             expect: {effect: deny, missing: [request.model]}
+          - name: both conditions false
+            context: {principal: plain, request: {model: opus-4.8, use_case: coding}}
+            expect: {effect: allow, matched: []}
     """)
     assert main(["test", str(suite_dir(suite)), "--coverage-min", "100"]) == 0
-    assert "all packs: 7/7 items 100.0%" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all packs: 13/13 items 100.0%" in out  # 7 rule items, 6 condition items
 
 
 def test_coverage_exempt_is_listed_not_counted(suite_dir: Callable[[str], Path],
@@ -211,7 +217,7 @@ def test_coverage_exempt_is_listed_not_counted(suite_dir: Callable[[str], Path],
     out = capsys.readouterr().out
     assert "demo/block-fable: on-unknown: never unknown" in out
     assert "`on_unknown` never reached" not in out
-    assert "all packs: 3/6 items" in out
+    assert "all packs: 6/12 items" in out
 
 
 @pytest.mark.parametrize(("entry", "code", "fragment"), [
@@ -250,3 +256,16 @@ def test_no_suites_and_no_matching_case_are_usage_errors(
     root = suite_dir(SUITE)
     assert main(["test", str(root), "--filter", "nothing-like-this"]) == 2
     assert "no case matches --filter" in capsys.readouterr().err
+
+
+def test_a_failing_case_prints_the_trace_of_the_rules_it_names(
+        suite_dir: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    suite = SUITE.replace("    expect: {effect: allow, matched: []}\n",
+                          "    expect: {effect: allow, matched: [demo/block-fable]}\n")
+    assert main(["test", str(suite_dir(suite))]) == 1
+    out = capsys.readouterr().out
+    block = out[out.index("FAIL demo :: wrongly expected allow"):]
+    assert "trace of demo/block-fable (pass 1): applied" in block
+    assert 'request.model == "fable-5" -> true' in block
+    assert '"LIC" in principal.authorizations -> false' in block
+    assert "trace of demo/late-rule" not in block  # not named by the case

@@ -55,6 +55,7 @@ from compliance.cel.values import (
 __all__ = [
     "MEMO",
     "MEMOIZED_KINDS",
+    "NOCONST",
     "VARS",
     "CelCompileError",
     "ClosureCompiler",
@@ -1167,6 +1168,8 @@ _LOOPS: dict[str, _Loop] = {
 
 
 ClosureCompiler = _Compiler
+NOCONST = _NOCONST
+"""What ``ClosureCompiler.compile`` returns as the constant of a node that is not constant."""
 """The closure compiler, for the code generator's delegated nodes (macros, literals of maps)."""
 aborted = _aborted
 bool_error = _bool_error

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from compliance.cel.trace import trace_lines
 from compliance.cli.diff_command import add_diff_command
 from compliance.cli.signal_commands import add_events_option, add_observe_command, replayed_engine
 from compliance.cli.streams import (
@@ -482,10 +483,12 @@ def render_decision(decision: Decision) -> str:
         lines.append(f"valid until: {decision.valid_until.isoformat()}")
     if decision.explanation is not None:
         lines.append("explanation:")
-        lines += [f"  pass {x.routing_pass} {x.pack}/{x.rule}: {x.status}"
-                  + (f" ({x.detail})" if x.detail else "")
-                  + (f" missing: {', '.join(x.missing)}" if x.missing else "")
-                  for x in decision.explanation]
+        for x in decision.explanation:
+            lines.append(f"  pass {x.routing_pass} {x.pack}/{x.rule}: {x.status}"
+                         + (f" ({x.detail})" if x.detail else "")
+                         + (f" missing: {', '.join(x.missing)}" if x.missing else ""))
+            if x.trace is not None:
+                lines += trace_lines(x.trace.when, x.trace.unless, indent="    ")
     lines.append(f"pack set: {decision.pack_set_digest}")
     return "\n".join(lines)
 

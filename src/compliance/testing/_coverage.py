@@ -4,7 +4,8 @@ Per rule: applied at least once and not applied at least once; ``on_unknown`` re
 least once when the rule declares it; per effective-window edge (pack and rule windows
 intersected, as the plan evaluates them) a case before the edge and a case at or after it.
 The evidence is the decision's per-rule explanation (``explain=True``), so nothing here
-instruments CEL; condition coverage of ``&&``/``||`` operands plugs in as another observer.
+instruments CEL. Condition coverage (both outcomes of each clause and of each ``&&``/``||``
+operand) reads the per-operand trace the same explanation carries (``compliance.cel.trace``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from compliance.cel.ast import Call, Comprehension, Expr, children
+from compliance.cel.unparse import unparse
 from compliance.cel.values import to_timestamp
 from compliance.decision import Decision
 from compliance.engine import Engine
@@ -22,7 +25,9 @@ from compliance.planner import Plan, PlannedRule
 from compliance.source import Span
 from compliance.testing._model import Case, Exempt
 
-ItemKind = Literal["applied", "not-applied", "on-unknown", "before", "at-or-after"]
+ItemKind = Literal["applied", "not-applied", "on-unknown", "before", "at-or-after",
+                   "condition-true", "condition-false"]
+CONDITION_KINDS: tuple[ItemKind, ...] = ("condition-true", "condition-false")
 
 APPLIED = frozenset({"applied", "unknown-applied"})
 NOT_APPLIED = frozenset({"not-effective", "condition-false", "exception-held",
@@ -40,6 +45,9 @@ class Item:
     edge: datetime | None = None
     hits: int = 0
     exempt: str | None = None  # the suite's reason when declared unreachable
+    clause: Literal["when", "unless"] | None = None  # condition items: the clause
+    operand: str | None = None  # condition items: the operand's CEL text (None: the clause)
+    offsets: tuple[int, int] | None = None  # condition items: where in the clause's text
 
     @property
     def gap(self) -> str:
@@ -50,6 +58,11 @@ class Item:
             return "never not applied (every case applied it)"
         if self.kind == "on-unknown":
             return "`on_unknown` never reached (no case left the condition unknown)"
+        if self.kind in CONDITION_KINDS:
+            outcome = "true" if self.kind == "condition-true" else "false"
+            if self.operand is None:
+                return f"`{self.clause}` never {outcome}"
+            return f"operand `{self.operand}` of `{self.clause}` never {outcome}"
         assert self.edge is not None
         stamp = self.edge.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if self.kind == "before":
@@ -98,10 +111,16 @@ class RuleCoverage:
             if x.status == "error" and x.missing:
                 missing[(x.pack, x.rule)] = True
         at = _time_of(context)
+        outcomes = _condition_outcomes(decision)
         for key, rule_items in items.items():
             seen = statuses.get(key, set())
+            reached = outcomes.get(key, set())
             for item in rule_items:
-                if _reached(item, seen, missing.get(key, False), at):
+                if item.kind in CONDITION_KINDS:
+                    hit = (item.clause, item.offsets, item.kind) in reached
+                else:
+                    hit = _reached(item, seen, missing.get(key, False), at)
+                if hit:
                     item.hits += 1
 
     def packs(self) -> list[PackCoverage]:
@@ -136,6 +155,67 @@ class RuleCoverage:
                                             i.kind))
 
 
+def _condition_outcomes(decision: Decision) -> dict[tuple[str, str], set[Any]]:
+    """Per rule: (clause, offsets, kind) of every clause and operand outcome in the trace.
+
+    Only the rule's own operands count (a variable's operands are covered where it is
+    defined through the rules that read it, not once per rule).
+    """
+    out: dict[tuple[str, str], set[Any]] = {}
+    for x in decision.explanation or ():
+        nodes = x.trace._nodes if x.trace is not None else None
+        if not nodes:
+            continue
+        seen = out.setdefault((x.pack, x.rule), set())
+        for clause, root in zip(("when", "unless"), nodes, strict=True):
+            if root is None:
+                continue
+            for node in root.walk():
+                if node.state != "value" or type(node.value) is not bool:
+                    continue
+                if node is root or (node.boolean_operand and node.variable is None):
+                    kind = "condition-true" if node.value else "condition-false"
+                    where = None if node is root else (node.start, node.end)
+                    seen.add((clause, where, kind))
+    return out
+
+
+def condition_items(planned: PlannedRule) -> list[Item]:
+    """Both outcomes of each clause and of each ``&&``/``||`` operand of the rule's own text."""
+    pack, rule = planned.pack, planned.rule
+    items: list[Item] = []
+    for clause, expr, source in (("when", planned.when_expr, rule.when),
+                                 ("unless", planned.unless_expr, rule.unless)):
+        if expr is None or source is None:
+            continue
+        name: Literal["when", "unless"] = "when" if clause == "when" else "unless"
+        for kind in CONDITION_KINDS:
+            items.append(Item(pack.id, rule.id, kind, source.span, clause=name))
+        for node in operands(expr):
+            span = source.span_of(node.start, node.end)
+            text = unparse(node)
+            for kind in CONDITION_KINDS:
+                items.append(Item(pack.id, rule.id, kind, span, clause=name, operand=text,
+                                  offsets=(node.start, node.end)))
+    return items
+
+
+def operands(expr: Expr) -> list[Expr]:
+    """The direct operands of every ``&&``/``||`` in ``expr`` (macro bodies excluded), in
+    source order; nested chains (``a && b && c``) give each leaf and each inner chain."""
+    out: list[Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Comprehension):
+            stack.append(node.range)
+            continue
+        if isinstance(node, Call) and node.function in ("_&&_", "_||_"):
+            out.extend(node.args)
+        stack.extend(reversed(children(node)))
+    return sorted(out, key=lambda n: (n.start, n.end))
+
+
 def _reached(item: Item, seen: set[str], unknown_error: bool, at: int | None) -> bool:
     if item.kind == "applied":
         return bool(seen & APPLIED)
@@ -165,6 +245,7 @@ def _items(plan: Plan) -> dict[tuple[str, str], list[Item]]:
             moment = instant.at if instant is not None else _datetime(edge)
             items += [Item(pack.id, rule.id, "before", span, moment),
                       Item(pack.id, rule.id, "at-or-after", span, moment)]
+        items += condition_items(planned)
         out[(pack.id, rule.id)] = items
     return out
 

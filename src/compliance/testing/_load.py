@@ -29,7 +29,8 @@ from compliance.testing._model import EXPECT_FIELDS, Case, Exempt, Expected, Sui
 
 SUITE_FIELDS = ("suite", "description", "packs", "time", "fixtures", "cases", "coverage_exempt")
 EXEMPT_FIELDS = ("rule", "item", "reason")
-COVERAGE_ITEMS = ("applied", "not-applied", "on-unknown", "before", "at-or-after")
+COVERAGE_ITEMS = ("applied", "not-applied", "on-unknown", "before", "at-or-after",
+                  "condition-true", "condition-false")
 CASE_FIELDS = ("name", "description", "context", "with", "time", "matrix", "events", "expect")
 INTERVENTION_FIELDS = ("kind", "target", "disclosure", "message", "pack", "rule",
                        "justification", "instruction")

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
+from compliance.cel.trace import trace_lines
 from compliance.testing._coverage import PackCoverage, RuleCoverage
 from compliance.testing._run import CaseResult
 
@@ -33,7 +34,22 @@ def failure_text(result: CaseResult) -> str:
     lines += [f"  reason: {r}" for r in decision.reasons] or ["  reasons: none"]
     lines.append(f"  missing: {_value(sorted(decision.missing))}")
     lines += [f"  error: {e.pack}/{e.rule}: {e.code}: {e.message}" for e in decision.errors]
+    lines += _traces(result)
     return "\n".join(lines)
+
+
+def _traces(result: CaseResult) -> list[str]:
+    """The explain trace of every rule the case's ``matched`` names (why it did or did not)."""
+    named = {str(v) for e in result.case.expect if e.name == "matched"
+             for v in (e.value or ())}
+    lines: list[str] = []
+    for x in result.decision.explanation or ():
+        if f"{x.pack}/{x.rule}" not in named:
+            continue
+        lines.append(f"trace of {x.pack}/{x.rule} (pass {x.routing_pass}): {x.status}")
+        if x.trace is not None:
+            lines += trace_lines(x.trace.when, x.trace.unless, indent="  ")
+    return lines
 
 
 def render_results(results: Sequence[CaseResult], *, verbose: bool = False) -> str:
@@ -54,11 +70,13 @@ def render_results(results: Sequence[CaseResult], *, verbose: bool = False) -> s
 
 def render_coverage(coverage: RuleCoverage) -> str:
     """The table per pack and the list of gaps with ``file:line:col``."""
-    rows = [("pack", "applied", "not applied", "on_unknown", "window edges", "total")]
+    rows = [("pack", "applied", "not applied", "on_unknown", "window edges", "conditions",
+             "total")]
     for p in coverage.packs():
         covered, total = p.count()
         rows.append((p.pack, _cell(p, "applied"), _cell(p, "not-applied"),
                      _cell(p, "on-unknown"), _cell(p, "before", "at-or-after"),
+                     _cell(p, "condition-true", "condition-false"),
                      f"{covered}/{total} {_pct(covered, total)}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["rule coverage:"]
@@ -96,7 +114,7 @@ def coverage_json(coverage: RuleCoverage) -> dict[str, Any]:
         "packs": [{"pack": p.pack, "file": p.file, "covered": p.count()[0],
                    "total": p.count()[1],
                    "items": [{"rule": i.rule, "kind": i.kind, "hits": i.hits,
-                              "exempt": i.exempt,
+                              "exempt": i.exempt, "clause": i.clause, "operand": i.operand,
                               "line": i.span.start.line + 1, "col": i.span.start.col + 1}
                              for i in p.items]}
                   for p in coverage.packs()],
