@@ -336,8 +336,10 @@ def _add_eval(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="show, per rule, whether it applied and why not")
     p.add_argument("--strict", action="store_true",
                    help="fail (exit 1) on evaluation errors instead of a fail-closed decision")
-    p.add_argument("--backend", choices=["compiled", "interpreter"], default="compiled",
-                   help="CEL backend: compiled closures (default) or cel-python's interpreter")
+    p.add_argument("--backend", choices=["compiled", "closures", "interpreter"],
+                   default="compiled",
+                   help="CEL backend: generated Python per rule (default); the closure compiler "
+                        "or cel-python's interpreter, both test oracles")
     p.add_argument("--log", metavar="FILE",
                    help="also append the decision and its context to a hash-chained log")
     p.add_argument("--max-context-bytes", type=_positive_int, default=DEFAULT_MAX_CONTEXT_BYTES,
