@@ -10,8 +10,9 @@ long local hunts. Example counts stay per test (``@settings(max_examples=...)``)
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,26 @@ def packset(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A reachable Redis: the machine's on 6379, else one started for this session.
+
+    Defined once, here, for tests/signals and the shipped signals pack's policy tests.
+    """
+    sys.path.insert(0, str(REPO / "tests" / "signals"))
+    from _sigtools import RedisServer, answers, require_redis
+
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        require_redis("redis-py is not installed (the `redis` extra)")
+    shared = "redis://127.0.0.1:6379/0"
+    if answers(shared):
+        yield shared
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server.url
+    server.kill()

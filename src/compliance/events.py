@@ -9,14 +9,15 @@ and policy suites' ``events:`` both replay through here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from compliance.cel.values import Timestamp
+from compliance.cel.values import Timestamp, to_timestamp
 from compliance.checker import CheckedPackSet
 from compliance.engine import Backend, Engine
 from compliance.signals import Event, Fact, InProcessStore
 
-__all__ = ["ReplayClock", "fresh_engine", "replay", "replayed_engine"]
+__all__ = ["ReplayClock", "fresh_engine", "replay", "replayed_engine", "request_time"]
 
 
 class ReplayClock:
@@ -27,6 +28,24 @@ class ReplayClock:
 
     def __call__(self) -> Timestamp:
         return self.now
+
+    def advance(self, at: Timestamp | None) -> None:
+        """Move on to ``at`` when it is later (a request a day after the burst sees expiry)."""
+        if at is not None and at.nanos > self.now.nanos:
+            self.now = at
+
+
+def request_time(context: Mapping[str, Any]) -> Timestamp | None:
+    """The request's own ``request.time``, or None when absent or malformed.
+
+    A replay moves its clock on to it; a malformed time is left for the decision to report.
+    """
+    request = context.get("request")
+    moment = request.get("time") if isinstance(request, Mapping) else None
+    try:
+        return to_timestamp(moment) if moment is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def fresh_engine(source: CheckedPackSet | Engine, backend: Backend = "compiled"
@@ -59,6 +78,5 @@ def replayed_engine(source: CheckedPackSet | Engine, events: Iterable[Event], *,
     engine, clock = fresh_engine(source, backend)
     for _ in replay(engine, clock, events):
         pass
-    if at is not None and at.nanos > clock.now.nanos:
-        clock.now = at
+    clock.advance(at)
     return engine

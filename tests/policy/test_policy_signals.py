@@ -12,7 +12,7 @@ import copy
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,10 @@ import pytest
 from policy_helpers import EXAMPLES, RULES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signals"))
-from _sigtools import FakeClock, RedisServer, answers, free_port, require_redis
+from _sigtools import (
+    FakeClock,
+    free_port,
+)
 
 from compliance import Engine
 from compliance.cel.values import Timestamp, format_timestamp, parse_timestamp
@@ -53,22 +56,6 @@ def request(offset: int, model: str = "fable-5", org: str | None = ORG) -> dict[
     else:
         ctx["org"]["id"] = org
     return ctx
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        require_redis("redis-py is not installed (the `redis` extra)")
-    shared = "redis://127.0.0.1:6379/0"
-    if answers(shared):
-        yield shared
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server.url
-    server.kill()
 
 
 class World:

@@ -13,26 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _sigtools import RedisServer, answers, require_redis
+from _sigtools import (
+    RedisServer,
+)
 
 from compliance.signals import InProcessStore, Store
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A reachable Redis: the machine's on 6379, else one started for this session."""
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        require_redis("redis-py is not installed (the `redis` extra)")
-    shared = "redis://127.0.0.1:6379/0"
-    if answers(shared):
-        yield shared
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server.url
-    server.kill()
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compliance.cel.values import parse_timestamp
 from compliance.checker import CheckedPackSet
 from compliance.cli.streams import InputError, read_bounded, write_out
 from compliance.engine import Backend, Engine
-from compliance.events import ReplayClock, fresh_engine, replay
+from compliance.events import ReplayClock, fresh_engine, replay, request_time
 from compliance.jsonread import JsonReadError, read_json
 from compliance.signals import Event, Fact, SignalError
 
@@ -104,15 +103,7 @@ def replayed_engine(checked: CheckedPackSet, backend: Backend, events_file: str,
     engine, clock = fresh_engine(checked, backend)
     events = read_events(events_file)
     _replay(engine, clock, events, _label(events_file))
-    request = context.get("request")
-    moment = request.get("time") if isinstance(request, Mapping) else None
-    if isinstance(moment, str):
-        try:
-            at = parse_timestamp(moment)
-        except ValueError:
-            return engine  # the decision reports the malformed time
-        if at.nanos > clock.now.nanos:
-            clock.now = at
+    clock.advance(request_time(context))
     return engine
 
 

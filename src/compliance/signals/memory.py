@@ -28,7 +28,7 @@ from compliance.signals.store import (
     check_keys,
     holding,
     horizon_nanos,
-    matching,
+    matching_within,
     merge_interval,
     system_clock,
 )
@@ -70,15 +70,7 @@ class InProcessStore:
 
     def observe(self, specs: Sequence[SignalSpec], event: Event) -> list[Fact]:
         """Record ``event`` for each matching spec; return the facts it raised (see ``Store``)."""
-        pairs = matching(specs, event)
-        for spec, _ in pairs:
-            if spec.threshold > self.max_events_per_key:
-                raise SignalError(
-                    "signal-spec-invalid",
-                    f"threshold {spec.threshold} exceeds the store's max_events_per_key "
-                    f"({self.max_events_per_key})",
-                    signal=spec.name,
-                )
+        pairs = matching_within(specs, event, self.max_events_per_key)
         if not pairs:
             return []
         t = event.time.nanos

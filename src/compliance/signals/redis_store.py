@@ -25,14 +25,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from compliance.cel.values import NANOS, TIMESTAMP_MIN_SECONDS, Duration, Timestamp
-from compliance.signals.model import Event, Fact, SignalError, SignalSpec, StoreUnavailable
+from compliance.signals.model import Event, Fact, SignalSpec, StoreUnavailable
 from compliance.signals.store import (
     DEFAULT_HORIZON,
     Clock,
     check_instant,
     check_keys,
     horizon_nanos,
-    matching,
+    matching_within,
     system_clock,
 )
 
@@ -150,15 +150,7 @@ class RedisStore:
 
     def observe(self, specs: Sequence[SignalSpec], event: Event) -> list[Fact]:
         """Record ``event`` for each matching spec in one atomic script call (see ``Store``)."""
-        pairs = matching(specs, event)
-        for spec, _ in pairs:
-            if spec.threshold > self.max_events_per_key:
-                raise SignalError(
-                    "signal-spec-invalid",
-                    f"threshold {spec.threshold} exceeds the store's max_events_per_key "
-                    f"({self.max_events_per_key})",
-                    signal=spec.name,
-                )
+        pairs = matching_within(specs, event, self.max_events_per_key)
         if not pairs:
             return []
         now = self._clock()

@@ -95,6 +95,21 @@ def matching(specs: Sequence[SignalSpec], event: Event) -> list[tuple[SignalSpec
     return pairs
 
 
+def matching_within(specs: Sequence[SignalSpec], event: Event, max_events_per_key: int
+                    ) -> list[tuple[SignalSpec, str]]:
+    """``matching``, refusing a spec whose threshold the store could never count to."""
+    pairs = matching(specs, event)
+    for spec, _ in pairs:
+        if spec.threshold > max_events_per_key:
+            raise SignalError(
+                "signal-spec-invalid",
+                f"threshold {spec.threshold} exceeds the store's max_events_per_key "
+                f"({max_events_per_key})",
+                signal=spec.name,
+            )
+    return pairs
+
+
 def check_keys(keys: Mapping[str, str]) -> None:
     """Every queried key is a valid key."""
     for fact, key in keys.items():

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from compliance.cel.values import Timestamp, to_timestamp
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, DiagnosticCode, DiagnosticSet, Severity
 from compliance.engine import Engine, check_paths
-from compliance.events import replayed_engine
+from compliance.events import replayed_engine, request_time
 from compliance.pack import PackSet
 from compliance.testing._load import OBLIGATION_FIELDS, check_against, discover, load_suite_file
 from compliance.testing._model import Case, Expected, Suite
@@ -156,21 +155,12 @@ def run_case(suite: Suite, engine: Engine, case: Case,
     observed them (``compliance.events``), so cases never share signal state.
     """
     if case.events:
-        engine = replayed_engine(engine, case.events, at=_request_time(case.context))
+        engine = replayed_engine(engine, case.events, at=request_time(case.context))
     decision = engine.evaluate(case.context, explain=True)
     for observer in observers:
         observer.observe(case, case.context, decision, engine)
     diffs = tuple(d for e in case.expect if (d := compare(e, decision)) is not None)
     return CaseResult(suite, case, decision, diffs)
-
-
-def _request_time(context: Mapping[str, Any]) -> Timestamp | None:
-    request = context.get("request")
-    moment = request.get("time") if isinstance(request, Mapping) else None
-    try:
-        return to_timestamp(moment) if moment is not None else None
-    except (TypeError, ValueError):
-        return None  # the decision reports the malformed time
 
 
 def run(prepared: Prepared, pattern: str | None = None,
