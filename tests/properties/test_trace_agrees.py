@@ -44,7 +44,10 @@ def _agrees(decision: Decision) -> int:
             assert when["value"] is False
             assert unless is None or unless["state"] == "not-evaluated"
         elif x.status == "exception-held":
-            assert when is None or when.get("value") is True or when["state"] == "unknown"
+            # A held exception wins over a `when` that was true, unknown or an error (a bad
+            # value it read): the rule does not apply either way, as the evaluator decides.
+            assert when is None or when.get("value") is True or when["state"] in (
+                "unknown", "error")
             assert unless is not None
             assert unless.get("value") is True
         elif x.status == "applied":
