@@ -129,8 +129,12 @@ class CelUnknown(Exception):  # noqa: N818 - an unknown is not an error in CEL
     """An expression that cannot be decided because attributes are absent (``paths``)."""
 
     def __init__(self, paths: frozenset[str]) -> None:
-        super().__init__(", ".join(sorted(paths)))
+        # No message built here: unknowns are raised on the hot path and almost always
+        # caught; ``__str__`` names the paths when one is shown.
         self.paths = paths
+
+    def __str__(self) -> str:
+        return ", ".join(sorted(self.paths))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (CelUnknown, (self.paths,))
