@@ -240,11 +240,12 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
     for position in positions:
         rule = rules[position]
         progress.rule = rule
-        outcome = _run_rule(rule, ctx, at, time_missing)
-        if type(outcome) is str:  # a quiet status: no match, no missing path, no error
+        result = _run_rule(rule, ctx, at, time_missing)
+        if isinstance(result, str):  # a quiet status: no match, no missing path, no error
             if not explain:
                 continue  # nothing of it reaches the decision: only `--explain` lists it
-            outcome = _Outcome(rule, outcome)
+            result = _Outcome(rule, result)
+        outcome = result
         if explain and outcome.status != "not-effective":
             outcome.trace = _trace(plan.schema, rule, ctx, outcome.status)
         outcomes.append(outcome)
@@ -642,7 +643,7 @@ def _fast_rfc3339(text: str) -> int | None:
     if match is None:
         return None
     minute, second, digits, sign, hours, minutes = match.groups()
-    seconds = _MINUTES.get(minute)
+    seconds: int | None = _MINUTES.get(minute)
     if seconds is None:
         try:
             moment = _naive(minute)
@@ -665,7 +666,8 @@ def _fast_rfc3339(text: str) -> int | None:
         return None
     if digits is None:
         return seconds * NANOS
-    return seconds * NANOS + int(digits) * 10 ** (9 - len(digits))
+    fraction: int = int(digits) * 10 ** (9 - len(digits))
+    return seconds * NANOS + fraction
 
 
 def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
