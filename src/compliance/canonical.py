@@ -22,7 +22,8 @@ from compliance.cel.types import CelType, ContextSchema
 if TYPE_CHECKING:
     from compliance.pack import Pack, PackSet
 
-__all__ = ["canonical_json", "digest", "digest_json", "pack_set_digest", "schema_to_data"]
+__all__ = ["canonical_json", "context_json", "digest", "digest_bytes", "digest_json",
+           "pack_set_digest", "schema_to_data"]
 
 _PREFIX = "sha256:"
 
@@ -43,6 +44,19 @@ def digest(obj: object) -> str:
 def digest_json(obj: object) -> str:
     """``sha256:<hex>`` of a request context in its canonical form; never raises.
 
+    The canonical form is ``context_json``'s bytes.
+    """
+    return digest_bytes(context_json(obj))
+
+
+def digest_bytes(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``: how a context digest is spelled."""
+    return _PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def context_json(obj: object) -> bytes:
+    """The canonical bytes of a request context (what its digest hashes); never raises.
+
     Contexts come from hosts, not from our loader, so every value gets a defined spelling.
     The canonical form is orjson's sorted-key JSON of the context. What orjson cannot
     encode is first replaced, by ``_representable``, with plain data: a datetime by its
@@ -53,14 +67,14 @@ def digest_json(obj: object) -> str:
     orjson too, so a context orjson accepts digests to the same bytes either way.
     """
     try:
-        text = orjson.dumps(obj, option=_ORJSON_OPTIONS)
+        text: bytes = orjson.dumps(obj, option=_ORJSON_OPTIONS)
         # orjson writes NaN and infinities as `null`: look closer only when one may hide.
         if b"null" not in text or not _has_non_finite(obj):
-            return _PREFIX + hashlib.sha256(text).hexdigest()
+            return text
     except (TypeError, ValueError, OverflowError, RecursionError):  # orjson.JSONEncodeError
         pass
-    text = orjson.dumps(_representable(obj), option=_ORJSON_OPTIONS)
-    return _PREFIX + hashlib.sha256(text).hexdigest()
+    fallback: bytes = orjson.dumps(_representable(obj), option=_ORJSON_OPTIONS)
+    return fallback
 
 
 MAX_DIGEST_DEPTH = 254

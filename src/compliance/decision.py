@@ -205,20 +205,24 @@ class Decision(_Frozen):
     context_digest_value: str | None = Field(default=None, exclude=True, repr=False)
 
     _context: Any = PrivateAttr(default=None)
+    _context_json: bytes | None = PrivateAttr(default=None)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def context_digest(self) -> str:
         """sha256 of the canonical JSON of the evaluated context (``canonical.digest_json``).
 
-        The evaluator digests the context when it decides, so changing the caller's dict
-        afterwards changes nothing; a decision built without one digests ``_context``.
+        The evaluator takes the context's canonical bytes when it decides, so changing the
+        caller's dict afterwards changes nothing; they are hashed when first asked for (a
+        host that logs nothing never pays for it). A decision built without them digests
+        ``_context``.
         """
         if self.context_digest_value is not None:
             return self.context_digest_value
-        from compliance.canonical import digest_json  # noqa: PLC0415  (decision stays leaf)
+        from compliance.canonical import digest_bytes, digest_json  # noqa: PLC0415  (leaf)
 
-        value = digest_json(self._context)
+        data = self._context_json
+        value = digest_bytes(data) if data is not None else digest_json(self._context)
         self.__dict__["context_digest_value"] = value
         return value
 

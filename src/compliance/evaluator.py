@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-from compliance.canonical import digest_json
+from compliance.canonical import context_json, digest_json
 from compliance.cel import budget
 from compliance.cel.ast import Expr
 from compliance.cel.compiler import request_activation
@@ -44,11 +44,13 @@ from compliance.cel.values import (
 )
 from compliance.decision import (
     ConditionTrace,
+    Conflict,
     Decision,
     EvalError,
     FactRead,
     InterventionOut,
     Match,
+    ObligationDetail,
     Obligations,
     RoutingPass,
     RuleExplanation,
@@ -595,7 +597,8 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
     parser ``values.parse_timestamp`` accepts, or defers to it.
     """
     request = context.get("request")
-    if not isinstance(request, Mapping) or request.get("time") is None:
+    if ((type(request) is not dict and not isinstance(request, Mapping))
+            or request.get("time") is None):
         return None, True
     value = request["time"]
     if type(value) is str:
@@ -673,7 +676,8 @@ def _fast_rfc3339(text: str) -> int | None:
 def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
     """``request.model`` as the rules read it (conformed: normalised, within the limits)."""
     request = context.get("request")
-    model = request.get("model") if isinstance(request, Mapping) else None
+    model = (request.get("model") if type(request) is dict or isinstance(request, Mapping)
+             else None)
     if model is None:
         return None
     read = plan.model_reader
@@ -737,14 +741,10 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
     effect = skeleton.effect
     if skeleton.default_denied:
         reasons.append(_DEFAULT_DENY)
-    if effect == "deny":
+    if effect == "deny" and interventions:
         interventions = [i for i in interventions if i.kind == "refuse"]
-    obligations, details, conflicts = merge_obligations(skeleton.applied, plan.merges)
-    if len(passes) == 1:
-        missing = sorted({m for o in passes[0].outcomes for m in o.missing})
-    else:
-        missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
-    boundary = plan.next_boundary(at) if at is not None else None
+    missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
+    boundary = plan.next_boundary(at) if at is not None and plan.boundaries else None
     for fact in facts:  # a fact that stops holding ends the decision's validity too
         until = to_timestamp(fact.until)
         if until is not None:
@@ -753,9 +753,9 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         "effect": effect,
         "model": skeleton.model,
         "interventions": interventions,
-        "obligations": obligations,
-        "obligation_details": details,
-        "conflicts": conflicts,
+        "obligations": skeleton.obligations,
+        "obligation_details": list(skeleton.details),
+        "conflicts": list(skeleton.conflicts),
         "matched": list(skeleton.matched),
         "missing": [_clean(m) for m in missing] if missing else missing,
         "errors": errors,
@@ -770,11 +770,11 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         "backend": plan.backend,
         "explanation": _explanation(passes) if explain else None,
         "facts": facts,
-        # Digested now, from what was evaluated: a later change to the caller's dict
-        # cannot change the record of a decision already made.
-        "context_digest_value": digest_json(context),
+        "context_digest_value": None,
     }
-    return build(Decision, fields)
+    # The context's canonical bytes are taken now, from what was evaluated: a later change
+    # to the caller's dict cannot change the record of a decision already made.
+    return build(Decision, fields, {"_context": None, "_context_json": context_json(context)})
 
 
 _DEFAULT_DENY = "no rule allowed the request and the pack set's default effect is deny"
@@ -785,21 +785,29 @@ class _Skeleton:
     """The part of a decision fixed by which rules applied in which pass (cached per plan).
 
     Everything here follows from the key ``_skeleton`` builds (per pass: model, effect,
-    route and the applied rules with their status); per-request fields (id, time, digest,
-    missing, errors, reasons, messages, ``valid_until``) are filled in by ``_decision``.
+    route and the applied rules with their status), the merged obligations included;
+    per-request fields (id, time, digest, missing, errors, reasons, messages,
+    ``valid_until``) are filled in by ``_decision``.
     """
 
     effect: Literal["allow", "deny"]
     model: str | None
     default_denied: bool  # the pack set's default effect turned an allow into a deny
-    applied: tuple[PlannedRule, ...]  # with obligations, in decision order: what merges
     matched: tuple[Match, ...]
     passes: tuple[RoutingPass, ...]
+    obligations: Obligations
+    details: tuple[ObligationDetail, ...]
+    conflicts: tuple[Conflict, ...]
+
+
+def _pass_key(p: _Pass) -> tuple[Any, ...]:
+    if not p.applied:
+        return (p.model, p.effect, p.route_to)
+    return (p.model, p.effect, p.route_to, *[(o.rule.order, o.status) for o in p.applied])
 
 
 def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
-    key = tuple([(p.model, p.effect, p.route_to,
-                  tuple([(o.rule.order, o.status) for o in p.applied])) for p in passes])
+    key = _pass_key(passes[0]) if len(passes) == 1 else tuple([_pass_key(p) for p in passes])
     hit: _Skeleton | None = plan.skeletons.get(key)
     if hit is not None:
         return hit
@@ -810,14 +818,16 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
         o.rule.effect in ("allow", "intervene") for _, o in applied)
     if default_denied:
         effect = "deny"
+    # only rules with obligations matter to the merge (its memo key stays short)
+    obligations, details, conflicts = merge_obligations(
+        [o.rule for _, o in applied if o.rule.obligations], plan.merges)
     skeleton = _Skeleton(
         effect=effect,
         model=_clean(final.model) if effect == "allow" and final.model else None,
         default_denied=default_denied,
-        # only rules with obligations matter to the merge (its memo key stays short)
-        applied=tuple(o.rule for _, o in applied if o.rule.obligations),
         matched=tuple(_match(n, o) for n, o in applied),
         passes=tuple(_routing_pass(p) for p in passes),
+        obligations=obligations, details=tuple(details), conflicts=tuple(conflicts),
     )
     stored: _Skeleton = plan.skeletons.put(key, skeleton)
     return stored

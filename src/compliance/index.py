@@ -39,6 +39,8 @@ tuple per key combination (bounded), so the steady-state cost is a few dict look
 
 from __future__ import annotations
 
+import hashlib
+import linecache
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -100,7 +102,8 @@ class RuleIndex:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_always", "_by_value", "_cache", "_lookups", "_on_path", "_paths", "_size")
+    __slots__ = ("_always", "_by_value", "_cache", "_key", "_lookups", "_on_path", "_paths",
+                 "_size")
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
@@ -113,10 +116,10 @@ class RuleIndex:
         self._by_value: tuple[dict[_Key, frozenset[int]], ...] = tuple(
             _invert(by_path[p]) for p in self._paths
         )
-        self._lookups: tuple[_Lookup, ...] = tuple(
-            _lookup(p, kinds[p], frozenset(v), limits or Limits())
-            for p, v in zip(self._paths, self._by_value, strict=True)
-        )
+        lookups = [_lookup(p, kinds[p], frozenset(v), limits or Limits())
+                   for p, v in zip(self._paths, self._by_value, strict=True)]
+        self._lookups: tuple[_Lookup, ...] = tuple(look for look, _ in lookups)
+        self._key = _key_function(self._paths, lookups)
         self._cache: dict[tuple[_Key, ...], tuple[int, ...]] = {}
 
     @classmethod
@@ -169,7 +172,7 @@ class RuleIndex:
 
     def candidates(self, ctx: Mapping[str, object]) -> tuple[int, ...]:
         """Sorted positions of the rules whose ``when`` is not certainly false for ``ctx``."""
-        key = tuple([lookup(ctx) for lookup in self._lookups])
+        key = self._key(ctx)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -397,8 +400,11 @@ _KEYERS: Final[dict[str, Callable[[object], _Key]]] = {
 
 
 def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
-            limits: Limits) -> _Lookup:
+            limits: Limits) -> tuple[_Lookup, dict[str, _Key] | None]:
     """A function ``ctx -> key``: the path's conformed value as a key, ``_OTHER`` or ``_UNKNOWN``.
+
+    Returned with the path's cache of keys by text (None for ``dyn``), which
+    ``_key_function`` reads inline.
 
     Any failure on the way (absent key, null, a non-mapping, a value that does not conform
     or counts as absent) gives ``_UNKNOWN``: the rules on this path then run and report the
@@ -460,5 +466,60 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
         return key_of(ctx, value)
 
     if len(path) == 2:
-        return look2
-    return look
+        return look2, texts if scalar else None
+    return look, texts if scalar else None
+
+
+def _key_function(paths: Sequence[tuple[str, ...]],
+                  lookups: Sequence[tuple[_Lookup, dict[str, _Key] | None]]
+                  ) -> Callable[[Mapping[str, object]], tuple[_Key, ...]]:
+    """One generated function ``ctx -> key per path``, the same keys the lookups give.
+
+    Calling one lookup per path costs a few Python calls each; the generated function reads
+    every two-segment path inline, one ``ctx.get`` per root, and takes a text's key from the
+    path's cache of keys by text (exact: the lookup fills it with the key it computed).
+    ``true`` and ``false`` get the keys the lookup gave them when the function was built.
+    Anything else - a root that is not a dict, a value of another type, a text not seen
+    yet, a longer path - calls the path's lookup. The source is built from positions only
+    (names and caches are bound as constants), never from rule or context text.
+    """
+    namespace: dict[str, object] = {}
+    lines = ["def index_key(ctx):"]
+    by_root: dict[str, list[int]] = {}
+    for i, (path, (look, texts)) in enumerate(zip(paths, lookups, strict=True)):
+        namespace[f"_l{i}"] = look
+        if len(path) == 2 and texts is not None:
+            namespace[f"_t{i}"] = texts
+            namespace[f"_f{i}"] = path[1]
+            # A scalar's key does not depend on the rest of the context: the keys of
+            # `true` and `false` are the lookup's own answers, asked once here.
+            namespace[f"_y{i}"] = look({path[0]: {path[1]: True}})
+            namespace[f"_n{i}"] = look({path[0]: {path[1]: False}})
+            by_root.setdefault(path[0], []).append(i)
+        else:
+            lines.append(f"    k{i} = _l{i}(ctx)")
+    for r, (root, members) in enumerate(by_root.items()):
+        namespace[f"_r{r}"] = root
+        lines.append(f"    o = ctx.get(_r{r})")
+        lines.append("    if type(o) is dict:")
+        for i in members:
+            lines.append(f"        v = o.get(_f{i})")
+            lines.append("        if type(v) is str:")
+            lines.append(f"            k{i} = _t{i}.get(v)")
+            lines.append(f"            if k{i} is None:")
+            lines.append(f"                k{i} = _l{i}(ctx)")
+            lines.append("        elif v is True:")
+            lines.append(f"            k{i} = _y{i}")
+            lines.append("        elif v is False:")
+            lines.append(f"            k{i} = _n{i}")
+            lines.append("        else:")
+            lines.append(f"            k{i} = _l{i}(ctx)")
+        lines.append("    else:")
+        lines.extend(f"        k{i} = _l{i}(ctx)" for i in members)
+    ordered = ", ".join(f"k{i}" for i in range(len(paths)))
+    lines.append(f"    return ({ordered}{',' if len(paths) == 1 else ''})")
+    source = "\n".join(lines) + "\n"
+    filename = f"<compliance rule index {hashlib.sha256(source.encode()).hexdigest()[:12]}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["index_key"]  # type: ignore[return-value]

@@ -109,7 +109,7 @@ def _no_context_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     which hosts and the CLI's reader bound), not work a rule does; what these tests bound is
     the work of rules.
     """
-    monkeypatch.setattr(evaluator, "digest_json", lambda _obj: "sha256:" + "0" * 64)
+    monkeypatch.setattr(evaluator, "context_json", lambda _obj: b"{}")
 
 
 def _decide(engine: Engine, context: dict[str, Any]) -> tuple[Any, int]:

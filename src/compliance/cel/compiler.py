@@ -808,7 +808,7 @@ def _walk(act: Any, path: tuple[str, ...], unknown: frozenset[str], start: int, 
     for i, name in enumerate(path):
         if value is None:
             raise CelUnknown(unknown)
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             where = ".".join(path[:i])
             message = f"`{where}` must be an object, got {describe(value)}"
             raise CelEvalError("bad-context", message, start, end)
