@@ -64,7 +64,7 @@ from compliance.cel.compiler import (
     select,
     walk_path,
 )
-from compliance.cel.conform import Nonconforming, reader
+from compliance.cel.conform import Nonconforming, reader, text_verdicts
 from compliance.cel.functions import (
     IMPLEMENTATIONS,
     cel_eq,
@@ -74,7 +74,7 @@ from compliance.cel.functions import (
     no_overload,
     regex_searcher,
 )
-from compliance.cel.types import DYN, CelType, ContextSchema
+from compliance.cel.types import DYN, NO_CONSTRAINT, CelType, ContextSchema, Limits
 from compliance.cel.values import CelEvalError, CelUnknown, Duration, Timestamp, UInt
 
 __all__ = ["PackCodegen", "generated_program"]
@@ -132,7 +132,9 @@ _RUNTIME: dict[str, object] = {
     "_LOOKUP": (KeyError, TypeError, IndexError),
     "_walk": walk_path,
     "_Nonconforming": Nonconforming,
-    "__builtins__": {"type": type, "len": len, "str": str, "tuple": tuple, "list": list},
+    "_UNSEEN": object(),  # a text no verdict is kept for (`conform.text_verdicts`)
+    "__builtins__": {"type": type, "len": len, "str": str, "tuple": tuple, "list": list,
+                     "bool": bool},
 }
 
 
@@ -479,15 +481,40 @@ class _FunctionGen:
             read = attribute_reader(t, shown, limits, node.start, node.end)
             self.emit(f"{out} = {self.bind(read, '_r')}(act, {out})")
         else:
-            conform = self.bind(reader(t, shown, limits), "_r")
-            self.emit("try:")
-            self.emit(f"    {out} = {conform}({out})")
-            self.emit("except _Nonconforming as _x:")
-            self.emit(f"    raise _CelEvalError('bad-context', str(_x), "
-                      f"{node.start}, {node.end}) from None")
+            self._conform(out, reader(t, shown, limits), t, limits, node)
         self.emit(f"if {out} is None:")
         self.emit(f"    raise _CelUnknown({unknown})")
         return out
+
+    def _conform(self, out: str, read: Callable[[object], Any], t: CelType, limits: Limits,
+                 node: Expr) -> None:
+        """Conform scalar ``out`` in place: the common well-formed case inline, else ``read``.
+
+        The inline tests are the reader's own fast exits (a constrained string's verdict
+        by text, a plain ASCII string within the length limit, a bool), so the result is
+        the reader's; anything else calls it, and its ``Nonconforming`` becomes the error.
+        """
+        conform = self.bind(read, "_r")
+        verdicts = text_verdicts(read)
+        indent = "    "
+        if verdicts is not None:
+            seen, known = self.bind(verdicts, "_v"), self.tmp()
+            self.emit(f"{known} = {seen}.get({out}, _UNSEEN) if type({out}) is str else _UNSEEN")
+            self.emit(f"if {known} is not _UNSEEN and type({known}) is not _Nonconforming:")
+            self.emit(f"    {out} = {known}")
+            self.emit("else:")
+        elif t.kind == "string" and not t.enum and t.constraint is NO_CONSTRAINT:
+            self.emit(f"if type({out}) is not str or len({out}) > {int(limits.max_string)} "
+                      f"or not {out}.isascii():")
+        elif t.kind == "bool":
+            self.emit(f"if type({out}) is not bool:")
+        else:
+            indent = ""
+        self.emit(f"{indent}try:")
+        self.emit(f"{indent}    {out} = {conform}({out})")
+        self.emit(f"{indent}except _Nonconforming as _x:")
+        self.emit(f"{indent}    raise _CelEvalError('bad-context', str(_x), "
+                  f"{node.start}, {node.end}) from None")
 
     def _has(self, node: Select) -> tuple[str, object]:
         """``has(request.x)`` on a declared path: the conformed value is present."""

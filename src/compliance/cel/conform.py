@@ -174,7 +174,18 @@ def _cached_text(general: Callable[[object], Any]) -> Callable[[object], Any]:
             raise verdict
         return verdict
 
+    read_text.verdicts = verdicts  # type: ignore[attr-defined]  # for `text_verdicts`
     return read_text
+
+
+def text_verdicts(read: Callable[[object], Any]) -> dict[str, Any] | None:
+    """The verdicts by text a constrained string's ``reader`` keeps, or None for others.
+
+    A verdict is the conformed value or the ``Nonconforming`` error; generated code reads
+    the dict inline and calls ``read`` for anything absent (it then fills the dict).
+    """
+    verdicts: dict[str, Any] | None = getattr(read, "verdicts", None)
+    return verdicts
 
 
 def _scalar_list(t: CelType, path: str, limits: Limits,
