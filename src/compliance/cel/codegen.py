@@ -134,7 +134,7 @@ _RUNTIME: dict[str, object] = {
     "_Nonconforming": Nonconforming,
     "_UNSEEN": object(),  # a text no verdict is kept for (`conform.text_verdicts`)
     "__builtins__": {"type": type, "len": len, "str": str, "tuple": tuple, "list": list,
-                     "bool": bool},
+                     "bool": bool, "dict": dict},
 }
 
 
@@ -453,37 +453,68 @@ class _FunctionGen:
             return out, _NOCONST
         return self.delegate(node)  # names outside the schema: the closure compiler resolves
 
-    def _attribute(self, node: Expr, path: tuple[str, ...]) -> str:
+    def _attribute(self, node: Expr, path: tuple[str, ...], *, has: bool = False) -> str:
         """Read a declared path inline: absent (or null) is unknown, the value is conformed.
 
         The same steps as the closure compiler's getter (``_path_fn``/``_reader``), with the
         reader of ``compliance.cel.conform`` called directly; a path through a map keeps the
-        closure getter (it guards the map's size).
+        closure getter (it guards the map's size). Each step is a ``get`` on a dict; anything
+        else on the way (null, a non-dict mapping, a wrong type) goes to ``_walk``, which
+        says what it is. With ``has`` the result is whether the conformed value is present
+        (``has(path)``), and absence is no exception.
         """
         closures = self.source.pack.closures
         t, shown, through_map, limits = closures.path_reading(path)
         if through_map or len(path) > 4:
-            getter = closures._declared_path(node, path)
+            getter = self.bind(closures._declared_path(node, path), "_g")
             out = self.tmp()
-            self.emit(f"{out} = {self.bind(getter, '_g')}(act)")
+            if has:
+                self.emit("try:")
+                self.emit(f"    {getter}(act)")
+                self.emit("except _CelUnknown:")
+                self.emit(f"    {out} = False")
+                self.emit("else:")
+                self.emit(f"    {out} = True")
+            else:
+                self.emit(f"{out} = {getter}(act)")
             return out
         out = self.tmp()
-        keys = "".join(f"[{self.bind(k)}]" for k in path)
         unknown = self.bind(frozenset({".".join(path)}))
-        self.emit("try:")
-        self.emit(f"    {out} = act{keys}")
-        self.emit("except _LOOKUP:")
-        self.emit(f"    {out} = _walk(act, {self.bind(path)}, {unknown}, "
-                  f"{node.start}, {node.end})")
-        self.emit(f"if {out} is None:")
-        self.emit(f"    raise _CelUnknown({unknown})")
+        walk = f"{out} = _walk(act, {self.bind(path)}, {unknown}, {node.start}, {node.end})"
+        self.emit(f"{out} = act.get({self.bind(path[0])})")
+        opened = 0
+        for name in path[1:]:
+            self.emit(f"if type({out}) is dict:")
+            self.indent += 1
+            self.emit(f"{out} = {out}.get({self.bind(name)})")
+            opened += 1
+        for _ in range(opened):
+            self.indent -= 1
+            self.emit(f"elif {out} is not None:")  # not a dict: `_walk` judges it
+            if has:
+                self.emit("    try:")
+                self.emit(f"        {walk}")
+                self.emit("    except _CelUnknown:")
+                self.emit(f"        {out} = None")
+            else:
+                self.emit(f"    {walk}")
+        if has:
+            self.emit(f"if {out} is not None:")
+            self.indent += 1
+        else:
+            self.emit(f"if {out} is None:")
+            self.emit(f"    raise _CelUnknown({unknown})")
         if t.kind in MEMOIZED_KINDS:  # containers: judged once per request (the memo)
             read = attribute_reader(t, shown, limits, node.start, node.end)
             self.emit(f"{out} = {self.bind(read, '_r')}(act, {out})")
         else:
             self._conform(out, reader(t, shown, limits), t, limits, node)
-        self.emit(f"if {out} is None:")
-        self.emit(f"    raise _CelUnknown({unknown})")
+        if has:
+            self.indent -= 1
+            self.emit(f"{out} = {out} is not None")
+        else:
+            self.emit(f"if {out} is None:")
+            self.emit(f"    raise _CelUnknown({unknown})")
         return out
 
     def _conform(self, out: str, read: Callable[[object], Any], t: CelType, limits: Limits,
@@ -525,15 +556,7 @@ class _FunctionGen:
         path = (*inner.path, node.field)
         if closures._path_type(path) is None:
             return self.delegate(node)
-        getter = self.bind(closures._declared_path(node, path), "_g")
-        out = self.tmp()
-        self.emit("try:")
-        self.emit(f"    {getter}(act)")
-        self.emit("except _CelUnknown:")
-        self.emit(f"    {out} = False")
-        self.emit("else:")
-        self.emit(f"    {out} = True")
-        return out, _NOCONST
+        return self._attribute(node, path, has=True), _NOCONST
 
     # -- literals ---------------------------------------------------------------------------
 
