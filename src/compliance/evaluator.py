@@ -205,7 +205,8 @@ def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: 
         current = _run_pass(plan, ctx, at, model, time_missing=time_missing, errors=errors,
                             explain=explain, progress=progress)
         passes.append(current)
-        _collect_effect(current, number, errors, reasons, interventions)
+        if current.applied or errors:  # else nothing to combine: the pass allows
+            _collect_effect(current, number, errors, reasons, interventions)
         target = current.route_to
         if current.effect == "deny" or target is None or target == model:
             break
@@ -283,7 +284,14 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
         ):
             return "not-effective"
     error: CelEvalError | None = None
-    when = _truth(rule.when, ctx) if rule.when is not None else True
+    when: bool | CelEvalError | frozenset[str] = True
+    if rule.when is not None:
+        try:
+            value = rule.when(ctx)
+        except Exception as exc:
+            when = _failure(exc)
+        else:
+            when = value if value is True or value is False else _not_bool(value)
     if when is False:
         return "condition-false"
     if when is not True:
@@ -312,23 +320,35 @@ _TIME_MISSING: Final = frozenset({"request.time"})
 
 
 def _truth(program: Any, ctx: Mapping[str, Any]) -> bool | CelEvalError | frozenset[str]:
-    """Run a condition: True/False, an error value, or the paths that left it unknown."""
+    """Run a condition: True/False, an error value, or the paths that left it unknown.
+
+    ``_run_rule`` runs ``when`` the same way inline (most rules have no ``unless``).
+    """
     try:
         value = program(ctx)
-    except CelUnknown as unknown:
-        return unknown.paths
-    except CelEvalError as error:
-        return error
-    except RecursionError:
-        return CelEvalError("cost-limit", "expression too deeply nested to evaluate", 0, 0)
-    except MemoryError as exc:
-        return _caused(CelEvalError("resource-exhausted", "out of memory evaluating", 0, 0),
-                       exc)
     except Exception as exc:
-        text = f"{type(exc).__name__}: {_exc_text(exc)}"[:300]
-        return _caused(CelEvalError("internal-error", text, 0, 0), exc)
+        return _failure(exc)
     if value is True or value is False:
         return value
+    return _not_bool(value)
+
+
+def _failure(exc: Exception) -> CelEvalError | frozenset[str]:
+    """What a condition that raised ``exc`` comes to: unknown paths or an error value."""
+    if isinstance(exc, CelUnknown):
+        return exc.paths
+    if isinstance(exc, CelEvalError):
+        return exc
+    if isinstance(exc, RecursionError):
+        return CelEvalError("cost-limit", "expression too deeply nested to evaluate", 0, 0)
+    if isinstance(exc, MemoryError):
+        return _caused(CelEvalError("resource-exhausted", "out of memory evaluating", 0, 0),
+                       exc)
+    text = f"{type(exc).__name__}: {_exc_text(exc)}"[:300]
+    return _caused(CelEvalError("internal-error", text, 0, 0), exc)
+
+
+def _not_bool(value: object) -> CelEvalError:
     return CelEvalError("eval-type-error", f"condition is not a bool: got `{value!r}`", 0, 0)
 
 
@@ -799,7 +819,11 @@ def _pass_key(p: _Pass) -> tuple[Any, ...]:
 
 
 def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
-    key = _pass_key(passes[0]) if len(passes) == 1 else tuple([_pass_key(p) for p in passes])
+    if len(passes) == 1 and not passes[0].applied:
+        only = passes[0]
+        key: tuple[Any, ...] = (only.model, only.effect, only.route_to)
+    else:
+        key = _pass_key(passes[0]) if len(passes) == 1 else tuple(map(_pass_key, passes))
     hit: _Skeleton | None = plan.skeletons.get(key)
     if hit is not None:
         return hit

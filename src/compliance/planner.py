@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from compliance.cel.ast import Expr
 from compliance.cel.codegen import PackCodegen, RuleSource, generated_program
@@ -45,39 +45,29 @@ _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
 
 
-class Memo(Generic[_K, _V]):
+class Memo(dict[_K, _V]):
     """A bounded map from keys to immutable values, shared by every request of one plan.
 
     Work that depends only on which rules applied (merged obligations, decision skeletons)
-    is done once per distinct key and reused. Reads take no lock (a dict read is atomic);
-    writers serialise, and a full memo is emptied (traffic is concentrated, so the hot
-    keys return at once). ``size=0`` stores nothing: every call recomputes (tests use it
-    as the uncached path).
+    is done once per distinct key and reused. Reads are the dict's own ``get`` (atomic, no
+    lock, no Python call); writers go through ``put``, which serialises them, and a full
+    memo is emptied (traffic is concentrated, so the hot keys return at once). ``size=0``
+    stores nothing: every call recomputes (tests use it as the uncached path).
     """
 
-    __slots__ = ("_data", "_lock", "size")
-
     def __init__(self, size: int = 1024) -> None:
+        super().__init__()
         self.size = size
-        self._data: dict[_K, _V] = {}
         self._lock = threading.Lock()
-
-    def get(self, key: _K) -> _V | None:
-        """The value stored for ``key``, or None."""
-        return self._data.get(key)
 
     def put(self, key: _K, value: _V) -> _V:
         """Store ``value`` for ``key`` (first writer wins); return the value kept."""
         if self.size <= 0:
             return value
         with self._lock:
-            if len(self._data) >= self.size:
-                self._data.clear()
-            return self._data.setdefault(key, value)
-
-    def __len__(self) -> int:
-        """Entries currently stored."""
-        return len(self._data)
+            if len(self) >= self.size:
+                self.clear()
+            return self.setdefault(key, value)
 
 
 _Model = TypeVar("_Model", Match, RuleRef)
