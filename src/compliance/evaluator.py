@@ -44,11 +44,13 @@ from compliance.cel.values import (
 )
 from compliance.decision import (
     ConditionTrace,
+    Conflict,
     Decision,
     EvalError,
     FactRead,
     InterventionOut,
     Match,
+    ObligationDetail,
     Obligations,
     RoutingPass,
     RuleExplanation,
@@ -756,38 +758,40 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
               interventions: list[InterventionOut], explain: bool,
               facts: list[FactRead]) -> Decision:
     skeleton = _skeleton(plan, passes)
+    effect = skeleton.effect
     if skeleton.default_denied:
         reasons.append(_DEFAULT_DENY)
-    if interventions and skeleton.effect == "deny":
+    if effect == "deny" and interventions:
         interventions = [i for i in interventions if i.kind == "refuse"]
-    fields = skeleton.fields.copy()  # the fixed fields; every list below is the decision's own
-    fields["interventions"] = interventions
-    fields["errors"] = errors
-    fields["facts"] = facts
-    fields["obligation_details"] = list(fields["obligation_details"])
-    fields["conflicts"] = list(fields["conflicts"])
-    fields["matched"] = list(fields["matched"])
-    fields["passes"] = list(fields["passes"])
-    fields["packs"] = list(fields["packs"])
-    for p in passes:
-        if p.outcomes:  # only rules that applied, failed closed or errored leave outcomes
-            missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
-            fields["missing"] = [_clean(m) for m in missing]
-            break
-    else:
-        fields["missing"] = []
-    fields["reasons"] = [_clean(r) for r in reasons] if reasons else reasons
+    missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
     boundary = plan.next_boundary(at) if at is not None and plan.boundaries else None
     for fact in facts:  # a fact that stops holding ends the decision's validity too
         until = to_timestamp(fact.until)
         if until is not None:
             boundary = until.nanos if boundary is None else min(boundary, until.nanos)
-    if boundary is not None:
-        fields["valid_until"] = _from_nanos(boundary)
-    fields["decision_id"] = _next_id()
-    fields["evaluated_at"] = datetime.now(UTC)
-    if explain:
-        fields["explanation"] = _explanation(passes)
+    fields = {
+        "effect": effect,
+        "model": skeleton.model,
+        "interventions": interventions,
+        "obligations": skeleton.obligations,
+        "obligation_details": list(skeleton.details),
+        "conflicts": list(skeleton.conflicts),
+        "matched": list(skeleton.matched),
+        "missing": [_clean(m) for m in missing] if missing else missing,
+        "errors": errors,
+        "reasons": [_clean(r) for r in reasons] if reasons else reasons,
+        "valid_until": _from_nanos(boundary) if boundary is not None else None,
+        "passes": list(skeleton.passes),
+        "decision_id": _next_id(),
+        "evaluated_at": datetime.now(UTC),
+        "packs": list(plan.pack_infos),
+        "pack_set_digest": plan.pack_set_digest,
+        "schema_version": 1,
+        "backend": plan.backend,
+        "explanation": _explanation(passes) if explain else None,
+        "facts": facts,
+        "context_digest_value": None,
+    }
     # The context's canonical bytes are taken now, from what was evaluated: a later change
     # to the caller's dict cannot change the record of a decision already made.
     return build(Decision, fields, {"_context": None, "_context_json": context_json(context)})
@@ -801,15 +805,19 @@ class _Skeleton:
     """The part of a decision fixed by which rules applied in which pass (cached per plan).
 
     Everything here follows from the key ``_skeleton`` builds (per pass: model, effect,
-    route and the applied rules with their status), the merged obligations included:
-    ``fields`` is the decision's field dict with placeholders for the per-request fields
-    (id, time, missing, errors, reasons, interventions, facts, ``valid_until``), which
-    ``_decision`` fills in on a copy.
+    route and the applied rules with their status), the merged obligations included;
+    per-request fields (id, time, digest, missing, errors, reasons, messages,
+    ``valid_until``) are filled in by ``_decision``.
     """
 
     effect: Literal["allow", "deny"]
+    model: str | None
     default_denied: bool  # the pack set's default effect turned an allow into a deny
-    fields: dict[str, Any]  # every field of the decision; per-request ones are placeholders
+    matched: tuple[Match, ...]
+    passes: tuple[RoutingPass, ...]
+    obligations: Obligations
+    details: tuple[ObligationDetail, ...]
+    conflicts: tuple[Conflict, ...]
 
 
 def _pass_key(p: _Pass) -> tuple[Any, ...]:
@@ -837,20 +845,14 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
     # only rules with obligations matter to the merge (its memo key stays short)
     obligations, details, conflicts = merge_obligations(
         [o.rule for _, o in applied if o.rule.obligations], plan.merges)
-    fields: dict[str, Any] = {
-        "effect": effect,
-        "model": _clean(final.model) if effect == "allow" and final.model else None,
-        "interventions": None, "obligations": obligations,
-        "obligation_details": details, "conflicts": conflicts,
-        "matched": [_match(n, o) for n, o in applied],
-        "missing": None, "errors": None, "reasons": None, "valid_until": None,
-        "passes": [_routing_pass(p) for p in passes],
-        "decision_id": None, "evaluated_at": None,
-        "packs": list(plan.pack_infos), "pack_set_digest": plan.pack_set_digest,
-        "schema_version": 1, "backend": plan.backend, "explanation": None, "facts": None,
-        "context_digest_value": None,
-    }
-    skeleton = _Skeleton(effect=effect, default_denied=default_denied, fields=fields)
+    skeleton = _Skeleton(
+        effect=effect,
+        model=_clean(final.model) if effect == "allow" and final.model else None,
+        default_denied=default_denied,
+        matched=tuple(_match(n, o) for n, o in applied),
+        passes=tuple(_routing_pass(p) for p in passes),
+        obligations=obligations, details=tuple(details), conflicts=tuple(conflicts),
+    )
     stored: _Skeleton = plan.skeletons.put(key, skeleton)
     return stored
 
