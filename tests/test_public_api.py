@@ -119,3 +119,15 @@ def test_plan_models_share_one_fields_set_and_copies_stay_independent() -> None:
     assert matches[0].routing_pass == 1
     assert matches[1].model_fields_set == {"pack", "rule", "effect", "routing_pass",
                                            "fail_closed"}
+
+
+def test_decisions_share_one_complete_fields_set_and_copies_stay_independent() -> None:
+    """Decisions set every field and share the set of names; a copy with changes is its own."""
+    engine = compliance.Engine.from_path(Path(__file__).resolve().parent.parent / "rules")
+    first = engine.evaluate({"request": {"model": "fable-5"}})
+    second = engine.evaluate({"request": {"model": "opus-4.8"}})
+    assert first.model_fields_set == set(first.__dict__) == set(compliance.Decision.model_fields)
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__
+    copy = first.model_copy(update={"reasons": ["changed"]})
+    assert copy.reasons == ["changed"] and first.reasons != ["changed"]
+    assert second.model_fields_set == set(compliance.Decision.model_fields)

@@ -33,16 +33,19 @@ _M = TypeVar("_M", bound=BaseModel)
 _setattr = object.__setattr__
 
 
-def build(cls: type[_M], fields: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
+def build(cls: type[_M], fields: dict[str, Any], private: dict[str, Any] | None = None,
+          names: set[str] | None = None) -> _M:
     """Construct a model from values the evaluator already typed, skipping validation.
 
     ``model_construct`` costs several microseconds per object (it resolves defaults and
     copies); one decision builds a handful, on every request. ``fields`` must name every
-    field. Models read back from JSON are validated normally.
+    field; ``names`` may pass a set of exactly those names to share between models (they
+    are frozen, and pydantic copies the set before changing it). Models read back from
+    JSON are validated normally.
     """
     model = cls.__new__(cls)
     _setattr(model, "__dict__", fields)
-    _setattr(model, "__pydantic_fields_set__", set(fields))
+    _setattr(model, "__pydantic_fields_set__", set(fields) if names is None else names)
     _setattr(model, "__pydantic_extra__", None)
     _setattr(model, "__pydantic_private__", private)
     return model

@@ -794,7 +794,12 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
     }
     # The context's canonical bytes are taken now, from what was evaluated: a later change
     # to the caller's dict cannot change the record of a decision already made.
-    return build(Decision, fields, {"_context": None, "_context_json": context_json(context)})
+    return build(Decision, fields, {"_context": None, "_context_json": context_json(context)},
+                 _DECISION_FIELDS)
+
+
+_DECISION_FIELDS: Final = set(Decision.model_fields)
+"""The names of every field: each decision built here sets all of them (shared, see build)."""
 
 
 _DEFAULT_DENY = "no rule allowed the request and the pack set's default effect is deny"
