@@ -129,5 +129,6 @@ def test_decisions_share_one_complete_fields_set_and_copies_stay_independent() -
     assert first.model_fields_set == set(first.__dict__) == set(compliance.Decision.model_fields)
     assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__
     copy = first.model_copy(update={"reasons": ["changed"]})
-    assert copy.reasons == ["changed"] and first.reasons != ["changed"]
+    assert copy.reasons == ["changed"]
+    assert first.reasons != ["changed"]
     assert second.model_fields_set == set(compliance.Decision.model_fields)
