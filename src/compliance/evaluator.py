@@ -30,7 +30,7 @@ from typing import Any, Final, Literal
 from compliance.canonical import context_json, digest_json
 from compliance.cel import budget
 from compliance.cel.ast import Expr
-from compliance.cel.compiler import request_activation
+from compliance.cel.compiler import VARS, request_activation
 from compliance.cel.conform import Nonconforming, describe, reader
 from compliance.cel.types import STRING, CelType, Limits
 from compliance.cel.values import (
@@ -219,6 +219,9 @@ def _evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool, explain: 
         reasons.append(f"routed from `{model}` to `{target}`; evaluated again for `{target}`")
         model = target
         ctx = _with_model(ctx, target)
+    variables = activation.get(VARS)
+    if variables:  # its entries hold their activations: free them now, not by the collector
+        variables.clear()
     if strict and errors:
         first = errors[0]
         raise EvaluationError(first.code, first.message, pack=first.pack or None,
@@ -336,10 +339,16 @@ def _truth(program: Any, ctx: Mapping[str, Any]) -> bool | CelEvalError | frozen
 
 
 def _failure(exc: Exception) -> CelEvalError | frozenset[str]:
-    """What a condition that raised ``exc`` comes to: unknown paths or an error value."""
+    """What a condition that raised ``exc`` comes to: unknown paths or an error value.
+
+    An unknown or a CEL error is a value: its traceback is dropped, so the frames it passed
+    through are freed at once instead of waiting, in a reference cycle, for the collector.
+    """
     if isinstance(exc, CelUnknown):
+        exc.__traceback__ = exc.__context__ = None
         return exc.paths
     if isinstance(exc, CelEvalError):
+        exc.__traceback__ = exc.__context__ = None  # `__cause__`, if any, stays: it is news
         return exc
     if isinstance(exc, RecursionError):
         return CelEvalError("cost-limit", "expression too deeply nested to evaluate", 0, 0)

@@ -229,7 +229,10 @@ def _memoised(program: Program, slot: object) -> Program:
             memo[slot] = hit
         if hit[1]:
             return hit[2]
-        raise hit[2]
+        try:
+            raise hit[2]
+        finally:  # the error's traceback holds this frame: it must not hold the error
+            hit = None
 
     return read
 
@@ -735,6 +738,8 @@ class _FunctionGen:
             self.emit("    _locate(_err, _at)")
             self.emit("    if _aborted(_err):")
             self.emit("        raise")
+            # Kept as a value: without its traceback it holds no frame (no cycle for the GC).
+            self.emit("    _err.__traceback__ = _err.__context__ = None")
             self.emit(f"    {failure} = _err if {failure} is None else _merge({failure}, _err)")
             self.emit("else:")
             self.emit(f"    if {value} is {absorbing}:")

@@ -48,6 +48,11 @@ class Nonconforming(Exception):  # noqa: N818 - a verdict on a value, raised to 
         self.path = path
         self.message = message
 
+    def again(self) -> Nonconforming:
+        """A fresh copy to raise for a kept verdict: raising the kept one would give it a
+        traceback, and so keep alive every frame it passed through."""
+        return Nonconforming(self.path, self.message)
+
 
 MEMO = "\x00conformed"
 """Activation key of the per-request memo of verdicts (see ``remembered``)."""
@@ -71,11 +76,18 @@ def remembered(act: Mapping[str, Any], key: str, raw: object,
         try:
             verdict = judge(raw)
         except Nonconforming as exc:
-            verdict = exc
+            verdict = _kept(exc)
         memo[key] = (raw, verdict)
     if type(verdict) is Nonconforming:
-        raise verdict
+        raise verdict.again()
     return verdict
+
+
+def _kept(exc: Nonconforming) -> Nonconforming:
+    """A verdict to keep: without its traceback it holds none of the frames (and contexts)
+    it was raised through, so keeping it keeps nothing else alive."""
+    exc.__traceback__ = exc.__context__ = None
+    return exc
 
 
 _Sink = Callable[[str, str], None]
@@ -166,12 +178,12 @@ def _cached_text(general: Callable[[object], Any]) -> Callable[[object], Any]:
             try:
                 verdict = general(v)
             except Nonconforming as exc:
-                verdict = exc
+                verdict = _kept(exc)
             if len(verdicts) >= _TEXT_CACHE:
                 verdicts.clear()  # concurrent readers just judge again; dict ops are atomic
             verdicts[v] = verdict
         if type(verdict) is Nonconforming:
-            raise verdict
+            raise verdict.again()
         return verdict
 
     read_text.verdicts = verdicts  # type: ignore[attr-defined]  # for `text_verdicts`
