@@ -75,7 +75,7 @@ class Running:
 
 def serve(app: Any) -> Running:
     """Start ``app`` under uvicorn on a free 127.0.0.1 port; return once it accepts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
