@@ -144,10 +144,23 @@ def _free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux /proc; None elsewhere).
+
+    CPU time per request is what a server costs whatever else the machine runs; latency on
+    a shared machine also counts the time spent waiting for a core.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def server(app: str, port: int, args: argparse.Namespace, env: dict[str, str] | None = None,
            app_dir: str = ".") -> Iterator[int]:
-    """``uvicorn app`` in a child process on 127.0.0.1:port; yields once it accepts."""
+    """``uvicorn app`` in a child process on 127.0.0.1:port; yields its pid once it accepts."""
     command = [sys.executable, "-m", "uvicorn", app, "--app-dir", app_dir,
                "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", "--no-access-log", "--http", args.http,
@@ -163,7 +176,7 @@ def server(app: str, port: int, args: argparse.Namespace, env: dict[str, str] | 
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"{app} did not start") from None
                 time.sleep(0.05)
-        yield port
+        yield process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -174,9 +187,26 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def one_run(direct: Client, hop: Client, gateway: Client, n: int,
+def cpu_per_request(client: Client, pids: dict[str, int], n: int) -> dict[str, float]:
+    """CPU microseconds per request that each process in ``pids`` spent over ``n`` calls."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    for _ in range(n):
+        client.request(CHAT, BODY, HEADERS)
+    out = {}
+    for name, pid in pids.items():
+        start, end = before[name], cpu_seconds(pid)
+        if start is not None and end is not None:
+            out[f"{name}_cpu"] = (end - start) / n * 1e6
+    return out
+
+
+def one_run(direct: Client, hop: Client, gateway: Client, pids: dict[str, int], *, n: int,
             warmup: int) -> dict[str, float]:
-    """Interleaved series: direct, via the bare hop, via the gateway (plain, routed)."""
+    """Interleaved series: direct, via the bare hop, via the gateway (plain, routed).
+
+    Then each server alone: requests/s through the gateway, and CPU per request of the
+    upstream (called directly), the bare hop's process and the gateway's process.
+    """
     calls: dict[str, tuple[Client, str, dict[str, str]]] = {
         "direct": (direct, BODY, HEADERS),
         "hop": (hop, BODY, HEADERS),
@@ -196,10 +226,10 @@ def one_run(direct: Client, hop: Client, gateway: Client, n: int,
             if i >= warmup:
                 times[name].append(elapsed)
     start = time.perf_counter()
-    for _ in range(n):
-        gateway.request(CHAT, BODY, HEADERS)
-    rate = n / (time.perf_counter() - start)
-    out = {"rate": rate}
+    out = cpu_per_request(gateway, {"gateway": pids["gateway"]}, n)
+    out["rate"] = n / (time.perf_counter() - start)
+    out |= cpu_per_request(direct, {"upstream": pids["upstream"]}, n)
+    out |= cpu_per_request(hop, {"hop": pids["hop"]}, n)
     base_median, base_p99 = statistics.median(times["direct"]), p99(times["direct"])
     for name, series in times.items():
         out[f"{name}_median"] = statistics.median(series) * 1e6
@@ -259,13 +289,14 @@ def main() -> None:
     up_port, hop_port, gw_port = _free_port(), _free_port(), _free_port()
     to_upstream = {"COMPLIANCE_UPSTREAM": f"http://127.0.0.1:{up_port}"}
     results = []
-    with server("examples.gateway.upstream:app", up_port, args), \
-         server("gateway:floor", hop_port, args, to_upstream, app_dir="benchmarks"), \
-         server("examples.gateway.gateway:app", gw_port, args, to_upstream):
+    with server("examples.gateway.upstream:app", up_port, args) as up_pid, \
+         server("gateway:floor", hop_port, args, to_upstream, app_dir="benchmarks") as hop_pid, \
+         server("examples.gateway.gateway:app", gw_port, args, to_upstream) as gw_pid:
         direct, hop, gateway = Client(up_port), Client(hop_port), Client(gw_port)
+        pids = {"upstream": up_pid, "hop": hop_pid, "gateway": gw_pid}
         try:
             for run in range(runs):
-                result = one_run(direct, hop, gateway, n, warmup)
+                result = one_run(direct, hop, gateway, pids, n=n, warmup=warmup)
                 results.append(result)
                 print(f"run {run + 1}: direct {result['direct_median']:.0f} us, bare hop "
                       f"{result['hop_median']:.0f} us, via gateway {result['via_median']:.0f} us"
@@ -289,6 +320,10 @@ def main() -> None:
               f"{mid(f'{name}_added_median'):6.0f} us   "
               f"added p99 {mid(f'{name}_added_p99'):6.0f} us")
     print(f"gateway throughput   {mid('rate'):7.0f} requests/s (one client, sequential)")
+    if "gateway_cpu" in results[0]:
+        print(f"CPU per request: upstream server {mid('upstream_cpu'):.0f} us, bare hop "
+              f"process {mid('hop_cpu'):.0f} us, gateway process {mid('gateway_cpu'):.0f} us "
+              f"(policy step {mid('gateway_cpu') - mid('hop_cpu'):.0f} us)")
     bare, wrapped = in_process(n)
     added = (statistics.median(wrapped) - statistics.median(bare)) * 1e6
     print(f"in-process (ASGI middleware, no sockets): added median {added:.0f} us, "

@@ -147,3 +147,111 @@ def test_modify_and_steer_fail_closed_in_the_gateway(
     assert error["message"] == "The request could not be served as the policy requires."
     assert error["decision_id"] == response.headers["x-compliance-decision-id"]
     assert recorder.seen == []
+
+
+# --- the response parser, against a server that answers exactly the bytes given ------------
+
+async def scripted(answers: list[bytes], *, close: bool = False) -> tuple[Upstream, Any]:
+    """A server answering each request on a connection with the next of ``answers``."""
+    queue = list(answers)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while queue:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            writer.write(queue.pop(0))
+            await writer.drain()
+            if close:
+                break
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return Upstream(f"http://127.0.0.1:{port}", timeout=5), server
+
+
+def answers_of(raw: list[bytes], n: int | None = None) -> list[tuple[int, bytes, bool]]:
+    """(status, body, connection kept) of ``n`` sequential exchanges with scripted ``raw``."""
+
+    async def run() -> list[tuple[int, bytes, bool]]:
+        pool, server = await scripted(raw)
+        out = []
+        try:
+            for _ in range(n or len(raw)):
+                status, _, body = await exchange(pool, {"model": "m"})
+                out.append((status, body, bool(pool._idle)))
+        finally:
+            await pool.aclose()
+            server.close()
+        return out
+
+    return asyncio.run(run())
+
+
+OK = b"HTTP/1.1 200 OK\r\n"
+
+
+def test_framings_length_chunked_close_and_informational() -> None:
+    got = answers_of([
+        OK + b"content-length: 5\r\n\r\nhello",
+        OK + b"transfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n"
+             b"0\r\ntrailer: x\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n" + OK + b"content-length: 2\r\n\r\nok",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        OK + b"connection: close\r\ncontent-length: 3\r\n\r\nbye",
+    ])
+    assert got == [(200, b"hello", True), (200, b"hello world", True), (200, b"ok", True),
+                   (204, b"", True), (200, b"bye", False)]
+
+
+def test_a_body_delimited_by_the_close_is_read_whole_and_not_reused() -> None:
+    async def run() -> tuple[int, bytes, int]:
+        pool, server = await scripted([OK + b"\r\nuntil the end"], close=True)
+        status, _, body = await exchange(pool, {"model": "m"})
+        server.close()
+        return status, body, len(pool._idle)
+
+    assert asyncio.run(run()) == (200, b"until the end", 0)
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    (b"HTTP/2 200 OK\r\n\r\n", "did not answer HTTP/1.x"),
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "did not answer HTTP/1.x"),
+    (OK + b"no colon here\r\n\r\n", "malformed header line"),
+    (OK + b" folded: x\r\n\r\n", "malformed header line"),
+    (OK + b"transfer-encoding: chunked\r\ncontent-length: 3\r\n\r\nabc", "ambiguous"),
+    (OK + b"transfer-encoding: gzip\r\n\r\n", "ambiguous"),
+    (OK + b"content-length: 3\r\ncontent-length: 4\r\n\r\nabcd", "conflicting content-length"),
+    (OK + b"content-length: -1\r\n\r\n", "invalid or conflicting content-length"),
+    (OK + b"transfer-encoding: chunked\r\n\r\nzz\r\n", "malformed chunk size"),
+    (OK + b"transfer-encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n", "malformed chunk"),
+    (OK + b"content-length: 10\r\n\r\nshort", "closed the connection mid-response"),
+    (b"", "closed the connection without a response"),
+    (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
+])
+def test_ambiguous_or_broken_responses_are_upstream_errors(raw: bytes, says: str) -> None:
+    async def run() -> None:
+        pool, server = await scripted([raw], close=True)
+        try:
+            with pytest.raises(UpstreamError, match=says):
+                await exchange(pool, {"model": "m"})
+            assert pool._idle == []
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+def test_a_header_that_would_split_the_request_is_not_sent() -> None:
+    async def run() -> None:
+        pool, server = await scripted([OK + b"content-length: 0\r\n\r\n"])
+        try:
+            for bad in ([(b"x-a", b"1\r\nx-b: 2")], [(b"bad name", b"1")], [(b"x", b"\x00")]):
+                with pytest.raises(UpstreamError, match="malformed header"):
+                    await pool.request("POST", CHAT, bad, b"{}")
+            assert pool._idle == []
+        finally:
+            server.close()
+
+    asyncio.run(run())

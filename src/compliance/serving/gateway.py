@@ -203,9 +203,9 @@ class Gateway:
         if scope.get("method") != "POST":
             raise _Refusal(405, "invalid_request_error", "method-not-allowed",
                            f"{scope.get('method')} is not allowed here; use POST")
-        raw = await self._read_body(scope, receive)
-        body = _parse_body(raw)
         headers = _header_map(scope)
+        raw = await self._read_body(headers, receive)
+        body = _parse_body(raw)
         client = scope.get("client")
         request = GatewayRequest("POST", scope["path"], headers,
                                  client[0] if client else None, body)
@@ -234,11 +234,11 @@ class Gateway:
         responder = _Responder(self, send, decision, context)
         await forward(scope, upstream_headers, raw, responder)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, headers: Mapping[str, str], receive: Receive) -> bytes:
         limit = self.max_body_bytes
         too_large = _Refusal(413, "invalid_request_error", "body-too-large",
                              f"The request body is larger than {limit} bytes.")
-        declared = _header_map(scope).get("content-length")
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large
         chunks: list[bytes] = []

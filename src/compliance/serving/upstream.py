@@ -1,45 +1,54 @@
-"""The proxy's default upstream client: HTTP/1.1 keep-alive over asyncio streams, parsed by h11.
+"""The proxy's default upstream client: HTTP/1.1 keep-alive over asyncio streams.
 
-Why not httpx here: measured against the stub upstream on 127.0.0.1, one httpx
-``AsyncClient`` request costs ~1.3 ms and httpcore's pool alone ~1.05 ms, against ~0.48 ms
-for the same request written and parsed with h11 on an asyncio stream (the server's own
-share is ~0.33 ms): httpx would be most of what the gateway adds. h11 (the parser httpx
-itself uses) keeps the protocol handling correct -- framing, chunked bodies, keep-alive
-reuse -- and this module only pools connections. ``gateway.proxy(url, client=...)`` still
-takes an ``httpx.AsyncClient`` for what this client does not do (HTTP/2, proxies, custom
-TLS or transports).
+Why not httpx: against the stub upstream on 127.0.0.1 one httpx ``AsyncClient`` request
+took ~1.3 ms and httpcore's pool alone ~1.05 ms, against ~0.33 ms for the same bytes
+written and read on an asyncio stream; h11 (httpx's parser) still cost ~150 us a request
+(~70 us of it validating the request's headers). httpx would have been most of what the
+gateway adds. This client does the one exchange a proxy needs -- a POST with a known body,
+a response read as it arrives -- and nothing else; ``gateway.proxy(url, client=...)`` takes
+an ``httpx.AsyncClient`` for HTTP/2, proxies or custom transports.
 
-Connections are reused only after a complete exchange that both sides keep open, and never
-when the server closed them while idle or they sat idle longer than ``keepalive`` seconds
-(servers close idle connections; uvicorn after 5 s). Response bodies stream chunk by chunk
-as they arrive (server-sent events reach the client live).
+The request is one write: the headers come from the ASGI server (which already refused
+malformed ones) and the gateway, and are checked again here (a token name, no CR, LF or NUL
+in a value). The response is parsed strictly and refused (``UpstreamError``, a 502) when
+ambiguous: a status line that is not HTTP/1.x, a header line without a name, folded lines,
+``transfer-encoding`` other than ``chunked`` or together with ``content-length``, differing
+lengths, a head over 64 KiB. Bodies are framed by ``content-length``, ``chunked``, or the
+connection's end; 1xx responses are skipped. A connection is reused only after a complete
+exchange on HTTP/1.1 without ``connection: close``, and never when the server closed it while
+idle or it sat idle longer than ``keepalive`` seconds (servers drop idle connections; uvicorn
+after 5 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import h11
 
 __all__ = ["Upstream", "UpstreamError", "UpstreamResponse"]
 
 _READ = 1 << 16
+_MAX_HEAD = 1 << 16
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\x00\r\n]")
+_STATUS = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: [^\r\n]*)?")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_NO_BODY = frozenset({204, 304})
 
 
 class UpstreamError(Exception):
-    """The upstream could not be reached, or broke the protocol (the gateway answers 502)."""
+    """The upstream could not be reached, or answered outside HTTP/1.1 (the gateway's 502)."""
 
 
 @dataclass(slots=True)
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    h11: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
     idle_since: float = 0.0
 
     def usable(self, now: float, keepalive: float) -> bool:
@@ -53,28 +62,52 @@ class _Connection:
 class UpstreamResponse:
     """Status and headers (lower-case names) of one response; ``body()`` streams the rest."""
 
-    def __init__(self, pool: Upstream, connection: _Connection, status: int,
-                 headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, pool: Upstream, connection: _Connection, *, status: int,
+                 headers: list[tuple[bytes, bytes]], framing: str, length: int,
+                 keep_alive: bool) -> None:
         self.status_code, self.headers = status, headers
         self._pool, self._connection = pool, connection
+        self._framing, self._length, self._keep_alive = framing, length, keep_alive
         self._done = False
 
     async def body(self) -> AsyncIterator[bytes]:
         """The body as it arrives (transfer coding removed, content coding kept)."""
-        connection = self._connection
-        while True:
-            event = await self._pool._next_event(connection)
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                self._done = True
-                return
-            else:  # ConnectionClosed mid-body
-                raise UpstreamError("the upstream closed the connection mid-response")
+        read = self._pool._read
+        reader = self._connection.reader
+        if self._framing == "length":
+            left = self._length
+            while left:
+                chunk = await read(reader.read(min(left, _READ)))
+                if not chunk:
+                    raise UpstreamError("the upstream closed the connection mid-response")
+                left -= len(chunk)
+                yield chunk
+        elif self._framing == "chunked":
+            while True:
+                line = await self._pool._line(reader)
+                size_text = line.split(b";", 1)[0].strip()
+                if not _HEX.fullmatch(size_text):
+                    raise UpstreamError("the upstream sent a malformed chunk size")
+                size = int(size_text, 16)
+                if size == 0:
+                    while await self._pool._line(reader):  # trailers, dropped
+                        pass
+                    break
+                try:
+                    data = await read(reader.readexactly(size + 2))
+                except asyncio.IncompleteReadError:
+                    raise UpstreamError("the upstream closed the connection mid-chunk") from None
+                if data[-2:] != b"\r\n":
+                    raise UpstreamError("the upstream sent a malformed chunk")
+                yield data[:-2]
+        else:  # "close": the body is everything until the upstream closes
+            while chunk := await read(reader.read(_READ)):
+                yield chunk
+        self._done = True
 
     async def aclose(self) -> None:
         """Return the connection to the pool after a complete exchange, else close it."""
-        self._pool._release(self._connection, reusable=self._done)
+        self._pool._release(self._connection, reusable=self._done and self._keep_alive)
 
 
 class Upstream:
@@ -87,7 +120,7 @@ class Upstream:
             raise ValueError(f"upstream must be an http:// or https:// URL, not {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.prefix = parts.path.rstrip("/")
+        self.prefix = parts.path.rstrip("/").encode("ascii")
         self.authority = parts.netloc.rpartition("@")[2].encode("ascii")
         self.ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
@@ -98,39 +131,95 @@ class Upstream:
     async def request(self, method: str, target: str, headers: Sequence[tuple[bytes, bytes]],
                       body: bytes) -> UpstreamResponse:
         """Send one request (``host`` and ``content-length`` are set here) and read the head."""
+        head = [method.encode("ascii"), b" ", self.prefix, target.encode("ascii"),
+                b" HTTP/1.1\r\nhost: ", self.authority, b"\r\n"]
+        for name, value in headers:
+            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+                raise UpstreamError(f"refusing to forward a malformed header {name[:40]!r}")
+            head += (name, b": ", value, b"\r\n")
+        head += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
         connection = await self._acquire()
         try:
-            request = h11.Request(method=method, target=self.prefix + target, headers=[
-                (b"host", self.authority), *headers, (b"content-length", str(len(body)).encode())])
-            data = connection.h11.send(request) or b""
-            data += (connection.h11.send(h11.Data(data=body)) or b"") if body else b""
-            data += connection.h11.send(h11.EndOfMessage()) or b""
-            connection.writer.write(data)
+            connection.writer.write(b"".join(head))
             while True:
-                event = await self._next_event(connection)
-                if isinstance(event, h11.InformationalResponse):
-                    continue
-                if isinstance(event, h11.Response):
-                    return UpstreamResponse(self, connection, event.status_code,
-                                            list(event.headers))
-                raise UpstreamError("the upstream closed the connection without a response")
+                response = await self._head(connection)
+                if response is not None:
+                    return response
         except BaseException:
             connection.close()
             raise
 
-    async def _next_event(self, connection: _Connection) -> object:
-        conn = connection.h11
+    async def _head(self, connection: _Connection) -> UpstreamResponse | None:
+        """The next response head; None for a 1xx (informational) one."""
         try:
-            while True:
-                event = conn.next_event()
-                if event is not h11.NEED_DATA:
-                    return event
-                async with asyncio.timeout(self.timeout):
-                    conn.receive_data(await connection.reader.read(_READ))
-        except h11.ProtocolError as exc:
-            raise UpstreamError(f"the upstream broke HTTP/1.1: {exc}") from None
-        except (OSError, TimeoutError) as exc:
+            raw = await self._read(connection.reader.readuntil(b"\r\n\r\n"))
+        except asyncio.IncompleteReadError as exc:
+            raise UpstreamError("the upstream closed the connection without a response"
+                                if not exc.partial else "the upstream's response was cut off"
+                                ) from None
+        except asyncio.LimitOverrunError:
+            raise UpstreamError(f"the upstream's response head is over {_MAX_HEAD} bytes") \
+                from None
+        status_line, *lines = raw[:-4].split(b"\r\n")
+        matched = _STATUS.fullmatch(status_line)
+        if matched is None:
+            raise UpstreamError(f"the upstream did not answer HTTP/1.x: {status_line[:60]!r}")
+        status = int(matched[2])
+        headers: list[tuple[bytes, bytes]] = []
+        lengths: set[bytes] = set()
+        codings: list[bytes] = []
+        close = matched[1] == b"0"
+        for line in lines:
+            name, sep, value = line.partition(b":")
+            if not sep or not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+                raise UpstreamError(f"the upstream sent a malformed header line {line[:60]!r}")
+            name, value = name.lower(), value.strip(b" \t")
+            if name == b"content-length":
+                lengths.update(v.strip() for v in value.split(b","))
+            elif name == b"transfer-encoding":
+                codings += [c.strip().lower() for c in value.split(b",")]
+            elif name == b"connection" and b"close" in value.lower():
+                close = True
+            headers.append((name, value))
+        if 100 <= status < 200:
+            if status == 101:
+                raise UpstreamError("the upstream switched protocols, which a proxy cannot")
+            return None
+        framing, length = "close", 0
+        if status in _NO_BODY:
+            framing = "length"
+        elif codings:
+            if lengths or codings != [b"chunked"]:
+                raise UpstreamError("the upstream's response framing is ambiguous "
+                                    "(transfer-encoding other than chunked, or with a length)")
+            framing = "chunked"
+        elif lengths:
+            text = lengths.pop()
+            if lengths or not text.isdigit() or len(text) > 18:
+                raise UpstreamError("the upstream sent an invalid or conflicting content-length")
+            framing, length = "length", int(text)
+        return UpstreamResponse(self, connection, status=status, headers=headers,
+                                framing=framing, length=length,
+                                keep_alive=not close and framing != "close")
+
+    async def _read(self, pending: Awaitable[bytes]) -> bytes:
+        """Await one read within the timeout; I/O failures are ``UpstreamError``."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await pending
+        except TimeoutError:
+            raise UpstreamError(f"the upstream did not answer within {self.timeout} s") \
+                from None
+        except OSError as exc:
             raise UpstreamError(f"reading from the upstream failed: {exc!r}") from None
+
+    async def _line(self, reader: asyncio.StreamReader) -> bytes:
+        try:
+            line = await self._read(reader.readuntil(b"\r\n"))
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            raise UpstreamError("the upstream's chunked body was cut off or malformed") \
+                from None
+        return line[:-2]
 
     async def _acquire(self) -> _Connection:
         now = time.monotonic()
@@ -142,17 +231,14 @@ class Upstream:
         try:
             async with asyncio.timeout(self.timeout):
                 reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.ssl, limit=_READ)
+                    self.host, self.port, ssl=self.ssl, limit=_MAX_HEAD)
         except (OSError, TimeoutError) as exc:
             raise UpstreamError(f"connecting to {self.host}:{self.port} failed: {exc!r}") \
                 from None
         return _Connection(reader, writer)
 
     def _release(self, connection: _Connection, *, reusable: bool) -> None:
-        conn = connection.h11
-        if (reusable and conn.our_state is h11.DONE and conn.their_state is h11.DONE
-                and len(self._idle) < self.max_idle):
-            conn.start_next_cycle()
+        if reusable and len(self._idle) < self.max_idle and not connection.writer.is_closing():
             connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:
