@@ -47,11 +47,23 @@ class Client:
     """One keep-alive HTTP/1.1 connection: a request is one write, the response is read whole."""
 
     def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.port = port
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.pending = b""
+        self.used = time.monotonic()
+
+    def ready(self) -> None:
+        """Reconnect (untimed) if idle for long: uvicorn closes idle connections after 5 s."""
+        if time.monotonic() - self.used > 2.0:
+            self.sock.close()
+            self._connect()
 
     def request(self, path: str, body: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        self.used = time.monotonic()
         data = body.encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.sock.sendall(f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{head}"
@@ -109,7 +121,7 @@ class Client:
 
 async def floor(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """A proxy with no policy step (same server, same upstream client): what any hop costs."""
-    from compliance.serving.upstream import Upstream
+    from compliance.serving.upstream import Upstream, relay
 
     if scope["type"] != "http":
         return
@@ -124,12 +136,7 @@ async def floor(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = [(k, v) for k, v in scope["headers"] if k not in (b"host", b"content-length")]
     response = await _FLOOR_POOL[0].request("POST", scope["path"], headers, b"".join(chunks))
     try:
-        await send({"type": "http.response.start", "status": response.status_code,
-                    "headers": [(k, v) for k, v in response.headers
-                                if k != b"transfer-encoding"]})
-        async for chunk in response.body():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await relay(response, send, drop=frozenset({b"transfer-encoding", b"connection"}))
     finally:
         await response.aclose()
 
@@ -189,6 +196,7 @@ def p99(values: list[float]) -> float:
 
 def cpu_per_request(client: Client, pids: dict[str, int], n: int) -> dict[str, float]:
     """CPU microseconds per request that each process in ``pids`` spent over ``n`` calls."""
+    client.ready()
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     for _ in range(n):
         client.request(CHAT, BODY, HEADERS)
@@ -218,6 +226,7 @@ def one_run(direct: Client, hop: Client, gateway: Client, pids: dict[str, int], 
     for i in range(warmup + n):
         for name in order if i % 2 else reversed(order):
             client, body, headers = calls[name]
+            client.ready()
             start = time.perf_counter()
             status, payload = client.request(CHAT, body, headers)
             elapsed = time.perf_counter() - start

@@ -42,7 +42,7 @@ from compliance.engine import Engine, EngineHolder
 from compliance.errors import ComplianceError, ObligationNotUnderstood
 from compliance.jsonread import JsonReadError, read_json
 from compliance.serving.context import AttributeMap, MappingError, deep_merge
-from compliance.serving.upstream import Upstream, UpstreamError
+from compliance.serving.upstream import Upstream, UpstreamError, relay
 
 __all__ = [
     "BUILTIN_OBLIGATIONS",
@@ -476,16 +476,10 @@ class _Proxy:
             raise _Refusal(502, "server_error", "upstream-unavailable",
                            "The model server could not be reached.") from None
         try:
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": [(k, v) for k, v in response.headers
-                                    if k not in _RESPONSE_HOP]})
-            try:
-                async for chunk in response.body():  # unbuffered: SSE reaches the client live
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except UpstreamError as exc:  # the head is sent: all that is left is to stop
-                _log.error("gateway-upstream-failed", error=str(exc), url=self.upstream + target)
-                raise
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await relay(response, send, drop=_RESPONSE_HOP)
+        except UpstreamError as exc:  # the head is sent: all that is left is to stop
+            _log.error("gateway-upstream-failed", error=str(exc), url=self.upstream + target)
+            raise
         finally:
             await response.aclose()
 

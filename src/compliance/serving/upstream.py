@@ -26,11 +26,12 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Upstream", "UpstreamError", "UpstreamResponse"]
+__all__ = ["Upstream", "UpstreamError", "UpstreamResponse", "relay"]
 
 _READ = 1 << 16
 _MAX_HEAD = 1 << 16
@@ -69,6 +70,11 @@ class UpstreamResponse:
         self._pool, self._connection = pool, connection
         self._framing, self._length, self._keep_alive = framing, length, keep_alive
         self._done = False
+
+    @property
+    def length(self) -> int | None:
+        """The body's size when the upstream declared it (``content-length``), else None."""
+        return self._length if self._framing == "length" else None
 
     async def body(self) -> AsyncIterator[bytes]:
         """The body as it arrives (transfer coding removed, content coding kept)."""
@@ -249,3 +255,33 @@ class Upstream:
         idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+async def relay(response: UpstreamResponse, send: Send, *,
+                drop: frozenset[bytes] = frozenset()) -> None:
+    """Pass ``response`` on to an ASGI ``send``, chunk by chunk, without buffering a stream.
+
+    A sized body's first chunk is read before the head is sent, so the two leave back to
+    back (the client is woken once, not once for a lone head); a body that arrives whole is
+    one message. Streams (chunked, or delimited by the close) get their head at once.
+    """
+    start = {"type": "http.response.start", "status": response.status_code,
+             "headers": [(k, v) for k, v in response.headers if k not in drop]}
+    chunks = response.body()
+    if response.length is not None:
+        first = await anext(chunks, None)
+        await send(start)
+        if first is not None:
+            more = len(first) < response.length
+            await send({"type": "http.response.body", "body": first, "more_body": more})
+            if not more:
+                await anext(chunks, None)  # ends the generator: the exchange is complete
+                return
+    else:
+        await send(start)
+    async for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
