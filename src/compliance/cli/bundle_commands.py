@@ -20,7 +20,7 @@ from compliance.bundle import (
     read_bundle,
     verify_contents,
 )
-from compliance.cli.rules_option import report_refused
+from compliance.cli.rules_option import report_pack_errors, report_refused
 from compliance.cli.streams import write_err, write_out
 from compliance.errors import PackError
 from compliance.signing import KeyFileError, Signer, Verifier
@@ -90,9 +90,9 @@ def _run_verify(args: argparse.Namespace) -> int:
     try:
         checked = check_bundle(args.bundle, verifier)
     except BundleError as exc:
-        return _refused(exc)
+        return report_refused(exc)
     except PackError as exc:
-        return _pack_errors(args.bundle, exc)
+        return report_pack_errors(args.bundle, exc)
     write_out(f"ok: {args.bundle}: signed by {verifier.key_id}, every file matches, "
               f"{len(checked.packs)} packs check")
     return EXIT_OK
@@ -102,7 +102,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     try:
         contents = read_bundle(args.bundle)
     except BundleError as exc:
-        return _refused(exc)
+        return report_refused(exc)
     verified: str | list[str] = "not checked (no --public-key)"
     code = EXIT_OK
     if args.public_key:
@@ -138,17 +138,6 @@ def _verifier(path: str) -> Verifier | None:
     except BundleError as exc:  # bundle-bad-key
         report_refused(exc)
         return None
-
-
-def _refused(exc: BundleError) -> int:
-    return report_refused(exc)
-
-
-def _pack_errors(bundle: str, exc: PackError) -> int:
-    from compliance.cli import _print_diagnostics  # noqa: PLC0415
-
-    _print_diagnostics(exc.diagnostics, "text", err=True)
-    return _fail(EXIT_ERRORS, f"error: {bundle}: verified, but its packs have errors")
 
 
 def _fail(code: int, message: str) -> int:

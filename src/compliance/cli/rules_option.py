@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # compliance.bundle (tarfile) is imported only when a bundle 
     from compliance.checker import CheckedPackSet
 
 __all__ = ["BUNDLE_HELP", "add_public_key_option", "add_rules_options", "is_bundle_argument",
-           "load_checked", "open_bundle", "report_refused"]
+           "load_checked", "open_bundle", "report_pack_errors", "report_refused"]
 
 EXIT_ERRORS, EXIT_USAGE = 1, 2
 BUNDLE_HELP = "pack file or pack-set directory (repeatable), or one signed bundle"
@@ -83,7 +83,6 @@ def open_bundle(paths: Sequence[str], public_key: str | None
         check_contents,
         read_bundle,
     )
-    from compliance.cli import _print_diagnostics  # noqa: PLC0415
 
     if len(paths) != 1:
         write_err("error: a bundle is a whole pack set; give it alone, without other paths")
@@ -98,9 +97,16 @@ def open_bundle(paths: Sequence[str], public_key: str | None
     except BundleError as exc:
         return report_refused(exc)
     except PackError as exc:
-        _print_diagnostics(exc.diagnostics, "text", err=True)
-        write_err(f"error: {paths[0]}: verified, but its packs have errors")
-        return EXIT_ERRORS
+        return report_pack_errors(paths[0], exc)
+
+
+def report_pack_errors(bundle: str, exc: PackError) -> int:
+    """Print the diagnostics of a verified bundle whose packs do not check; 1."""
+    from compliance.cli import _print_diagnostics  # noqa: PLC0415
+
+    _print_diagnostics(exc.diagnostics, "text", err=True)
+    write_err(f"error: {bundle}: verified, but its packs have errors")
+    return EXIT_ERRORS
 
 
 def report_refused(exc: BundleError) -> int:
