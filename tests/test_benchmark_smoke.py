@@ -19,3 +19,15 @@ def test_quick_benchmark_runs_and_names_every_engine() -> None:
     for name in ("compiled engine", "interpreter engine", "hand-written lambdas",
                  "load+check+compile"):
         assert name in result.stdout, result.stdout
+
+
+def test_quick_gateway_benchmark_runs_and_states_the_goal() -> None:
+    """`benchmarks/gateway.py --quick` serves real HTTP end to end and prints every series."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gateway.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("direct upstream", "bare hop, no policy", "via gateway, routed",
+                 "requests/s", "in-process", "goal: added median <= 200 us over HTTP: "):
+        assert name in result.stdout, result.stdout

@@ -131,15 +131,16 @@ class Engine:
         ``public_key`` is a PEM (SubjectPublicKeyInfo) file or a ``Verifier``. Raises
         ``BundleError`` for a bundle that is unsigned, signed by another key, or holds an
         extra, missing or changed file; ``PackError`` if its packs do not check; and
-        ``KeyFileError`` for an unusable key file.
+        ``BundleKeyError`` (code ``bundle-bad-key``, also a ``KeyFileError``) for an
+        unusable key file.
         """
-        from compliance.bundle import check_bundle  # noqa: PLC0415  (tarfile only when used)
-        from compliance.signing import Verifier  # noqa: PLC0415
+        from compliance.bundle import (  # noqa: PLC0415  (tarfile only when used)
+            bundle_verifier,
+            check_bundle,
+        )
 
-        verifier = public_key if isinstance(public_key, Verifier) else Verifier.from_file(
-            public_key)
-        return cls(check_bundle(path, verifier), backend=backend, cost_limit=cost_limit,
-                   limits=limits, store=store, clock=clock)
+        return cls(check_bundle(path, bundle_verifier(public_key)), backend=backend,
+                   cost_limit=cost_limit, limits=limits, store=store, clock=clock)
 
     @property
     def limits(self) -> Limits:

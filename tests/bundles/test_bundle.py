@@ -229,9 +229,14 @@ class TestRefused:
         no_manifest = write_tar(tmp_path / "n.bundle", {"packs/a.yaml": b"id: a\n"})
         assert _refused(no_manifest, keys.public).code == "bundle-no-manifest"
 
-    def test_unusable_key_file(self, bundle: Path, rules_dir: Path) -> None:
-        with pytest.raises(KeyFileError):
-            Engine.from_bundle(bundle, public_key=rules_dir / "sanctions.yaml")
+    def test_unusable_key_file(self, bundle: Path, rules_dir: Path, keys: Keys) -> None:
+        """bundle-bad-key: a BundleError (nothing verified) that is also a KeyFileError."""
+        for key in (rules_dir / "sanctions.yaml", rules_dir / "absent.pem", keys.private):
+            with pytest.raises(KeyFileError) as caught:
+                Engine.from_bundle(bundle, public_key=key)
+            assert isinstance(caught.value, BundleError)
+            assert caught.value.code == "bundle-bad-key"
+            assert str(key) in str(caught.value)
 
     def test_check_bundle_verifies_before_parsing(self, bundle: Path, keys: Keys,
                                                   tmp_path: Path) -> None:

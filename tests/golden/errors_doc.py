@@ -1,10 +1,12 @@
-"""Build docs/errors.md: every check-time and run-time code, each with a real example.
+"""Build docs/errors.md: every check-time, run-time, input and bundle code, with real examples.
 
 Check-time codes (``DiagnosticCode``) are shown with the first golden case in
 ``tests/golden/check/`` that reports them; the few that concern files rather than pack text
 (``FILE_CODES``) are produced here by loading a small layout in a temporary directory.
 Run-time codes (``RuntimeCode``) are shown by evaluating the rule and context in ``RUNTIME``
-and printing the decision's error. So every example on the page is output of the current code.
+and printing the decision's error; bundle codes (``BundleCode``) by loading the bundles that
+``BUNDLE`` makes (from a small signed bundle, with fixed keys) and printing the refusal.
+So every example on the page is output of the current code.
 
 Run ``python tests/golden/errors_doc.py`` after ``pytest tests/golden --update-goldens``;
 ``test_errors_doc.py`` fails when the committed page is out of date or a code has no entry.
@@ -14,14 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import re
 import sys
+import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from compliance.bundle import BundleCode, BundleError, build_bundle, bundle_verifier, check_bundle
 from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES, SUMMARIES
 from compliance.engine import Engine
 from compliance.jsonread import JsonReadError, read_json
@@ -50,6 +56,10 @@ code, never on the message. There are three closed sets, all defined in
   one is raised as `EvaluationError`.
 - **Input codes** (`InputCode`): a context document refused before evaluation (not JSON,
   duplicate keys, NaN, too large or too deep).
+- **Bundle codes** (`BundleCode`, in `src/compliance/bundle/__init__.py`): why a signed
+  pack-set bundle was refused (see [bundles.md](bundles.md)); `BundleError` carries every
+  problem found, and the CLI prints one line each and exits 1 (2 for an unreadable bundle
+  or key).
 
 A code can be in more than one set (`no-matching-overload`, `undeclared-reference`): the checker
 reports it when the types are known, evaluation when they are only known at run time.
@@ -58,10 +68,11 @@ Every example below is output of the current code: check-time examples are the g
 in `tests/golden/check/`, run-time examples are evaluated by `tests/golden/errors_doc.py`,
 which generates this page (`tests/golden/test_errors_doc.py` fails when it is out of date).
 Each section has a stable anchor: `#<code>` for check-time codes (SARIF `helpUri` links
-there), `#run-time-<code>` and `#input-<code>` for the others.
+there) and bundle codes (all `bundle-*`), `#run-time-<code>` and `#input-<code>` for the
+others.
 
 Contents: [check-time codes](#check-time-codes), [run-time codes](#run-time-codes),
-[input codes](#input-codes).
+[input codes](#input-codes), [bundle codes](#bundle-codes).
 """
 
 CONTEXT: dict[str, Any] = {
@@ -272,6 +283,142 @@ INPUT: dict[str, InputCase] = {
 }
 
 
+BUNDLE_CODES = frozenset(get_args(BundleCode))
+Members = dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class BundleCase:
+    """A bundle code: its meaning and how to make a bundle (or key) that is refused with it.
+
+    ``make`` edits the members of ``rules.bundle`` (signed with the fixed key); ``key`` names
+    the public key file to verify with, ``path`` the bundle file to load.
+    """
+
+    meaning: str
+    make: Callable[[Members], Members] | None = None
+    key: str = "pub.pem"
+    path: str = "rules.bundle"
+    unsigned: bool = False
+
+
+def _edit(name: str, data: bytes | None) -> Callable[[Members], Members]:
+    def edit(members: Members) -> Members:
+        changed = dict(members)
+        if data is None:
+            changed.pop(name)
+        else:
+            changed[name] = data
+        return changed
+    return edit
+
+
+BUNDLE: dict[str, BundleCase] = {
+    "bundle-bad-key": BundleCase(
+        "The public key file given to verify with (`--public-key`, `Engine.from_bundle("
+        "public_key=...)`) cannot be read or is not an Ed25519 public key in PEM "
+        "(SubjectPublicKeyInfo), so nothing could be verified. The exception is a "
+        "`BundleKeyError`, both a `BundleError` and the `KeyFileError` of the signing "
+        "module; the CLI exits 2.", lambda m: m, key="packs/p.yaml"),
+    "bundle-bad-signature": BundleCase(
+        "`bundle.sig` does not verify with the key given over the manifest (the manifest "
+        "was changed, or another key signed it), or is not a signature record.",
+        lambda m: m, key="other-pub.pem"),
+    "bundle-changed-file": BundleCase(
+        "A file's sha256 differs from the one the signed manifest lists for it.",
+        lambda m: _edit("packs/p.yaml", m["packs/p.yaml"] + b"# edited\n")(m)),
+    "bundle-digest-mismatch": BundleCase(
+        "Every file verified, but the pack-set digest computed from the parsed packs is not "
+        "the one the manifest states (a manifest built by another tool, or by hand)."),
+    "bundle-duplicate-member": BundleCase(
+        "The same member name appears twice in the archive (which copy a reader takes "
+        "differs between tools, so neither is trusted)."),
+    "bundle-extra-file": BundleCase(
+        "A member the manifest does not list (a manifest covering only some files verifies "
+        "nothing), or a member outside `bundle.json`, `bundle.sig` and `packs/`.",
+        _edit("packs/extra.yaml", b"pack: extra\n")),
+    "bundle-malformed": BundleCase(
+        "Not a readable tar archive, an empty one, or a `bundle.json` that is not a valid "
+        "manifest.", path="notes.bundle"),
+    "bundle-missing-file": BundleCase(
+        "A file the manifest lists is not in the bundle.", _edit("packs/p.yaml", None)),
+    "bundle-no-manifest": BundleCase(
+        "No `bundle.json`: the archive is not a compliance bundle.",
+        _edit("bundle.json", None)),
+    "bundle-too-large": BundleCase(
+        "The bundle, a member or the manifest is over its size limit, or there are too many "
+        "members (`BundleLimits`: 32 MiB, 1024 members, 1 MiB manifest by default); checked "
+        "before anything is parsed."),
+    "bundle-unreadable": BundleCase(
+        "No such file, not a regular file (a directory, a device), or a read error; the CLI "
+        "exits 2.", path="absent.bundle"),
+    "bundle-unsafe-member": BundleCase(
+        "A member that is not a regular file (a symbolic or hard link, a directory, a "
+        "device) or whose name is absolute, has `..`, `.` or hidden segments, backslashes "
+        "or control characters, or is too long or deep. Nothing is ever extracted to disk."),
+    "bundle-unsigned": BundleCase(
+        "No `bundle.sig`: the bundle was built without `--sign`. An unsigned bundle is never "
+        "loaded.", lambda m: m, unsigned=True),
+    "bundle-unsupported-format": BundleCase(
+        "The manifest's `format` is not `compliance-bundle/1`, the one this version reads."),
+}
+
+_FIXED_KEYS = {"key.pem": bytes(range(1, 33)), "other.pem": bytes(range(33, 65))}
+_PACK = 'pack: p\nversion: "1"\ntier: policy\nrules:\n  - {id: r, when: "true", effect: deny}\n'
+
+
+def _bundle_examples() -> dict[str, str]:
+    """Code -> what ``compliance bundle verify`` prints for the bundle its case makes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+    )
+
+    from compliance.signing import Signer
+
+    out: dict[str, str] = {}
+    with _workdir() as root:
+        for name, seed in _FIXED_KEYS.items():
+            key = Ed25519PrivateKey.from_private_bytes(seed)
+            (root / name).write_bytes(key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption()))
+            (root / name.replace(".pem", "-pub.pem").replace("key-", "")).write_bytes(
+                key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo))
+        (root / "packs").mkdir()
+        (root / "packs" / "packset.yaml").write_text(MANIFEST.read_text(encoding="utf-8"),
+                                                     encoding="utf-8")
+        (root / "packs" / "p.yaml").write_text(_PACK, encoding="utf-8")
+        (root / "notes.bundle").write_text("not an archive\n", encoding="utf-8")
+        signer = Signer.from_file("key.pem")
+        for code, case in sorted(BUNDLE.items()):
+            if case.make is None and case.path == "rules.bundle":
+                continue
+            build_bundle("packs", "built.bundle", signer=None if case.unsigned else signer,
+                         created_by="compliance")
+            with tarfile.open("built.bundle") as tar:
+                members = {m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+                           for m in tar.getmembers() if m.isfile()}
+            made = case.make(members) if case.make is not None else None
+            if made is not None:
+                with tarfile.open(root / "rules.bundle", "w", format=tarfile.PAX_FORMAT) as tar:
+                    for name, data in made.items():
+                        info = tarfile.TarInfo(name)
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
+            try:
+                check_bundle(case.path, bundle_verifier(case.key))
+            except BundleError as exc:
+                if exc.code != code:
+                    raise AssertionError(f"the `{code}` example was refused as {exc.code}") \
+                        from None
+                out[code] = "\n".join(f"error: {exc.source}: {p}" for p in exc.problems)
+            else:
+                raise AssertionError(f"the `{code}` example was accepted")
+    return out
+
+
 def _input_example(case: InputCase) -> str | None:
     if case.document is None:
         return None
@@ -365,6 +512,8 @@ def problems() -> list[str]:
         out.append(f"RUNTIME documents `{code}`, which is not in RuntimeCode")
     for code in sorted(INPUT_CODES ^ INPUT.keys()):
         out.append(f"input code `{code}` is not both in InputCode and in INPUT")
+    for code in sorted(BUNDLE_CODES ^ BUNDLE.keys()):
+        out.append(f"bundle code `{code}` is not both in BundleCode and in BUNDLE")
     return out
 
 
@@ -427,9 +576,25 @@ def _input() -> list[str]:
     return parts
 
 
+def _bundle() -> list[str]:
+    parts = ["\n## Bundle codes\n\nA pack-set bundle refused by `Engine.from_bundle`, "
+             "`EngineHolder.watch` (the old engine keeps serving) or any command given one "
+             "(`compliance bundle verify`, `eval`, `check`, `diff`, ...). Examples start from "
+             "a bundle of a one-pack set signed with `key.pem`, verified with `pub.pem`, "
+             "changed as described; the output is `compliance bundle verify`'s.\n"]
+    examples = _bundle_examples()
+    for code in sorted(BUNDLE_CODES):
+        case = BUNDLE[code]
+        parts.append(f"\n<a id=\"{code}\"></a>\n\n### `{code}` (bundle)\n\n"
+                     f"{case.meaning}\n")
+        if code in examples:
+            parts.append(f"\n```text\n{examples[code]}\n```\n")
+    return parts
+
+
 def build() -> str:
-    """The whole page: check-time, run-time, then input codes, each sorted by code."""
-    return "".join([HEADER, *_check_time(), *_run_time(), *_input()])
+    """The whole page: check-time, run-time, input, then bundle codes, each sorted by code."""
+    return "".join([HEADER, *_check_time(), *_run_time(), *_input(), *_bundle()])
 
 
 if __name__ == "__main__":

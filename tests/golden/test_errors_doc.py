@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from errors_doc import DOC, build, problems
+from errors_doc import BUNDLE_CODES, DOC, build, problems
 
 from compliance.diagnostics import DIAGNOSTIC_CODES, INPUT_CODES, RUNTIME_CODES, SUMMARIES
 
@@ -23,11 +23,13 @@ def test_doc_sections_are_exactly_the_code_sets() -> None:
     """The page's headings list every code of each set and nothing else."""
     page = DOC.read_text(encoding="utf-8")
     check_part, rest = page.split("\n## Run-time codes\n")
-    run_part, input_part = rest.split("\n## Input codes\n")
+    run_part, rest = rest.split("\n## Input codes\n")
+    input_part, bundle_part = rest.split("\n## Bundle codes\n")
     heading = re.compile(r"^### `([a-z0-9-]+)`", re.MULTILINE)
     assert set(heading.findall(check_part)) == DIAGNOSTIC_CODES
     assert set(heading.findall(run_part)) == RUNTIME_CODES
     assert set(heading.findall(input_part)) == INPUT_CODES
+    assert set(heading.findall(bundle_part)) == BUNDLE_CODES
 
 
 def test_errors_doc_covers_core_codes() -> None:
@@ -46,6 +48,7 @@ def test_every_code_has_its_anchor() -> None:
     assert anchors >= DIAGNOSTIC_CODES
     assert {f"run-time-{c}" for c in RUNTIME_CODES} <= anchors
     assert {f"input-{c}" for c in INPUT_CODES} <= anchors
+    assert anchors >= BUNDLE_CODES
 
 
 def test_every_check_code_has_a_one_line_summary() -> None:

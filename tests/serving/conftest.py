@@ -74,8 +74,13 @@ class Running:
 
 
 def serve(app: Any) -> Running:
-    """Start ``app`` under uvicorn on a free 127.0.0.1 port; return once it accepts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """Start ``app`` under uvicorn on a free 127.0.0.1 port; return once it accepts.
+
+    The socket names ``IPPROTO_TCP``: asyncio sets ``TCP_NODELAY`` on accepted connections
+    only when the listening socket's proto says TCP, and without it every response written
+    in two parts waits ~40 ms for the client's delayed ACK (Nagle).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

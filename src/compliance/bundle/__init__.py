@@ -40,18 +40,20 @@ from compliance.loader import (
     read_limited,
 )
 from compliance.loader import Limits as LoaderLimits
-from compliance.signing import Signer, Verifier
+from compliance.signing import KeyFileError, Signer, Verifier
 
 __all__ = [
     "FORMAT",
     "SIGNING_DOMAIN",
     "BundleCode",
     "BundleError",
+    "BundleKeyError",
     "BundleLimits",
     "BundleManifest",
     "BundleProblem",
     "Contents",
     "build_bundle",
+    "bundle_verifier",
     "check_bundle",
     "check_contents",
     "file_digest",
@@ -136,6 +138,26 @@ class BundleError(ComplianceError, ValueError):
         super().__init__(f"{source}: {self.problems[0]}{tail}")
 
 
+class BundleKeyError(BundleError, KeyFileError):
+    """The key a bundle is to be verified with is unreadable or not an Ed25519 public key.
+
+    A ``BundleError`` (code ``bundle-bad-key``: nothing was verified) and a ``KeyFileError``
+    (what ``Verifier.from_file`` raises), so either ``except`` catches it.
+    """
+
+
+def bundle_verifier(public_key: str | Path | Verifier) -> Verifier:
+    """The verifier for ``public_key`` (a PEM SubjectPublicKeyInfo file, or a ``Verifier``)."""
+    if isinstance(public_key, Verifier):
+        return public_key
+    try:
+        return Verifier.from_file(public_key)
+    except KeyFileError as exc:
+        raise BundleKeyError(str(public_key), [BundleProblem(
+            "bundle-bad-key", f"{str(exc).removeprefix(f'{public_key}: ')}; "
+                              "no bundle can be verified with it")]) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Signature:
     """``bundle.sig``: who claims to have signed, and the signature (hex)."""
@@ -163,6 +185,11 @@ class Contents:
     manifest: BundleManifest
     signature: Signature | None
     files: Mapping[str, bytes]   # every member under packs/, by member name
+
+    def pack_files(self) -> list[tuple[str, bytes]]:
+        """The YAML files under packs/, by path relative to the pack set's root, sorted."""
+        return sorted((name.removeprefix(PACKS_DIR), data) for name, data in self.files.items()
+                      if name.endswith(_PACK_SUFFIXES))
 
 
 def file_digest(data: bytes) -> str:

@@ -18,6 +18,12 @@ from typing import Any
 
 from compliance.cel.trace import trace_lines
 from compliance.cli.diff_command import add_diff_command
+from compliance.cli.rules_option import (
+    add_public_key_option,
+    add_rules_options,
+    is_bundle_argument,
+    load_checked,
+)
 from compliance.cli.signal_commands import add_events_option, add_observe_command, replayed_engine
 from compliance.cli.streams import (
     DEFAULT_MAX_CONTEXT_BYTES,
@@ -158,18 +164,6 @@ def _add_bundle(sub: Any, common: argparse.ArgumentParser) -> None:
     add_bundle_commands(sub, common)
 
 
-def load_rules(paths: Sequence[str]) -> Any:
-    """The checked set of ``paths``; None when a path is unusable, False after printing errors."""
-    loaded = _load_rules(paths)
-    if loaded is None:
-        return None
-    diagnostics, checked = loaded
-    if checked is None:
-        _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
-        return False
-    return checked
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
@@ -218,7 +212,9 @@ def _add_check(sub: Any, common: argparse.ArgumentParser) -> None:
                     "2 usage or I/O error, 70 internal error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", help="pack files or pack-set directories")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="pack files or pack-set directories, or one signed bundle")
+    add_public_key_option(p)
     p.add_argument("--format", choices=["text", "json", "github", "sarif"], default="text",
                    help="output format (default: text with source snippets)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -242,6 +238,8 @@ def _run_check(args: argparse.Namespace) -> int:
         write_err("usage: compliance check [options] PATH [PATH ...]")
         write_err("error: check: at least one PATH is required (or --explain)")
         return EXIT_USAGE
+    if is_bundle_argument(args.paths):
+        return _check_bundle(args)
     loaded = _load_rules(args.paths, args.manifest)
     if loaded is None:
         return EXIT_USAGE
@@ -257,6 +255,21 @@ def _run_check(args: argparse.Namespace) -> int:
         n_rules = sum(len(p.rules) for p in checked.packs)
         write_err(f"ok: {len(checked.packs)} packs, {n_rules} rules checked")
     return EXIT_ERRORS if failed or checked is None else EXIT_OK
+
+
+def _check_bundle(args: argparse.Namespace) -> int:
+    """``check`` of a bundle: verified in full, then its packs checked (errors printed)."""
+    if args.manifest or args.report:
+        write_err("error: check: --manifest and --report take pack-set directories, "
+                  "not a bundle")
+        return EXIT_USAGE
+    checked = load_checked(args.paths, args.public_key)
+    if isinstance(checked, int):
+        return checked
+    n_rules = sum(len(p.rules) for p in checked.packs)
+    write_err(f"ok: {args.paths[0]}: verified; {len(checked.packs)} packs, {n_rules} rules "
+              "checked")
+    return EXIT_OK
 
 
 _CODE = re.compile(r"``([a-z][a-z0-9]*(?:-[a-z0-9]+)*)``")
@@ -326,10 +339,7 @@ def _add_eval(sub: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("context", metavar="CONTEXT", help="context JSON file, or - for stdin")
-    p.add_argument("--rules", "-r", action="append", required=True, metavar="PATH",
-                   help="pack file or pack-set directory (repeatable), or one bundle")
-    p.add_argument("--public-key", metavar="PUB.pem",
-                   help="Ed25519 public key a --rules bundle must be signed with")
+    add_rules_options(p)
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints exactly the decision record (docs/cli.md)")
     p.add_argument("--explain", action="store_true",
@@ -362,21 +372,9 @@ def _positive_int(text: str) -> int:
 def _run_eval(args: argparse.Namespace) -> int:
     data, label = read_bounded(args.context, args.max_context_bytes)
     context = parse_json_object(data, label)
-    from compliance.cli.bundle_commands import is_bundle_argument, load_bundle_rules  # noqa: PLC0415
-
-    if is_bundle_argument(args.rules):  # a signed bundle, verified in full first
-        verified = load_bundle_rules(args.rules, args.public_key)
-        if isinstance(verified, int):
-            return verified
-        checked = verified
-    else:
-        loaded = _load_rules(args.rules)
-        if loaded is None:
-            return EXIT_USAGE
-        diagnostics, checked = loaded
-        if checked is None:
-            _print_diagnostics(diagnostics.errors or diagnostics.sorted(), "text", err=True)
-            return EXIT_ERRORS
+    checked = load_checked(args.rules, args.public_key)
+    if isinstance(checked, int):
+        return checked
     engine = (replayed_engine(checked, args.backend, args.events, context) if args.events
               else Engine(checked, backend=args.backend))
     problems = engine.validate(context)

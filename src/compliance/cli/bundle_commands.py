@@ -1,4 +1,5 @@
-"""``compliance bundle build | verify | inspect``, and reading a bundle for ``eval``.
+"""``compliance bundle build | verify | inspect`` (other commands read bundles through
+``compliance.cli.rules_option``).
 
 Exit codes as for every command: 0 success; 1 the bundle does not verify (every problem
 found is printed, one line each) or its packs have errors; 2 usage or I/O problems (a
@@ -9,18 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from compliance.bundle import (
     BundleError,
     build_bundle,
+    bundle_verifier,
     check_bundle,
-    looks_like_bundle,
     read_bundle,
     verify_contents,
 )
-from compliance.checker import CheckedPackSet
+from compliance.cli.rules_option import report_pack_errors, report_refused
 from compliance.cli.streams import write_err, write_out
 from compliance.errors import PackError
 from compliance.signing import KeyFileError, Signer, Verifier
@@ -90,9 +90,9 @@ def _run_verify(args: argparse.Namespace) -> int:
     try:
         checked = check_bundle(args.bundle, verifier)
     except BundleError as exc:
-        return _refused(exc)
+        return report_refused(exc)
     except PackError as exc:
-        return _pack_errors(args.bundle, exc)
+        return report_pack_errors(args.bundle, exc)
     write_out(f"ok: {args.bundle}: signed by {verifier.key_id}, every file matches, "
               f"{len(checked.packs)} packs check")
     return EXIT_OK
@@ -102,7 +102,7 @@ def _run_inspect(args: argparse.Namespace) -> int:
     try:
         contents = read_bundle(args.bundle)
     except BundleError as exc:
-        return _refused(exc)
+        return report_refused(exc)
     verified: str | list[str] = "not checked (no --public-key)"
     code = EXIT_OK
     if args.public_key:
@@ -132,51 +132,12 @@ def _run_inspect(args: argparse.Namespace) -> int:
     return code
 
 
-def is_bundle_argument(paths: Sequence[str]) -> bool:
-    """True when ``--rules`` names a bundle (it must then be the only path)."""
-    return any(looks_like_bundle(p) for p in paths)
-
-
-def load_bundle_rules(paths: Sequence[str], public_key: str | None
-                      ) -> CheckedPackSet | int:
-    """The checked pack set of the one bundle in ``paths``, or an exit code (reported)."""
-    if len(paths) != 1:
-        return _fail(EXIT_USAGE, "error: --rules: a bundle is a whole pack set; give it alone")
-    if public_key is None:
-        return _fail(EXIT_USAGE, f"error: {paths[0]}: a bundle needs --public-key to verify it")
-    verifier = _verifier(public_key)
-    if verifier is None:
-        return EXIT_USAGE
-    try:
-        return check_bundle(paths[0], verifier)
-    except BundleError as exc:
-        return _refused(exc)
-    except PackError as exc:
-        return _pack_errors(paths[0], exc)
-
-
 def _verifier(path: str) -> Verifier | None:
     try:
-        return Verifier.from_file(path)
-    except KeyFileError as exc:
-        write_err(f"error: {exc}")
+        return bundle_verifier(path)
+    except BundleError as exc:  # bundle-bad-key
+        report_refused(exc)
         return None
-
-
-def _refused(exc: BundleError) -> int:
-    code = EXIT_USAGE if exc.code == "bundle-unreadable" else EXIT_ERRORS
-    for problem in exc.problems:
-        write_err(f"error: {exc.source}: {problem}")
-    write_err(f"error: {exc.source}: refused ({len(exc.problems)} problem"
-              f"{'s' if len(exc.problems) != 1 else ''})")
-    return code
-
-
-def _pack_errors(bundle: str, exc: PackError) -> int:
-    from compliance.cli import _print_diagnostics  # noqa: PLC0415
-
-    _print_diagnostics(exc.diagnostics, "text", err=True)
-    return _fail(EXIT_ERRORS, f"error: {bundle}: verified, but its packs have errors")
 
 
 def _fail(code: int, message: str) -> int:

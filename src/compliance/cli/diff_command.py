@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compliance.cli.rules_option import add_public_key_option, is_bundle_argument, open_bundle
 from compliance.cli.streams import InputError, require_regular_file, write_err, write_out
 from compliance.impact import default_workers, make_job, run
 from compliance.impact.html import render_html
@@ -37,14 +38,18 @@ def add_diff_command(sub: Any, common: argparse.ArgumentParser | None = None) ->
         parents=[common] if common is not None else [],
         description="Decide every recorded context with pack sets OLD and NEW and report what "
                     "changes: effect, served model, interventions (kind, target, disclosure) "
-                    "or obligation values. OLD and NEW are directories or git:REV:PATH.\n\n"
+                    "or obligation values. OLD and NEW are directories, git:REV:PATH or "
+                    "bundles (verified with --public-key first).\n\n"
                     "exit codes: 0 report written (and no guard tripped), 1 a guard tripped "
                     "(--fail-on-change, --max-changed-fraction) or a pack set has errors, "
                     "2 usage or input error, 70 internal error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("old", metavar="OLD", help="pack set before: a directory or git:REV:PATH")
-    p.add_argument("new", metavar="NEW", help="pack set after: a directory or git:REV:PATH")
+    p.add_argument("old", metavar="OLD",
+                   help="pack set before: a directory, git:REV:PATH or a signed bundle")
+    p.add_argument("new", metavar="NEW",
+                   help="pack set after: a directory, git:REV:PATH or a signed bundle")
+    add_public_key_option(p)
     p.add_argument("--traffic", "-t", nargs="+", action="extend", required=True,
                    metavar="FILE", help="JSON Lines of contexts (gzip too) or decision logs")
     p.add_argument("--format", choices=sorted(_RENDERERS), default="text")
@@ -103,7 +108,12 @@ def run_diff_command(args: argparse.Namespace) -> int:
     """Run ``compliance diff``; returns the exit code."""
     for name in args.traffic:
         require_regular_file(Path(name), name)
-    sources = [_source(args.old), _source(args.new)]
+    sources = []
+    for spec in (args.old, args.new):
+        source = _source(spec, args.public_key)
+        if isinstance(source, int):  # a refused bundle (reported)
+            return source
+        sources.append(source)
     checked = [check_source(s) for s in sources]
     if any(c.engine is None for c in checked):
         for source, result in zip(sources, checked, strict=True):
@@ -136,7 +146,11 @@ def run_diff_command(args: argparse.Namespace) -> int:
     return _guards(report, args)
 
 
-def _source(spec: str) -> PackSource:
+def _source(spec: str, public_key: str | None) -> PackSource | int:
+    if not spec.startswith("git:") and is_bundle_argument([spec]):
+        opened = open_bundle([spec], public_key)  # verified in full, then its bytes diffed
+        return opened if isinstance(opened, int) else PackSource(
+            spec, tuple(opened[0].pack_files()))
     try:
         return resolve(spec)
     except PackSourceError as exc:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from compliance.cli.rules_option import add_rules_options, load_checked
 from compliance.cli.streams import require_regular_file, write_err, write_out
 from compliance.errors import LogIntegrityError
 
@@ -75,8 +76,9 @@ def add_audit_commands(sub: Any, parents: Sequence[argparse.ArgumentParser] = ()
     )
     r.add_argument("logs", nargs="+", metavar="FILE")
     r.add_argument("--archive", metavar="DIR")
-    r.add_argument("--rules", "-r", action="append", metavar="PATH",
-                   help="evaluate against these packs instead (repeatable)")
+    add_rules_options(r, required=False,
+                      help="evaluate against these packs instead: pack files or pack-set "
+                           "directories (repeatable), or one signed bundle")
     r.add_argument("--format", choices=["text", "json"], default="text")
     r.set_defaults(run=_run_replay)
 
@@ -185,17 +187,14 @@ def _run_keygen(args: argparse.Namespace) -> int:
 
 def _run_replay(args: argparse.Namespace) -> int:
     from compliance.audit.replay import replay  # noqa: PLC0415
-    from compliance.engine import Engine, check_paths  # noqa: PLC0415
+    from compliance.engine import Engine  # noqa: PLC0415
 
     if (code := _missing(args.logs)) is not None:
         return code
     engine = None
     if args.rules:
-        diagnostics, checked = check_paths(args.rules)
-        if checked is None:
-            for diag in (diagnostics.errors or diagnostics.sorted())[:10]:
-                at = f"{diag.span.file}:{diag.span.start.line + 1}: " if diag.span else ""
-                write_err(f"error: {at}{diag.code}: {diag.message}")
+        checked = load_checked(args.rules, args.public_key)
+        if isinstance(checked, int):  # reported; unusable rules are a usage error here
             return EXIT_USAGE
         engine = Engine(checked)
     try:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compliance.checker import CheckedPackSet
+from compliance.cli.rules_option import add_rules_options, load_checked
 from compliance.cli.streams import InputError, read_bounded, write_out
 from compliance.engine import Backend, Engine
 from compliance.events import ReplayClock, fresh_engine, replay, request_time
@@ -49,8 +50,7 @@ def add_observe_command(sub: Any, parents: Sequence[argparse.ArgumentParser] = (
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("events", metavar="EVENTS", help="events file (JSON Lines), or - for stdin")
-    p.add_argument("--rules", "-r", action="append", required=True, metavar="PATH",
-                   help="pack file or pack-set directory (repeatable)")
+    add_rules_options(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=_run_observe)
 
@@ -112,13 +112,11 @@ def _label(name: str) -> str:
 
 
 def _run_observe(args: argparse.Namespace) -> int:
-    from compliance.cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, load_rules  # noqa: PLC0415
+    from compliance.cli import EXIT_OK  # noqa: PLC0415
 
-    checked = load_rules(args.rules)
-    if checked is None:
-        return EXIT_USAGE
-    if checked is False:  # the packs have errors (printed)
-        return EXIT_ERRORS
+    checked = load_checked(args.rules, args.public_key)
+    if isinstance(checked, int):
+        return checked
     events = read_events(args.events)
     engine, clock = fresh_engine(checked)
     raised = _replay(engine, clock, events, _label(args.events))

@@ -1,7 +1,8 @@
 """The ASGI gateway: evaluate every OpenAI-compatible request, then apply the decision.
 
 One ``Gateway`` holds the configuration; ``gateway.proxy(url)`` is an ASGI app forwarding to
-an upstream over httpx, ``gateway.middleware(app)`` wraps an ASGI inference app in-process.
+an upstream (``compliance.serving.upstream``, or a given httpx client),
+``gateway.middleware(app)`` wraps an ASGI inference app in-process.
 Both run the same steps (docs/serving.md):
 
 1. bound and read the JSON body (``compliance.jsonread``); a malformed one is a 400;
@@ -41,6 +42,7 @@ from compliance.engine import Engine, EngineHolder
 from compliance.errors import ComplianceError, ObligationNotUnderstood
 from compliance.jsonread import JsonReadError, read_json
 from compliance.serving.context import AttributeMap, MappingError, deep_merge
+from compliance.serving.upstream import Upstream, UpstreamError, relay
 
 __all__ = [
     "BUILTIN_OBLIGATIONS",
@@ -65,6 +67,9 @@ _APPLIED = _ROUTES | {"refuse"}
 _HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
                   b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host",
                   b"content-length", b"accept-encoding"})
+# The upstream's length stays valid for the client: bodies pass through as raw bytes, and the
+# responder recomputes it for the one body it edits.
+_RESPONSE_HOP = _HOP - {b"content-length"}
 _PREFIX = b"x-compliance-"
 _MAX_MODEL_CHARS = 256
 _MAX_REQUEST_ID = 128
@@ -149,7 +154,12 @@ class Gateway:
 
     def proxy(self, upstream: str, *, client: httpx.AsyncClient | None = None,
               timeout: float = 60.0) -> ASGIApp:
-        """An ASGI app serving the OpenAI paths by forwarding to ``upstream`` (a base URL)."""
+        """An ASGI app serving the OpenAI paths by forwarding to ``upstream`` (a base URL).
+
+        Without ``client`` it keeps its own keep-alive connections (``serving.upstream``,
+        closed at lifespan shutdown); with one, it sends through that ``httpx.AsyncClient``
+        (HTTP/2, proxies, custom transports), which stays the caller's to close.
+        """
         return _Proxy(self, upstream.rstrip("/"), client, timeout)
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
@@ -193,9 +203,9 @@ class Gateway:
         if scope.get("method") != "POST":
             raise _Refusal(405, "invalid_request_error", "method-not-allowed",
                            f"{scope.get('method')} is not allowed here; use POST")
-        raw = await self._read_body(scope, receive)
-        body = _parse_body(raw)
         headers = _header_map(scope)
+        raw = await self._read_body(headers, receive)
+        body = _parse_body(raw)
         client = scope.get("client")
         request = GatewayRequest("POST", scope["path"], headers,
                                  client[0] if client else None, body)
@@ -224,11 +234,11 @@ class Gateway:
         responder = _Responder(self, send, decision, context)
         await forward(scope, upstream_headers, raw, responder)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, headers: Mapping[str, str], receive: Receive) -> bytes:
         limit = self.max_body_bytes
         too_large = _Refusal(413, "invalid_request_error", "body-too-large",
                              f"The request body is larger than {limit} bytes.")
-        declared = _header_map(scope).get("content-length")
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large
         chunks: list[bytes] = []
@@ -372,6 +382,7 @@ class _Responder:
                 _log.error("gateway-flag-failed", error=repr(exc),
                            decision_id=self.decision.decision_id)
         if ok and self.disclosures and b"text/event-stream" in ctype:
+            start["headers"] = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             await self.send(start)
             await self.send({"type": "http.response.body", "body": self._sse_event(),
                              "more_body": True})
@@ -417,13 +428,17 @@ class _Responder:
 
 
 class _Proxy:
-    """``gateway.proxy(url)``: forwards allowed requests to the upstream with httpx."""
+    """``gateway.proxy(url)``: forwards allowed requests to the upstream.
+
+    By default over ``compliance.serving.upstream`` (keep-alive HTTP/1.1, h11); over the
+    caller's ``httpx.AsyncClient`` when one is given.
+    """
 
     def __init__(self, gateway: Gateway, upstream: str, client: httpx.AsyncClient | None,
                  timeout: float) -> None:
         self.gateway, self.upstream, self.timeout = gateway, upstream, timeout
         self.client = client
-        self._own = client is None
+        self.pool = Upstream(upstream, timeout=timeout) if client is None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -435,7 +450,8 @@ class _Proxy:
             await _send_error(send, _Refusal(404, "invalid_request_error", "not-found",
                                              f"Unknown path {scope['path']}."))
             return
-        await self.gateway.handle(scope, receive, send, self._forward)
+        forward = self._forward if self.pool is not None else self._forward_httpx
+        await self.gateway.handle(scope, receive, send, forward)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -443,16 +459,33 @@ class _Proxy:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self._own and self.client is not None:
-                    await self.client.aclose()
-                    self.client = None
+                if self.pool is not None:
+                    await self.pool.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _forward(self, scope: Scope, headers: list[tuple[bytes, bytes]], body: bytes,
                        send: Send) -> None:
-        if self.client is None:
-            self.client = httpx.AsyncClient(timeout=self.timeout)
+        assert self.pool is not None
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = scope["path"] + (f"?{query}" if query else "")
+        try:
+            response = await self.pool.request("POST", target, headers, body)
+        except UpstreamError as exc:
+            _log.error("gateway-upstream-failed", error=str(exc), url=self.upstream + target)
+            raise _Refusal(502, "server_error", "upstream-unavailable",
+                           "The model server could not be reached.") from None
+        try:
+            await relay(response, send, drop=_RESPONSE_HOP)
+        except UpstreamError as exc:  # the head is sent: all that is left is to stop
+            _log.error("gateway-upstream-failed", error=str(exc), url=self.upstream + target)
+            raise
+        finally:
+            await response.aclose()
+
+    async def _forward_httpx(self, scope: Scope, headers: list[tuple[bytes, bytes]],
+                             body: bytes, send: Send) -> None:
+        assert self.client is not None
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.upstream + scope["path"] + (f"?{query}" if query else "")
         request = self.client.build_request("POST", url, headers=headers, content=body)
@@ -464,8 +497,8 @@ class _Proxy:
                            "The model server could not be reached.") from None
         try:
             await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": [(k, v) for k, v in response.headers.raw
-                                    if k.lower() not in _HOP]})
+                        "headers": [(k.lower(), v) for k, v in response.headers.raw
+                                    if k.lower() not in _RESPONSE_HOP]})
             async for chunk in response.aiter_raw():  # unbuffered: SSE reaches the client live
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
