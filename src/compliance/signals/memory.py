@@ -1,4 +1,7 @@
-"""The in-process store: one lock, sorted event times per (signal, key), bounded memory.
+"""The in-process store: one lock for writes, sorted event times per (signal, key), bounded memory.
+
+A one-key ``facts_for`` reads without the lock (docs/signals.md, "InProcessStore"): fact
+histories are immutable tuples replaced whole, and the clock is read after them.
 
 Memory bounds (docs/signals.md, "Memory"):
 
