@@ -121,8 +121,13 @@ def run(
 RUNS = 15
 
 
-def _per_call_us(fn: Callable[[], object], n: int) -> float:
-    """Median of ``RUNS`` runs of ``n`` calls, in µs per call (the machine may be shared)."""
+BEST: dict[str, float] = {}
+"""The fastest run of each hook timing: on a shared machine, the cost without contention."""
+
+
+def _per_call_us(fn: Callable[[], object], n: int, best: str | None = None) -> float:
+    """Median of ``RUNS`` runs of ``n`` calls, in µs per call (the machine may be shared);
+    the fastest run is kept in ``BEST[best]`` when named."""
     runs = []
     for _ in range(RUNS):
         gc.disable()
@@ -131,6 +136,8 @@ def _per_call_us(fn: Callable[[], object], n: int) -> float:
             fn()
         runs.append((time.perf_counter_ns() - start) / n / 1000)
         gc.enable()
+    if best is not None:
+        BEST[best] = min(runs)
     return statistics.median(runs)
 
 
@@ -183,14 +190,15 @@ def bench_engine(name: str, make_store: Callable[[Clock], Store], n: int) -> dic
     with_facts = _per_call_us(lambda: engine.evaluate(clean), 2000)
     no_facts = _per_call_us(lambda: base.evaluate(clean), 2000)
     n_calls = 2000 if name == "in-process" else 200
-    hook_us = _per_call_us(lambda: hook(clean, at.nanos), n_calls)
+    hook_us = _per_call_us(lambda: hook(clean, at.nanos), n_calls, best=name)
     reviewed_us = _per_call_us(lambda: hook(reviewed, at.nanos), n_calls)
     trips = _round_trips(engine.store, lambda: engine.evaluate(clean))
     print(f"{name:<12} Engine.observe: {rate:>10,.0f} /s ({n} events, compiled CEL)")
     print(f"{'':<12} evaluate (org not under review): {with_facts:7.1f} µs, "
           f"{no_facts:7.1f} µs without rules/safeguard-signals.yaml "
           f"(+{with_facts - no_facts:.1f} µs incl. its 2 rules)")
-    print(f"{'':<12} fact hook alone: {hook_us:.2f} µs (no fact), {reviewed_us:.2f} µs "
+    print(f"{'':<12} fact hook alone: {hook_us:.2f} µs (no fact; fastest run "
+          f"{BEST[name]:.2f}), {reviewed_us:.2f} µs "
           "(org under review)" + (f"; {trips} round trip(s) per evaluate" if trips else ""))
     return {"hook_us": hook_us, "round_trips": float(trips or 0)}
 
@@ -207,9 +215,9 @@ def bench_system_clock() -> float:
                "org": {**context["org"], "id": "org-never-flagged"}}
     hook = engine._facts
     assert hook is not None
-    hook_us = _per_call_us(lambda: hook(request, now.nanos), 2000)
+    hook_us = _per_call_us(lambda: hook(request, now.nanos), 2000, best="system")
     print(f"{'':<12} fact hook alone, system clock (the default store): {hook_us:.2f} µs "
-          "(no fact)")
+          f"(no fact; fastest run {BEST['system']:.2f})")
     return hook_us
 
 
@@ -231,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     hook = bench_engine("in-process", lambda c: InProcessStore(clock=c), engine_n)
     system = bench_system_clock()
     ok = max(hook["hook_us"], system) <= GOAL_ADDED_US
-    print(f"goal evaluate() adds <= {GOAL_ADDED_US} µs in-process (the fact hook, either clock): "
-          f"{'met' if ok else 'NOT met'}")
+    print(f"goal evaluate() adds <= {GOAL_ADDED_US} µs in-process (the fact hook, either clock, "
+          f"median): {'met' if ok else 'NOT met'}"
+          + ("" if ok or max(BEST["in-process"], BEST["system"]) > GOAL_ADDED_US else
+             " (its fastest runs are within the goal: the machine is busy; run it again)"))
     try:
         from compliance.signals import RedisStore
 
