@@ -154,9 +154,14 @@ def _key(context: Mapping[str, Any], path: _KeyPath) -> str | Nonconforming:
     """The conformed key at ``path``, ``_ABSENT`` when absent, or why the value is bad."""
     value: Any = context
     for name in path.path:
-        if type(value) is not dict and not isinstance(value, Mapping):
+        if type(value) is dict:  # JSON contexts: absent and null alike
+            value = value.get(name)
+        elif isinstance(value, Mapping):  # any other mapping: only what it must have
+            if name not in value:
+                return _ABSENT
+            value = value[name]
+        else:
             return _not_an_object(context, path)
-        value = value.get(name)  # absent and null alike
         if value is None:
             return _ABSENT
     try:

@@ -15,6 +15,7 @@ import os
 import threading
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -207,3 +208,28 @@ def test_fact_reader_agrees_with_its_semantics(shipped: Engine, org: object,
     assert hook(context, None) == ({}, [], None)  # no request time: nothing is established
     if org == "org-0" and flags == ["org-0", "org-1", "org-0", "org-0"]:
         assert values == {"under_review": offset >= 3}  # the examples are not vacuous
+
+
+def test_fact_reader_reads_any_mapping_and_names_what_is_not_one(shipped: Engine) -> None:
+    """A non-dict mapping reads like a dict; a non-object on the path is named exactly."""
+    clock = FakeClock(at(0))
+    engine = shipped.with_store(InProcessStore(clock=clock))
+    for i in range(3):
+        engine.observe({"kind": "safeguard_flag", "org_id": "org-0",
+                        "time": format_timestamp(at(i * SECOND))})
+    hook = engine._facts
+    assert hook is not None
+    context = json.loads(json.dumps(BASE))
+    context["org"]["id"] = "org-0"
+    instant = at(5 * SECOND).nanos
+    as_dict = hook(context, instant)
+    assert as_dict[0] == {"under_review": True}
+    proxied = {**context, "org": MappingProxyType(context["org"])}
+    assert hook(MappingProxyType(proxied), instant) == as_dict
+    assert hook({**context, "org": MappingProxyType({"id": None})}, instant)[0] == {
+        "under_review": False}
+    _, _, error = hook({**context, "org": ["org-0"]}, instant)
+    assert error is not None
+    assert error.code == "bad-context"
+    assert error.message == ("`org` must be an object, got a list; the facts keyed by it are "
+                             "not read")
