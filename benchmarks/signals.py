@@ -118,17 +118,48 @@ def run(
     return {"rate": rate, "median_us": median}
 
 
-def _per_call_us(fn: Callable[[], object], n: int) -> float:
-    """Median of 5 runs of ``n`` calls, in µs per call."""
+RUNS = 15
+
+
+BEST: dict[str, float] = {}
+"""The fastest run of each hook timing: on a shared machine, the cost without contention."""
+
+
+def _per_call_us(fn: Callable[[], object], n: int, best: str | None = None) -> float:
+    """Median of ``RUNS`` runs of ``n`` calls, in µs per call (the machine may be shared);
+    the fastest run is kept in ``BEST[best]`` when named."""
     runs = []
-    for _ in range(5):
+    for _ in range(RUNS):
         gc.disable()
         start = time.perf_counter_ns()
         for _ in range(n):
             fn()
         runs.append((time.perf_counter_ns() - start) / n / 1000)
         gc.enable()
+    if best is not None:
+        BEST[best] = min(runs)
     return statistics.median(runs)
+
+
+def _round_trips(store: Store, fn: Callable[[], object]) -> int | None:
+    """Commands ``fn`` sends to a Redis store's server (None for other stores)."""
+    client = getattr(store, "_client", None)
+    if client is None:
+        return None
+    sent = 0
+    execute = client.execute_command
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        return execute(*args, **kwargs)
+
+    client.execute_command = counting
+    try:
+        fn()
+    finally:
+        del client.execute_command
+    return sent
 
 
 def bench_engine(name: str, make_store: Callable[[Clock], Store], n: int) -> dict[str, float]:
@@ -158,15 +189,36 @@ def bench_engine(name: str, make_store: Callable[[Clock], Store], n: int) -> dic
     clean = {**context, "org": {**context["org"], "id": "org-never-flagged"}}
     with_facts = _per_call_us(lambda: engine.evaluate(clean), 2000)
     no_facts = _per_call_us(lambda: base.evaluate(clean), 2000)
-    hook_us = _per_call_us(lambda: hook(clean, at.nanos), 5000)
-    reviewed_us = _per_call_us(lambda: hook(reviewed, at.nanos), 5000)
+    n_calls = 2000 if name == "in-process" else 200
+    hook_us = _per_call_us(lambda: hook(clean, at.nanos), n_calls, best=name)
+    reviewed_us = _per_call_us(lambda: hook(reviewed, at.nanos), n_calls)
+    trips = _round_trips(engine.store, lambda: engine.evaluate(clean))
     print(f"{name:<12} Engine.observe: {rate:>10,.0f} /s ({n} events, compiled CEL)")
     print(f"{'':<12} evaluate (org not under review): {with_facts:7.1f} µs, "
           f"{no_facts:7.1f} µs without rules/safeguard-signals.yaml "
           f"(+{with_facts - no_facts:.1f} µs incl. its 2 rules)")
-    print(f"{'':<12} fact hook alone: {hook_us:.2f} µs (no fact), {reviewed_us:.2f} µs "
-          "(org under review)")
-    return {"hook_us": hook_us}
+    print(f"{'':<12} fact hook alone: {hook_us:.2f} µs (no fact; fastest run "
+          f"{BEST[name]:.2f}), {reviewed_us:.2f} µs "
+          "(org under review)" + (f"; {trips} round trip(s) per evaluate" if trips else ""))
+    return {"hook_us": hook_us, "round_trips": float(trips or 0)}
+
+
+def bench_system_clock() -> float:
+    """The fact hook on the default store (the system clock), a request at the wall clock."""
+    engine = Engine.from_path(RULES).with_store(InProcessStore())
+    context = json.loads(CONTEXT.read_text())
+    now = Timestamp(time.time_ns())
+    for i in range(1500):  # 500 orgs under review: the store is not empty
+        engine.observe({"kind": "safeguard_flag", "org_id": f"org-{i // 3}",
+                        "time": format_timestamp(Timestamp(now.nanos - 60 * 10**9 + i * 10**6))})
+    request = {**context, "request": {**context["request"], "time": format_timestamp(now)},
+               "org": {**context["org"], "id": "org-never-flagged"}}
+    hook = engine._facts
+    assert hook is not None
+    hook_us = _per_call_us(lambda: hook(request, now.nanos), 2000, best="system")
+    print(f"{'':<12} fact hook alone, system clock (the default store): {hook_us:.2f} µs "
+          f"(no fact; fastest run {BEST['system']:.2f})")
+    return hook_us
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,9 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"goal >= {GOAL_OBSERVES_PER_S:,} observes/s in-process: {'met' if ok else 'NOT met'}")
     engine_n = max(args.events // 10, 100)
     hook = bench_engine("in-process", lambda c: InProcessStore(clock=c), engine_n)
-    ok = hook["hook_us"] <= GOAL_ADDED_US
-    print(f"goal evaluate() adds <= {GOAL_ADDED_US} µs in-process (the fact hook): "
-          f"{'met' if ok else 'NOT met'}")
+    system = bench_system_clock()
+    ok = max(hook["hook_us"], system) <= GOAL_ADDED_US
+    print(f"goal evaluate() adds <= {GOAL_ADDED_US} µs in-process (the fact hook, either clock, "
+          f"median): {'met' if ok else 'NOT met'}"
+          + ("" if ok or max(BEST["in-process"], BEST["system"]) > GOAL_ADDED_US else
+             " (its fastest runs are within the goal: the machine is busy; run it again)"))
     try:
         from compliance.signals import RedisStore
 
@@ -205,16 +260,17 @@ def main(argv: list[str] | None = None) -> int:
             return spaces[-1]
 
         try:
-            bench_engine("redis", make, max(engine_n // 5, 100))
+            remote = bench_engine("redis", make, max(engine_n // 5, 100))
         finally:
             for space in spaces:
                 space.clear()
     except (ImportError, StoreUnavailable) as err:
         print(f"redis        skipped: {err}")
         return 0
-    ok = shared["median_us"] <= GOAL_ROUND_TRIP_MS * 1000
-    print(f"goal facts_for round trip <= {GOAL_ROUND_TRIP_MS} ms on localhost: "
-          f"{'met' if ok else 'NOT met'} (median)")
+    ok = shared["median_us"] <= GOAL_ROUND_TRIP_MS * 1000 and remote["round_trips"] == 1
+    print(f"goal one facts_for round trip per evaluate, <= {GOAL_ROUND_TRIP_MS} ms on localhost: "
+          f"{'met' if ok else 'NOT met'} ({remote['round_trips']:.0f} round trip, median "
+          f"{shared['median_us']:.0f} µs)")
     return 0
 
 

@@ -70,11 +70,16 @@ def compile_signals(pack_set: PackSet) -> tuple[SignalSpec, ...]:
     )
 
 
-@lru_cache(maxsize=4096)
 def fact_read(fact: Fact) -> FactRead:
     """A store ``Fact`` as the decision records it (frozen, so shared between decisions)."""
-    return build(FactRead, {"fact": fact.name, "key": fact.key,
-                            "since": fact.since.to_datetime(), "until": fact.until.to_datetime()})
+    return _fact_read(fact.name, fact.key, fact.since.nanos, fact.until.nanos)
+
+
+@lru_cache(maxsize=4096)
+def _fact_read(name: str, key: str, since: int, until: int) -> FactRead:
+    """Cached by plain values: hashing them is cheap, hashing a ``Fact`` is not."""
+    return build(FactRead, {"fact": name, "key": key, "since": Timestamp(since).to_datetime(),
+                            "until": Timestamp(until).to_datetime()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,7 @@ class _KeyPath:
 class FactReader:
     """The evaluator's hook: the request's facts, read from ``store`` in one round trip."""
 
-    __slots__ = ("_paths", "pristine", "store")
+    __slots__ = ("_false", "_paths", "pristine", "store")
 
     def __init__(self, pack_set: PackSet, store: Store, *, pristine: bool = False) -> None:
         self.store = store
@@ -108,23 +113,23 @@ class FactReader:
             paths.append(_KeyPath(tuple(facts), tuple(dotted.split(".")),
                                   reader(declared, dotted, schema.limits)))
         self._paths = tuple(paths)
+        # Each request's ``facts`` starts as a copy of this: every fact read, none held.
+        self._false = {fact: False for path in self._paths for fact in path.facts}
 
     def __call__(self, context: Mapping[str, Any], at: int | None) -> FactsOutcome:
         """``facts`` for the activation (what is established), what held, an error or None."""
         if at is None:  # no request time: no fact can be established (request.time is missing)
             return {}, [], None
         keys: dict[str, str] = {}
-        values: dict[str, bool] = {}
         bad: EvalError | None = None
         for path in self._paths:
             key = _key(context, path)
             if not isinstance(key, str):  # a bad value reads as absent, and fails closed
                 bad = bad or _context_error(key)
-                key = _ABSENT
-            for fact in path.facts:
-                if key:
+            elif key:
+                for fact in path.facts:
                     keys[fact] = key
-                values[fact] = False  # true below when the store says it holds
+        values = self._false.copy()  # every fact false; true below when the store says it holds
         if not keys or self.pristine:
             return values, [], bad
         try:
@@ -148,23 +153,40 @@ _ABSENT = ""  # the request has no key at the path (a valid key is never empty)
 def _key(context: Mapping[str, Any], path: _KeyPath) -> str | Nonconforming:
     """The conformed key at ``path``, ``_ABSENT`` when absent, or why the value is bad."""
     value: Any = context
-    for depth, name in enumerate(path.path):
-        if not isinstance(value, Mapping):
-            where = ".".join(path.path[:depth])
-            return Nonconforming(where, f"must be an object, got {describe(value)}")
-        if name not in value or value[name] is None:
+    for name in path.path:
+        if type(value) is dict:  # JSON contexts: absent and null alike
+            value = value.get(name)
+        elif isinstance(value, Mapping):  # any other mapping: only what it must have
+            if name not in value:
+                return _ABSENT
+            value = value[name]
+        else:
+            return _not_an_object(context, path)
+        if value is None:
             return _ABSENT
-        value = value[name]
     try:
         key = path.read(value)
     except Nonconforming as exc:
         return exc
+    if type(key) is str and len(key) <= MAX_KEY_LENGTH:
+        return key  # a valid key, or "" (a constrained empty string: absent, as for every rule)
     if key is None or key == "":
-        return _ABSENT  # a constrained empty string counts as absent, as for every rule
+        return _ABSENT
     if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
         return Nonconforming(".".join(path.path),
                              f"is too long to be a signal key (at most {MAX_KEY_LENGTH})")
     return key
+
+
+def _not_an_object(context: Mapping[str, Any], path: _KeyPath) -> Nonconforming:
+    """Why the walk along ``path`` stopped: the first value on it that is not an object."""
+    value: Any = context
+    depth = 0
+    while depth < len(path.path) and isinstance(value, Mapping):
+        value = value[path.path[depth]]
+        depth += 1
+    where = ".".join(path.path[:depth])
+    return Nonconforming(where, f"must be an object, got {describe(value)}")
 
 
 def _context_error(problem: Nonconforming) -> EvalError:

@@ -1,4 +1,7 @@
-"""The in-process store: one lock, sorted event times per (signal, key), bounded memory.
+"""The in-process store: one lock for writes, sorted event times per (signal, key), bounded memory.
+
+A one-key ``facts_for`` reads without the lock (docs/signals.md, "InProcessStore"): fact
+histories are immutable tuples replaced whole, and the clock is read after them.
 
 Memory bounds (docs/signals.md, "Memory"):
 
@@ -20,12 +23,19 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from compliance.cel.values import Duration, Timestamp
-from compliance.signals.model import Event, Fact, SignalError, SignalSpec
+from compliance.signals.model import (
+    MAX_KEY_LENGTH,
+    Event,
+    Fact,
+    SignalError,
+    SignalSpec,
+    check_key,
+)
 from compliance.signals.store import (
     DEFAULT_HORIZON,
     Clock,
     check_instant,
-    check_keys,
+    clock_nanos,
     holding,
     horizon_nanos,
     matching_within,
@@ -34,6 +44,10 @@ from compliance.signals.store import (
 )
 
 __all__ = ["InProcessStore"]
+
+
+_History = tuple[tuple[int, int], ...]
+"""The sorted disjoint lifetimes ``(since, until)`` of one fact and key, in nanoseconds."""
 
 
 class _Window:
@@ -60,12 +74,13 @@ class InProcessStore:
         if max_keys < 1 or max_events_per_key < 1:
             raise ValueError("max_keys and max_events_per_key must be positive")
         self._clock = clock
+        self._now = clock_nanos(clock)  # the per-query horizon check, in nanoseconds
         self._horizon = horizon_nanos(horizon)
         self.max_keys = max_keys
         self.max_events_per_key = max_events_per_key
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], _Window] = {}
-        self._facts: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._facts: dict[tuple[str, str], _History] = {}
         self._ops = 0
 
     def observe(self, specs: Sequence[SignalSpec], event: Event) -> list[Fact]:
@@ -76,7 +91,7 @@ class InProcessStore:
         t = event.time.nanos
         with self._lock:
             now = self._clock()
-            check_instant(event.time, now, self._horizon, "event time")
+            check_instant(event.time, now.nanos, self._horizon, "event time")
             self._housekeeping(now)
             counts = [self._count(spec, key, t, now.nanos) for spec, key in pairs]
             self._check_cap(pairs, counts, now)
@@ -88,16 +103,17 @@ class InProcessStore:
             return raised
 
     def facts_for(self, keys: Mapping[str, str], at: Timestamp) -> dict[str, Fact]:
-        """The facts among ``keys`` (fact name -> key) that hold at ``at`` (see ``Store``)."""
-        check_keys(keys)
+        """The facts among ``keys`` (fact name -> key) that hold at ``at`` (see ``Store``).
+
+        One key (a pack set with one fact, the usual case) is read without the lock: a
+        history is an immutable tuple replaced whole, so one dictionary read sees it before
+        or after any concurrent ``observe``, never half of it. Several keys are read under
+        the lock, so they come from one state of the store.
+        """
+        if len(keys) == 1:
+            return self._held(keys, at)
         with self._lock:
-            check_instant(at, self._clock(), self._horizon, "instant")
-            found: dict[str, Fact] = {}
-            for name, key in keys.items():
-                lifetime = holding(self._facts.get((name, key), ()), at.nanos)
-                if lifetime is not None:
-                    found[name] = Fact(name, key, Timestamp(lifetime[0]), Timestamp(lifetime[1]))
-            return found
+            return self._held(keys, at)
 
     def __len__(self) -> int:
         """Windows plus fact histories currently held (what ``max_keys`` bounds)."""
@@ -108,6 +124,27 @@ class InProcessStore:
         """Event times currently held across all windows (for memory tests and monitoring)."""
         with self._lock:
             return sum(len(w.times) for w in self._windows.values())
+
+    def _held(self, keys: Mapping[str, str], at: Timestamp) -> dict[str, Fact]:
+        """``facts_for``'s answer: keys checked in order, then the horizon, then lifetimes."""
+        histories = self._facts
+        candidates: list[tuple[str, str, _History]] = []
+        for name, key in keys.items():
+            if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
+                check_key(key, name)  # the rare case: raises, explaining
+            history = histories.get((name, key))
+            if history is not None:  # most requests' keys never raised their fact
+                candidates.append((name, key, history))
+        # The clock is read after the histories: whatever a sweep dropped before they were
+        # read ended more than a horizon before a clock no later than this one, so any
+        # instant within the horizon is answered exactly (the clock never goes backwards).
+        check_instant(at, self._now(), self._horizon, "instant")
+        found: dict[str, Fact] = {}
+        for name, key, history in candidates:
+            lifetime = holding(history, at.nanos)
+            if lifetime is not None:
+                found[name] = Fact(name, key, Timestamp(lifetime[0]), Timestamp(lifetime[1]))
+        return found
 
     # -- internals (called with the lock held) ------------------------------------------
 
@@ -132,11 +169,11 @@ class InProcessStore:
             del window.times[: len(window.times) - self.max_events_per_key]
 
     def _raise(self, spec: SignalSpec, key: str, t: int, now: Timestamp) -> Fact:
-        history = self._facts.get((spec.fact, key), [])
+        history = self._facts.get((spec.fact, key), ())
         merged, (since, until) = merge_interval(
             history, t, t + spec.lifetime_ns, now.nanos - self._horizon
         )
-        self._facts[(spec.fact, key)] = merged
+        self._facts[(spec.fact, key)] = tuple(merged)  # replaced whole (see facts_for)
         return Fact(spec.fact, key, Timestamp(since), Timestamp(until))
 
     def _check_cap(
@@ -181,7 +218,7 @@ class InProcessStore:
                 del self._windows[ident]
         cut = now.nanos - self._horizon
         for ident, history in list(self._facts.items()):
-            kept = [lifetime for lifetime in history if lifetime[1] > cut]
+            kept = tuple(lifetime for lifetime in history if lifetime[1] > cut)
             if kept:
                 self._facts[ident] = kept
             else:

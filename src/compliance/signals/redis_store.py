@@ -31,6 +31,7 @@ from compliance.signals.store import (
     Clock,
     check_instant,
     check_keys,
+    clock_nanos,
     horizon_nanos,
     matching_within,
     system_clock,
@@ -144,6 +145,7 @@ class RedisStore:
         self._client = client
         self.prefix = f"compliance:signals:{namespace}:"
         self._clock = clock
+        self._now = clock_nanos(clock)
         self._horizon = horizon_nanos(horizon)
         self.max_events_per_key = max_events_per_key
         self._script = client.register_script(_SCRIPT)
@@ -154,7 +156,7 @@ class RedisStore:
         if not pairs:
             return []
         now = self._clock()
-        check_instant(event.time, now, self._horizon, "event time")
+        check_instant(event.time, now.nanos, self._horizon, "event time")
         t = event.time.nanos
         keys: list[str] = []
         args: list[str | int] = []
@@ -187,7 +189,7 @@ class RedisStore:
     def facts_for(self, keys: Mapping[str, str], at: Timestamp) -> dict[str, Fact]:
         """The facts among ``keys`` that hold at ``at``: one MGET (see ``Store``)."""
         check_keys(keys)
-        check_instant(at, self._clock(), self._horizon, "instant")
+        check_instant(at, self._now(), self._horizon, "instant")
         if not keys:
             return {}
         names = list(keys)

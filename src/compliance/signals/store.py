@@ -23,13 +23,22 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from compliance.cel.values import Duration, Timestamp
-from compliance.signals.model import Event, Fact, SignalError, SignalSpec, check_key, to_nanos
+from compliance.signals.model import (
+    MAX_KEY_LENGTH,
+    Event,
+    Fact,
+    SignalError,
+    SignalSpec,
+    check_key,
+    to_nanos,
+)
 
 __all__ = [
     "DEFAULT_HORIZON",
     "Clock",
     "Store",
     "check_instant",
+    "clock_nanos",
     "matching",
     "merge_interval",
     "system_clock",
@@ -42,6 +51,17 @@ DEFAULT_HORIZON = timedelta(hours=1)
 def system_clock() -> Timestamp:
     """The wall clock as a ``Timestamp`` (the default; used only for housekeeping)."""
     return Timestamp(time.time_ns())
+
+
+def clock_nanos(clock: Clock) -> Callable[[], int]:
+    """``clock`` read as integer nanoseconds, for the per-request horizon check.
+
+    The system clock is ``time.time_ns`` itself: no ``Timestamp`` is built on every query
+    (that object costs about as much as reading the clock). Any other clock is called as is.
+    """
+    if clock is system_clock:
+        return time.time_ns
+    return lambda: clock().nanos
 
 
 @runtime_checkable
@@ -70,13 +90,13 @@ def horizon_nanos(horizon: timedelta | Duration | int) -> int:
     return to_nanos(horizon, "horizon")
 
 
-def check_instant(at: Timestamp, now: Timestamp, horizon_ns: int, what: str) -> None:
+def check_instant(at: Timestamp, now_ns: int, horizon_ns: int, what: str) -> None:
     """Refuse an instant further than the horizon from the clock (``outside-horizon``)."""
-    if abs(at.nanos - now.nanos) > horizon_ns:
+    if abs(at.nanos - now_ns) > horizon_ns:
         raise SignalError(
             "outside-horizon",
             f"{what} `{at}` is more than the store's horizon ({horizon_ns // 1_000_000_000} s) "
-            f"from its clock `{now}`; the store cannot answer it exactly",
+            f"from its clock `{Timestamp(now_ns)}`; the store cannot answer it exactly",
             field="time" if what == "event time" else None,
         )
 
@@ -111,9 +131,10 @@ def matching_within(specs: Sequence[SignalSpec], event: Event, max_events_per_ke
 
 
 def check_keys(keys: Mapping[str, str]) -> None:
-    """Every queried key is a valid key."""
+    """Every queried key is a valid key (``check_key`` explains the first that is not)."""
     for fact, key in keys.items():
-        check_key(key, fact)
+        if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:  # the rare case
+            check_key(key, fact)
 
 
 def merge_interval(
