@@ -32,9 +32,10 @@ from __future__ import annotations
 import itertools
 import linecache
 import math
+import sys
 from collections.abc import Callable, Mapping
 from types import CodeType
-from typing import Any
+from typing import Any, TypeVar
 
 from compliance.cel.ast import (
     Call,
@@ -116,7 +117,7 @@ def _matches(search: Callable[[str], bool], pattern: str) -> Callable[[object], 
     return matches
 
 
-_RUNTIME: dict[str, object] = {
+_RUNTIME: dict[str, object] = {  # the builtins of generated code: shared, never copied
     "_CelEvalError": CelEvalError,
     "_FAIL": (CelEvalError, CelUnknown),
     "_CelUnknown": CelUnknown,
@@ -133,9 +134,24 @@ _RUNTIME: dict[str, object] = {
     "_walk": walk_path,
     "_Nonconforming": Nonconforming,
     "_UNSEEN": object(),  # a text no verdict is kept for (`conform.text_verdicts`)
-    "__builtins__": {"type": type, "len": len, "str": str, "tuple": tuple, "list": list,
-                     "bool": bool, "dict": dict},
+    # the only Python builtins generated code may name
+    "type": type, "len": len, "str": str, "tuple": tuple, "list": list, "bool": bool,
+    "dict": dict,
 }
+
+
+_SHARED: dict[object, object] = {}
+_SHARED_LIMIT = 65_536
+
+_T = TypeVar("_T")
+
+
+def _shared(value: _T) -> _T:
+    """One object for equal path constants (a path, its unknown set) across all rules."""
+    if len(_SHARED) >= _SHARED_LIMIT:
+        _SHARED.clear()
+    kept: _T = _SHARED.setdefault(value, value)  # type: ignore[assignment]
+    return kept
 
 
 def generated_program(expr: Expr, schema: ContextSchema | None = None,
@@ -243,7 +259,7 @@ class RuleSource:
     def __init__(self, pack: PackCodegen, label: str) -> None:
         self.pack = pack
         self.label = label
-        self.ns: dict[str, object] = dict(_RUNTIME)
+        self.ns: dict[str, object] = {"__builtins__": _RUNTIME}  # one rule's constants
         self.chunks: list[str] = []
         self.fallbacks: dict[str, Program] = {}
         self.exprs: dict[str, Expr] = {}  # by function name, for the closure fallback
@@ -351,7 +367,8 @@ class _FunctionGen:
         return f"t{self.source.next()}"
 
     def bind(self, value: object, prefix: str = "_k") -> str:
-        name = f"{prefix}{self.source.next()}"
+        # Interned: rules of one shape bind the same names, and a big pack set has many.
+        name = sys.intern(f"{prefix}{self.source.next()}")
         self.source.ns[name] = value
         return name
 
@@ -482,8 +499,9 @@ class _FunctionGen:
                 self.emit(f"{out} = {getter}(act)")
             return out
         out = self.tmp()
-        unknown = self.bind(frozenset({".".join(path)}))
-        walk = f"{out} = _walk(act, {self.bind(path)}, {unknown}, {node.start}, {node.end})"
+        unknown = self.bind(_shared(frozenset({".".join(path)})))
+        walk = (f"{out} = _walk(act, {self.bind(_shared(path))}, {unknown}, "
+                f"{node.start}, {node.end})")
         self.emit(f"{out} = act.get({self.bind(path[0])})")
         opened = 0
         for name in path[1:]:

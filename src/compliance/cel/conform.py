@@ -114,8 +114,13 @@ def problems(t: CelType, value: object, path: str, limits: Limits) -> list[Nonco
     return out
 
 
+@lru_cache(maxsize=4096)
 def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
-    """``conform`` for one path, with a fast exit for the common well-formed scalar."""
+    """``conform`` for one path, with a fast exit for the common well-formed scalar.
+
+    One reader per (type, path, limits), shared by every rule that reads the path: a pack
+    set of 10 000 rules keeps a few hundred readers, and a text's verdict is cached once.
+    """
     kind = t.kind
     plain = not t.enum and t.constraint is NO_CONSTRAINT
 
