@@ -113,16 +113,22 @@ class Redactor:
         return Redacted(kept, digest, notes.redacted, notes.undeclared, lossy,
                         tuple(notes.secrets))
 
-    def _project(self, data: Mapping[str, Any], plan: _Plan, notes: _Notes) -> dict[str, Any]:
-        """Copy one object level, then touch only the names the plan singles out."""
-        out = dict(data)
-        if not plan.names.issuperset(out):
+    def _project(self, data: dict[str, Any], plan: _Plan, notes: _Notes) -> dict[str, Any]:
+        """One object level as logged: ``data`` itself when nothing in it is withheld, else a
+        copy with only the names the plan singles out touched (the record is encoded before
+        ``record()`` returns, so sharing the caller's untouched levels is safe).
+        """
+        out = data
+        if not plan.names.issuperset(data):
+            out = dict(data)
             for name in sorted(out.keys() - plan.names):
                 notes.undeclared.append(plan.prefix + name)
                 del out[name]
         keyed = self.keyed if self.mode == "hmac-sha256" else None
         for name, path in plan.sensitive:
             if name in out:
+                if out is data:
+                    out = dict(data)
                 value = out[name]
                 notes.redacted.append(path)
                 if type(value) is str:
@@ -137,7 +143,11 @@ class Redactor:
         for name, sub in plan.objects:
             value = out.get(name)
             if isinstance(value, dict):
-                out[name] = self._project(value, sub, notes)
+                kept = self._project(value, sub, notes)
+                if kept is not value:
+                    if out is data:
+                        out = dict(data)
+                    out[name] = kept
         for name, path in plan.maps:
             value = out.get(name)
             if value and isinstance(value, dict) and not all(isinstance(k, str) for k in value):
