@@ -126,6 +126,7 @@ class DecisionLog:
         self._seq, self._prev, self._chain, self._size = 0, GENESIS, "", -1
         self._file_started = time.monotonic()
         self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock = _FileLock(self._tlock, self._lock_fd)  # stateless: one serves every append
         self._fd = self._open_fd()
         with self._locked():
             self._start()
@@ -264,7 +265,7 @@ class DecisionLog:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def _locked(self) -> _FileLock:
-        return _FileLock(self._tlock, self._lock_fd)
+        return self._lock
 
     def _start(self) -> None:
         """Resume the chain (moving a torn tail aside) and record this writer's start."""
@@ -368,7 +369,8 @@ class DecisionLog:
             self._anchor(fields)
         if self.durability == "fsync":
             os.fsync(self._fd)
-        if fields["kind"] != "checkpoint" or not fields.get("closing"):
+        rotating = self.rotate_bytes is not None or self.rotate_seconds is not None
+        if rotating and (fields["kind"] != "checkpoint" or not fields.get("closing")):
             self._maybe_rotate()
         return seq
 
