@@ -9,6 +9,7 @@ an HMAC too: a plain hash would let anyone confirm a guessed context.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ __all__ = ["Redacted", "RedactionMode", "Redactor", "key_id"]
 RedactionMode = Literal["hmac-sha256", "drop", "none"]
 _MIN_KEY = 16
 _MIN_SCRUB = 2
+_CACHED = 4096  # keyed hashes remembered per redactor (see ``Redactor.keyed``)
 
 
 def key_id(key: bytes) -> str:
@@ -68,9 +70,21 @@ class Redactor:
         )
         marked = self.sensitive if self.mode != "none" else frozenset()
         self._plan = _plan(schema.variables if schema is not None else {}, "", marked)
+        self._keyed_text = functools.lru_cache(maxsize=_CACHED)(self._keyed_once)
+        self._keyed_bytes = functools.lru_cache(maxsize=_CACHED)(self._mac)
 
     def keyed(self, value: object) -> str:
-        """The HMAC of one value as logged (also how ``log show --org`` finds an org)."""
+        """The HMAC of one value as logged (also how ``log show --org`` finds an org).
+
+        Ids repeat from request to request, so the last ``_CACHED`` are remembered (by the
+        string itself, else by its canonical bytes): equal inputs give equal HMACs, so the
+        cache changes no output, only the cost.
+        """
+        if type(value) is str:
+            return self._keyed_text(value)
+        return self._keyed_bytes(canonical(value))
+
+    def _keyed_once(self, value: object) -> str:
         return self._mac(canonical(value))
 
     def _mac(self, data: bytes) -> str:
@@ -94,70 +108,82 @@ class Redactor:
             return Redacted({}, digest, [], ["<root>"], lossy, ())
         if self.schema is None:
             return Redacted(plain, digest, [], [], lossy, ())
-        redacted: list[str] = []
-        undeclared: list[str] = []
-        secrets: list[str] = []
-        kept = self._project(plain, self._plan, "", lossy=lossy, redacted=redacted,
-                             undeclared=undeclared, secrets=secrets)
-        return Redacted(kept, digest, redacted, undeclared, lossy, tuple(secrets))
+        notes = _Notes(lossy, [], [], [])
+        kept = self._project(plain, self._plan, notes)
+        return Redacted(kept, digest, notes.redacted, notes.undeclared, lossy,
+                        tuple(notes.secrets))
 
-    def _project(
-        self,
-        data: Mapping[str, Any],
-        plan: _Plan,
-        prefix: str,
-        *,
-        lossy: list[str],
-        redacted: list[str],
-        undeclared: list[str],
-        secrets: list[str],
-    ) -> dict[str, Any]:
-        """Copy one object level, then touch only the names the plan singles out."""
-        out = dict(data)
-        extra = out.keys() - plan.names
-        for name in sorted(extra):
-            undeclared.append(prefix + name)
-            del out[name]
-        for name in plan.sensitive:
+    def _project(self, data: dict[str, Any], plan: _Plan, notes: _Notes) -> dict[str, Any]:
+        """One object level as logged: ``data`` itself when nothing in it is withheld, else a
+        copy with only the names the plan singles out touched (the record is encoded before
+        ``record()`` returns, so sharing the caller's untouched levels is safe).
+        """
+        out = data
+        if not plan.names.issuperset(data):
+            out = dict(data)
+            for name in sorted(out.keys() - plan.names):
+                notes.undeclared.append(plan.prefix + name)
+                del out[name]
+        keyed = self.keyed if self.mode == "hmac-sha256" else None
+        for name, path in plan.sensitive:
             if name in out:
+                if out is data:
+                    out = dict(data)
                 value = out[name]
-                redacted.append(prefix + name)
-                secrets.extend(_strings(value))
-                if self.mode == "hmac-sha256":
-                    out[name] = self.keyed(value)
-                else:
+                notes.redacted.append(path)
+                if type(value) is str:
+                    if len(value) >= _MIN_SCRUB:
+                        notes.secrets.append(value)
+                elif value:
+                    notes.secrets.extend(_strings(value))
+                if keyed is None:
                     del out[name]
+                else:
+                    out[name] = keyed(value)
         for name, sub in plan.objects:
             value = out.get(name)
             if isinstance(value, dict):
-                out[name] = self._project(
-                    value, sub, prefix + name + ".", lossy=lossy, redacted=redacted,
-                    undeclared=undeclared, secrets=secrets,
-                )
-        for name in plan.maps:
+                kept = self._project(value, sub, notes)
+                if kept is not value:
+                    if out is data:
+                        out = dict(data)
+                    out[name] = kept
+        for name, path in plan.maps:
             value = out.get(name)
-            if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
-                lossy.append(prefix + name)  # JSON spells every key as a string
+            if value and isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+                notes.lossy.append(path)  # JSON spells every key as a string
         return out
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """One object level of the schema: its names, and those redaction must touch."""
+class _Notes:
+    """What ``_project`` found: the paths withheld or lossy, and the clear sensitive strings."""
 
+    lossy: list[str]
+    redacted: list[str]
+    undeclared: list[str]
+    secrets: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One object level of the schema: its names, and those redaction must touch (with paths)."""
+
+    prefix: str
     names: frozenset[str]
-    sensitive: tuple[str, ...]
+    sensitive: tuple[tuple[str, str], ...]
     objects: tuple[tuple[str, _Plan], ...]
-    maps: tuple[str, ...]
+    maps: tuple[tuple[str, str], ...]
 
 
 def _plan(fields: Mapping[str, CelType], prefix: str, sensitive: frozenset[str]) -> _Plan:
     """What to do at one object level, decided once per schema."""
-    marked = tuple(n for n in fields if prefix + n in sensitive)
+    marked = tuple((n, prefix + n) for n in fields if prefix + n in sensitive)
+    skip = {n for n, _ in marked}
     objects = tuple((n, _plan(dict(t.fields), prefix + n + ".", sensitive))
-                    for n, t in fields.items() if t.kind == "object" and n not in marked)
-    maps = tuple(n for n, t in fields.items() if t.kind == "map" and n not in marked)
-    return _Plan(frozenset(fields), marked, objects, maps)
+                    for n, t in fields.items() if t.kind == "object" and n not in skip)
+    maps = tuple((n, prefix + n) for n, t in fields.items() if t.kind == "map" and n not in skip)
+    return _Plan(prefix, frozenset(fields), marked, objects, maps)
 
 
 def _strings(value: object) -> Iterable[str]:
@@ -170,20 +196,3 @@ def _strings(value: object) -> Iterable[str]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _strings(item)
-
-
-def scrub(decision: dict[str, Any], secrets: tuple[str, ...]) -> None:
-    """Replace sensitive values templated into reasons and intervention messages, in place."""
-    if not secrets:
-        return
-    ordered = sorted(set(secrets), key=len, reverse=True)
-
-    def clean(text: str) -> str:
-        for secret in ordered:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    decision["reasons"] = [clean(r) for r in decision.get("reasons", [])]
-    for item in decision.get("interventions", []):
-        if isinstance(item.get("message"), str):
-            item["message"] = clean(item["message"])

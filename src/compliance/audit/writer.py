@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
 import structlog
 
 from compliance.audit.archive import DEFAULT_ARCHIVE, PackArchive
+from compliance.audit.dump import cleaner, decision_bytes, plain_decision
 from compliance.audit.encoding import (
     MAX_LINE_BYTES,
     LineError,
@@ -34,7 +36,7 @@ from compliance.audit.encoding import (
     sanitize,
 )
 from compliance.audit.record import RECORD_VERSION
-from compliance.audit.redaction import Redactor, scrub
+from compliance.audit.redaction import Redactor
 from compliance.errors import ComplianceError, LogIntegrityError
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ __all__ = ["GENESIS", "AuditWriteError", "DecisionLog", "Durability", "OnError"]
 GENESIS = "sha256:" + "0" * 64
 Durability = Literal["flush", "fsync", "checkpoint"]
 OnError = Literal["fail-closed", "alarm"]
-_EXCLUDE = {"context_digest"}
 _log = structlog.get_logger("compliance.audit")
 
 
@@ -125,6 +126,7 @@ class DecisionLog:
         self._seq, self._prev, self._chain, self._size = 0, GENESIS, "", -1
         self._file_started = time.monotonic()
         self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._lock = _FileLock(self._tlock, self._lock_fd)  # stateless: one serves every append
         self._fd = self._open_fd()
         with self._locked():
             self._start()
@@ -203,25 +205,48 @@ class DecisionLog:
     # --- building records ----------------------------------------------------------------
 
     def _fields(self, decision: Decision, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The record's fields, the decision and context as their canonical bytes when orjson
+        writes them (``decision_bytes``); ``_encode`` puts those ``Fragment``s in the line as
+        they are, so the line is the one ``_plain_fields`` gives.
+        """
+        fields, secrets = self._redacted(decision, context)
+        encoded = decision_bytes(decision, cleaner(secrets))
+        kept = fast_canonical(fields["context"]) if encoded is not None else None
+        if encoded is None or kept is None:  # orjson refuses something: the plain data
+            fields["decision"] = plain_decision(decision, secrets)
+        else:
+            fields["decision"] = orjson.Fragment(encoded)
+            fields["context"] = orjson.Fragment(kept)
+        return fields
+
+    def _plain_fields(self, decision: Decision,
+                      context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The record's fields as plain data: the definition ``_fields`` must encode alike."""
+        fields, secrets = self._redacted(decision, context)
+        fields["decision"] = plain_decision(decision, secrets)
+        return fields
+
+    def _redacted(self, decision: Decision, context: Mapping[str, Any] | None,
+                  ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """Every field but ``decision``, and the clear sensitive strings to scrub from it."""
         redactor = self._redactors.get(decision.pack_set_digest, self._default)
-        dumped = decision.model_dump(mode="json", exclude=_EXCLUDE)
         fields: dict[str, Any] = {
             "kind": "decision", "engine_version": self._version,
-            "pack_set_digest": decision.pack_set_digest, "decision": dumped,
+            "pack_set_digest": decision.pack_set_digest, "decision": None,
             "redaction": redactor.mode, "redaction_key_id": redactor.key_id,
             "context_digest": None, "context": None,
             "redacted": [], "undeclared": [], "lossy": [],
         }
-        if context is not None:
-            logged = redactor.apply(context)
-            scrub(dumped, logged.secrets)
-            fields["context_digest"] = logged.digest
-            fields["redacted"] = logged.redacted
-            fields["undeclared"] = logged.undeclared
-            fields["lossy"] = logged.lossy
-            if self.include_context:
-                fields["context"] = logged.context
-        return fields
+        if context is None:
+            return fields, ()
+        logged = redactor.apply(context)
+        fields["context_digest"] = logged.digest
+        fields["redacted"] = logged.redacted
+        fields["undeclared"] = logged.undeclared
+        fields["lossy"] = logged.lossy
+        if self.include_context:
+            fields["context"] = logged.context
+        return fields, logged.secrets
 
     def _fallback(self, decision: Decision, exc: BaseException) -> dict[str, Any]:
         """The record of a decision that could not be dumped: what it decided, and why not more."""
@@ -240,7 +265,7 @@ class DecisionLog:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def _locked(self) -> _FileLock:
-        return _FileLock(self._tlock, self._lock_fd)
+        return self._lock
 
     def _start(self) -> None:
         """Resume the chain (moving a torn tail aside) and record this writer's start."""
@@ -295,7 +320,7 @@ class DecisionLog:
 
     def _sync(self) -> None:
         """Catch up with other processes: a rotated file, or records they appended."""
-        if self._size >= 0 and os.fstat(self._fd).st_size == self._size:
+        if self._size >= 0 and _size(self._fd) == self._size:
             return  # nobody wrote since us (a rotation writes a checkpoint first)
         try:
             if os.stat(self.path).st_ino != os.fstat(self._fd).st_ino:
@@ -334,17 +359,7 @@ class DecisionLog:
         fields["chain"] = self._chain
         if sign:
             fields["sig"] = self.signer.sign(canonical(fields)) if self.signer else None
-        line = fast_canonical(fields)
-        if line is None:  # a lone surrogate or a huge int in the decision: keep what we can
-            lost: list[str] = []
-            clean = sanitize(fields, "", lost)
-            if lost and isinstance(clean, dict) and isinstance(clean.get("lossy"), list):
-                clean["lossy"].append("decision")
-            line = canonical(clean)
-        if len(line) >= MAX_LINE_BYTES:
-            fields["context"] = None
-            fields.setdefault("lossy", []).append("context")
-            line = canonical(fields)
+        line = _encode(fields)
         self._write(line + b"\n")
         self._seq, self._prev = seq + 1, line_hash(line)
         if fields["kind"] == "checkpoint":
@@ -354,17 +369,19 @@ class DecisionLog:
             self._anchor(fields)
         if self.durability == "fsync":
             os.fsync(self._fd)
-        if fields["kind"] != "checkpoint" or not fields.get("closing"):
+        rotating = self.rotate_bytes is not None or self.rotate_seconds is not None
+        if rotating and (fields["kind"] != "checkpoint" or not fields.get("closing")):
             self._maybe_rotate()
         return seq
 
     def _write(self, data: bytes) -> None:
         before = self._size
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            written = os.write(self._fd, data)
+            if written < len(data):  # a short write: the rest, never a torn record
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(self._fd, view):]
         except OSError:
             if before >= 0:  # leave no torn record behind us
                 with contextlib.suppress(OSError):
@@ -428,6 +445,35 @@ class DecisionLog:
                     self.checkpoint()
                 except AuditWriteError:
                     continue  # already counted and logged by _failed
+
+
+def _size(fd: int) -> int:
+    """The file's size: where ``O_APPEND`` writes go (``lseek``: a third of ``fstat``'s cost)."""
+    return os.lseek(fd, 0, os.SEEK_END)
+
+
+def _encode(fields: dict[str, Any]) -> bytes:
+    """The canonical line of a record (``Fragment``s are canonical bytes already)."""
+    line = fast_canonical(fields)
+    if line is None:  # a lone surrogate or a huge int in the decision: keep what we can
+        fields = _unfragment(fields)
+        lost: list[str] = []
+        clean = sanitize(fields, "", lost)
+        if lost and isinstance(clean, dict) and isinstance(clean.get("lossy"), list):
+            clean["lossy"].append("decision")
+        line = canonical(clean)
+    if len(line) >= MAX_LINE_BYTES:
+        fields = _unfragment(fields)
+        fields["context"] = None
+        fields.setdefault("lossy", []).append("context")
+        line = canonical(fields)
+    return line
+
+
+def _unfragment(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with each ``Fragment`` read back into the data it encodes."""
+    return {k: orjson.loads(v.contents) if isinstance(v, orjson.Fragment) else v
+            for k, v in fields.items()}
 
 
 class _FileLock:
