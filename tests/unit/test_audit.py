@@ -467,6 +467,21 @@ class TestReplay:
                     log.record(engine.evaluate(ctx), ctx)
         assert {r.status for r in replay(tmp_path / "clear.jsonl")} == {"same"}
 
+    def test_an_error_replays_the_same_from_the_archive(self, tmp_path: Path) -> None:
+        """An error names its pack file; the archive's copy has another name: still same."""
+        engine = Engine.from_path(REPO / "rules")
+        ctx = json.loads((REPO / "examples" / "contexts"
+                          / "fable5-french-national-after-directive.json").read_text("utf-8"))
+        ctx["principal"]["nationalities"] = 7  # a bad value: an error with a location
+        decision = engine.evaluate(ctx)
+        assert decision.errors
+        assert all(e.location and "rules" in e.location for e in decision.errors)
+        path = tmp_path / "errors.jsonl"
+        with DecisionLog(path, engine=engine, keep_sensitive=True,
+                         checkpoint_seconds=None) as log:
+            log.record(decision, ctx)
+        assert [r.status for r in replay(path)] == ["same"]
+
     def test_pack_edit_names_changed_records(self, engine: Engine, packset: Callable[..., Path],
                                              tmp_path: Path) -> None:
         """Against edited packs, exactly the records whose decision changes are named."""

@@ -122,6 +122,7 @@ def _one(record: DecisionRecordV1, engine: Engine | None, store: PackArchive,
         fresh = target.evaluate(context).model_dump(mode="json", exclude=_EXCLUDE)
     except Exception as exc:  # an engine failure is this record's result, not a crash
         return ReplayResult(seq, "error", f"re-evaluation raised {type(exc).__name__}: {exc}")
+    logged, fresh = _placeless(logged), _placeless(fresh)
     keys = _OUTCOME if engine is not None else sorted(fresh.keys() | logged.keys())
     diffs = [Difference(k, logged.get(k), fresh.get(k)) for k in keys
              if fresh.get(k) != logged.get(k)]
@@ -133,6 +134,26 @@ def _one(record: DecisionRecordV1, engine: Engine | None, store: PackArchive,
         return ReplayResult(seq, "redacted", "the decision depends on redacted attributes: "
                             + ", ".join(record.redacted))
     return ReplayResult(seq, "different", ", ".join(d.field for d in diffs), diffs)
+
+
+def _placeless(decision: dict[str, Any]) -> dict[str, Any]:
+    """``decision`` with each error's location cut to ``line:col`` in its pack.
+
+    A location names the pack file it was read from (``rules/export-control.yaml:25:11``);
+    the archive holds the same pack under another name. The pack is the error's ``pack``
+    and the record's digests, so the file name is no part of what was decided.
+    """
+    errors = decision.get("errors")
+    if not errors:
+        return decision
+    out = dict(decision)
+    out["errors"] = [
+        {**e, "location": ":".join(e["location"].rsplit(":", 2)[-2:])}
+        if isinstance(e, dict) and isinstance(e.get("location"), str)
+        and e["location"].count(":") >= 2 else e
+        for e in errors
+    ]
+    return out
 
 
 def _unredacted(context: dict[str, Any], redacted: list[str]) -> dict[str, Any]:
