@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _bending import bend
 from compliance import Engine
 from compliance.audit import GENESIS, DecisionLog
 from compliance.audit.dump import cleaner, decision_bytes, plain_decision
@@ -59,16 +60,7 @@ _BENDS: dict[tuple[str, str], list[object]] = {
 @st.composite
 def contexts(draw: st.DrawFn) -> dict[str, Any]:
     """An example context with a few attributes changed, nulled or removed."""
-    ctx = copy.deepcopy(draw(st.sampled_from(EXAMPLES)))
-    for (root, name), values in draw(st.lists(st.sampled_from(sorted(_BENDS.items())),
-                                              max_size=4)):
-        holder = ctx.setdefault(root, {})
-        if not isinstance(holder, dict):
-            continue
-        if draw(st.integers(0, 5)) == 0:
-            holder.pop(name, None)
-        else:
-            holder[name] = draw(st.sampled_from(values))
+    ctx = bend(draw, EXAMPLES, _BENDS)
     if draw(st.booleans()):
         ctx["prompt"] = "undeclared text, never logged"
     return ctx
@@ -153,12 +145,12 @@ def test_the_examples_cover_what_a_decision_holds(engine: Engine) -> None:
     """The drawn decisions include denials, interventions, routing, errors and facts."""
     seen: set[str] = set()
     for ctx in EXAMPLES:
-        for bend in ({}, {"time": "2026-06-15T14:30:00Z"}, {"time": 17}, {"org": "org-other"}):
+        for change in ({}, {"time": "2026-06-15T14:30:00Z"}, {"time": 17}, {"org": "org-other"}):
             bent = copy.deepcopy(ctx)
-            if "org" in bend:
-                bent.setdefault("org", {})["id"] = bend["org"]
+            if "org" in change:
+                bent.setdefault("org", {})["id"] = change["org"]
             else:
-                bent.setdefault("request", {}).update(bend)
+                bent.setdefault("request", {}).update(change)
             d = decide(engine, bent, explain=True)
             seen |= {name for name, present in [
                 ("deny", d.effect == "deny"), ("intervention", bool(d.interventions)),

@@ -10,7 +10,6 @@ and the decisions must be equal field for field (ids and clock aside).
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _bending import bend
 from compliance import Engine
 from compliance.evaluator import evaluate
 from compliance.planner import Memo, Plan
@@ -49,17 +49,7 @@ _BENDS: dict[tuple[str, str], list[object]] = {
 @st.composite
 def bent_contexts(draw: st.DrawFn) -> dict[str, Any]:
     """An example context with a few attributes changed, nulled or removed."""
-    ctx = copy.deepcopy(draw(st.sampled_from(EXAMPLES)))
-    for (root, name), values in draw(st.lists(st.sampled_from(sorted(_BENDS.items())),
-                                              max_size=4)):
-        holder = ctx.setdefault(root, {})
-        if not isinstance(holder, dict):
-            continue
-        if draw(st.integers(0, 5)) == 0:
-            holder.pop(name, None)
-        else:
-            holder[name] = draw(st.sampled_from(values))
-    return ctx
+    return bend(draw, EXAMPLES, _BENDS)
 
 
 def uncached(plan: Plan) -> Plan:

@@ -115,3 +115,16 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+SECOND = 10**9
+# Specs the store-equivalence properties share: two of them raise the same fact.
+SPECS = [
+    founding_spec(threshold=2, window=timedelta(seconds=60), lifetime=timedelta(seconds=90)),
+    founding_spec(name="burst", threshold=3, window=timedelta(seconds=20),
+                  lifetime=timedelta(seconds=30)),
+    founding_spec(name="logins", threshold=2, window=timedelta(seconds=45), fact="suspicious",
+                  predicate=lambda e: not is_flag(e), lifetime=timedelta(seconds=40)),
+]
+FACTS = ("under_review", "suspicious")
+ORGS = ("a", "b", "c")

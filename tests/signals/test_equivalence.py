@@ -11,23 +11,12 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 
-from _sigtools import FakeClock, at, founding_spec, is_flag
+from _sigtools import FACTS, ORGS, SECOND, SPECS, FakeClock, at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance.cel.values import Timestamp, format_timestamp
 from compliance.signals import Event, InProcessStore, Store
-
-SECOND = 10**9
-SPECS = [
-    founding_spec(threshold=2, window=timedelta(seconds=60), lifetime=timedelta(seconds=90)),
-    founding_spec(name="burst", threshold=3, window=timedelta(seconds=20),
-                  lifetime=timedelta(seconds=30)),
-    founding_spec(name="logins", threshold=2, window=timedelta(seconds=45), fact="suspicious",
-                  predicate=lambda e: not is_flag(e), lifetime=timedelta(seconds=40)),
-]
-FACTS = ("under_review", "suspicious")
-ORGS = ("a", "b", "c")
 
 # (5-second steps after the previous event, negative = out of order; org; is a flag). Coarse
 # steps make events land exactly on window and lifetime boundaries, where off-by-ones hide.

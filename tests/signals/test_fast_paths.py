@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from _sigtools import FakeClock, at, founding_spec, is_flag
+from _sigtools import FACTS, ORGS, SECOND, SPECS, FakeClock, at, founding_spec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -28,16 +28,6 @@ from compliance.cel.values import Timestamp, format_timestamp
 from compliance.facts import fact_read
 from compliance.signals import Event, Fact, InProcessStore, SignalError
 
-SECOND = 10**9
-SPECS = [
-    founding_spec(threshold=2, window=timedelta(seconds=60), lifetime=timedelta(seconds=90)),
-    founding_spec(name="burst", threshold=3, window=timedelta(seconds=20),
-                  lifetime=timedelta(seconds=30)),
-    founding_spec(name="logins", threshold=2, window=timedelta(seconds=45), fact="suspicious",
-                  predicate=lambda e: not is_flag(e), lifetime=timedelta(seconds=40)),
-]
-FACTS = ("under_review", "suspicious")
-ORGS = ("a", "b", "c")
 NEVER = "never-seen"  # a key no event had: the common request
 
 CI = os.environ.get("CI", "").lower() == "true"
