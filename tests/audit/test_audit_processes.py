@@ -23,7 +23,7 @@ engine = Engine.from_path(sys.argv[2])
 ctx = json.loads(Path(sys.argv[3]).read_text())
 count = int(sys.argv[4])
 with DecisionLog(sys.argv[1], engine=engine, redaction_key=b"k" * 32, checkpoint_every=25,
-                 checkpoint_seconds=None) as log:
+                 checkpoint_seconds=None, shared=sys.argv[5] == "shared") as log:
     for i in range(count):
         log.record(engine.evaluate(ctx), ctx)
         if i == 5:
@@ -31,24 +31,43 @@ with DecisionLog(sys.argv[1], engine=engine, redaction_key=b"k" * 32, checkpoint
 """
 
 
-def _writer(log: Path, count: int) -> subprocess.Popen[str]:
+def _writer(log: Path, count: int, mode: str = "alone") -> subprocess.Popen[str]:
     context = REPO / "examples" / "contexts" / "iran-origin.json"
     return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(log), str(REPO / "rules"), str(context), str(count)],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", WRITER, str(log), str(REPO / "rules"), str(context), str(count),
+         mode],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
 def test_two_processes_one_chain(tmp_path: Path) -> None:
     """Two processes appending to one log at once leave one intact chain."""
     log = tmp_path / "d.jsonl"
-    procs = [_writer(log, 150), _writer(log, 150)]
+    procs = [_writer(log, 150, "shared"), _writer(log, 150, "shared")]
     for proc in procs:
         proc.communicate(timeout=120)
         assert proc.returncode == 0
     report = verify([log])
     assert report.ok, report.to_json()
     assert report.decisions == 300
+
+
+def test_a_second_process_is_refused_while_a_writer_holds_the_log(tmp_path: Path) -> None:
+    """Without ``shared`` a log has one writer: another process is told so, and nothing breaks."""
+    log = tmp_path / "d.jsonl"
+    holder = _writer(log, 1_000_000)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "writing"
+    second = _writer(log, 3)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode != 0
+    assert "another writer holds this log" in err
+    holder.send_signal(signal.SIGTERM)
+    holder.wait(timeout=30)
+    report = verify([log])
+    assert report.decisions > 5
+    # the holder was killed: at most a cut last write and records after its last checkpoint
+    assert {b.kind for b in report.breaks} <= {"torn", "truncated"}, report.to_json()
 
 
 def test_kill_9_then_resume(tmp_path: Path) -> None:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from compliance import Engine
-from compliance.audit import DecisionLog, DecisionRecordV1, replay, verify, verify_log
+from compliance.audit import (
+    AuditWriteError,
+    DecisionLog,
+    DecisionRecordV1,
+    replay,
+    verify,
+    verify_log,
+)
 from compliance.audit.encoding import canonical, line_hash
 from compliance.audit.record import SCHEMA_FILE, json_schema, parse_record
 from compliance.audit.signing import Signer, generate_keypair
@@ -363,17 +370,44 @@ class TestWriter:
         assert report.ok, report.to_json()
         assert report.decisions == 1600
 
+    def test_a_second_writer_is_refused_until_the_first_closes(self, engine: Engine,
+                                                                tmp_path: Path) -> None:
+        """By default a writer holds its log alone: a second one is refused, clearly."""
+        path = tmp_path / "d.jsonl"
+        first = DecisionLog(path, engine=engine, checkpoint_seconds=None)
+        with pytest.raises(AuditWriteError, match="another writer holds this log"):
+            DecisionLog(path, engine=engine, checkpoint_seconds=None)
+        with pytest.raises(AuditWriteError, match="without shared=True holds this log"):
+            DecisionLog(path, engine=engine, checkpoint_seconds=None, shared=True)
+        ctx = _context("bio")
+        first.record(engine.evaluate(ctx), ctx)
+        first.close()
+        with DecisionLog(path, engine=engine, checkpoint_seconds=None) as second:
+            second.record(engine.evaluate(ctx), ctx)
+        report = verify([path])
+        assert report.ok, report.to_json()
+        assert report.decisions == 2
+
     def test_two_writers_share_one_chain(self, engine: Engine, tmp_path: Path) -> None:
         """Two open DecisionLogs on one file interleave without breaking the chain."""
         path = tmp_path / "d.jsonl"
-        a = DecisionLog(path, engine=engine, checkpoint_seconds=None)
-        b = DecisionLog(path, engine=engine, checkpoint_seconds=None)
+        a = DecisionLog(path, engine=engine, checkpoint_seconds=None, shared=True)
+        b = DecisionLog(path, engine=engine, checkpoint_seconds=None, shared=True)
         for i in range(10):
             ctx = _context("bio")
             (a if i % 2 else b).record(engine.evaluate(ctx), ctx)
         a.close()
         b.close()
         assert verify([path]).decisions == 10
+
+    def test_shared_writers_refuse_one_that_would_write_alone(self, engine: Engine,
+                                                              tmp_path: Path) -> None:
+        """A writer without ``shared`` is refused while shared writers hold the log."""
+        path = tmp_path / "d.jsonl"
+        with DecisionLog(path, engine=engine, checkpoint_seconds=None, shared=True):
+            with pytest.raises(AuditWriteError, match="another writer holds this log"):
+                DecisionLog(path, engine=engine, checkpoint_seconds=None)
+        assert verify([path]).ok
 
     def test_rotation_continues_the_chain(self, engine: Engine, signer: Signer,
                                           tmp_path: Path) -> None:

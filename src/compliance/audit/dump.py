@@ -22,7 +22,14 @@ import orjson
 from pydantic import BaseModel, PlainSerializer, WrapSerializer
 from pydantic_core import to_jsonable_python
 
-from compliance.decision import Decision
+from compliance.decision import (
+    Conflict,
+    Decision,
+    Match,
+    ObligationDetail,
+    Obligations,
+    RoutingPass,
+)
 
 __all__ = ["EXCLUDE", "Cleaner", "cleaner", "decision_bytes", "plain_decision"]
 
@@ -145,6 +152,8 @@ def _default(value: Any) -> Any:
         fields = _fields(value, shape)
         if shape.scalar and all(type(v) in _SCALARS for v in fields.values()):
             return _remember(value, fields)
+        if cls in _SHARED:
+            return _remember(value, fields)
         return fields
     if isinstance(value, _TIMES):
         return to_jsonable_python(value)
@@ -152,7 +161,8 @@ def _default(value: Any) -> Any:
 
 
 # A frozen model holding only scalars cannot change, so its bytes are written once: the
-# shared records of a pack set (``PackInfo``, ``Match``, ``RuleRef``) are in every decision.
+# shared records of a pack set (``PackInfo``, ``Match``, ``RuleRef``) are in every decision;
+# so are the other shared records (``_SHARED``), read-only by contract.
 # Entries hold the model itself, so no other object can take its id while it is cached.
 _WRITTEN_MAX = 4096
 _written: dict[int, tuple[BaseModel, orjson.Fragment]] = {}
@@ -175,8 +185,14 @@ def _packs(packs: list[Any]) -> Any:
     return fragment
 
 
+# The records a pack set's decisions share (docs/decision.md: frozen, and the lists and dicts
+# inside them read-only): the same object comes back decision after decision, so its bytes,
+# nested records included, are written once too.
+_SHARED = frozenset({Match, RoutingPass, Obligations, ObligationDetail, Conflict})
+
+
 def _remember(model: BaseModel, fields: dict[str, Any]) -> orjson.Fragment:
-    fragment = orjson.Fragment(orjson.dumps(fields, option=_OPTIONS))
+    fragment = orjson.Fragment(orjson.dumps(fields, default=_default, option=_OPTIONS))
     if len(_written) >= _WRITTEN_MAX:
         _written.clear()
     _written[id(model)] = (model, fragment)

@@ -72,6 +72,7 @@ class Redactor:
         self._plan = _plan(schema.variables if schema is not None else {}, "", marked)
         self._keyed_text = functools.lru_cache(maxsize=_CACHED)(self._keyed_once)
         self._keyed_bytes = functools.lru_cache(maxsize=_CACHED)(self._mac)
+        self._keyed = self.keyed if self.mode == "hmac-sha256" else None
 
     def keyed(self, value: object) -> str:
         """The HMAC of one value as logged (also how ``log show --org`` finds an org).
@@ -109,11 +110,14 @@ class Redactor:
         if self.schema is None:
             return Redacted(plain, digest, [], [], lossy, ())
         notes = _Notes(lossy, [], [], [])
-        kept = self._project(plain, self._plan, notes)
+        # orjson writes no dict with a key that is not a string: when the context encoded
+        # as it is, no map can have one, and the maps need no look.
+        kept = self._project(plain, self._plan, notes, maps=encoded is None)
         return Redacted(kept, digest, notes.redacted, notes.undeclared, lossy,
                         tuple(notes.secrets))
 
-    def _project(self, data: dict[str, Any], plan: _Plan, notes: _Notes) -> dict[str, Any]:
+    def _project(self, data: dict[str, Any], plan: _Plan, notes: _Notes, *,
+                 maps: bool = True) -> dict[str, Any]:
         """One object level as logged: ``data`` itself when nothing in it is withheld, else a
         copy with only the names the plan singles out touched (the record is encoded before
         ``record()`` returns, so sharing the caller's untouched levels is safe).
@@ -124,7 +128,7 @@ class Redactor:
             for name in sorted(out.keys() - plan.names):
                 notes.undeclared.append(plan.prefix + name)
                 del out[name]
-        keyed = self.keyed if self.mode == "hmac-sha256" else None
+        keyed = self._keyed
         for name, path in plan.sensitive:
             if name in out:
                 if out is data:
@@ -134,6 +138,13 @@ class Redactor:
                 if type(value) is str:
                     if len(value) >= _MIN_SCRUB:
                         notes.secrets.append(value)
+                elif type(value) is list:  # `_strings` of a list, its common case inline
+                    for item in value:
+                        if type(item) is str:
+                            if len(item) >= _MIN_SCRUB:
+                                notes.secrets.append(item)
+                        else:
+                            notes.secrets.extend(_strings(item))
                 elif value:
                     notes.secrets.extend(_strings(value))
                 if keyed is None:
@@ -143,12 +154,12 @@ class Redactor:
         for name, sub in plan.objects:
             value = out.get(name)
             if isinstance(value, dict):
-                kept = self._project(value, sub, notes)
+                kept = self._project(value, sub, notes, maps=maps)
                 if kept is not value:
                     if out is data:
                         out = dict(data)
                     out[name] = kept
-        for name, path in plan.maps:
+        for name, path in plan.maps if maps else ():
             value = out.get(name)
             if value and isinstance(value, dict) and not all(isinstance(k, str) for k in value):
                 notes.lossy.append(path)  # JSON spells every key as a string

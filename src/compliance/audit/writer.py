@@ -1,7 +1,11 @@
-"""The decision log writer: one hash chain per file, shared by threads and processes.
+"""The decision log writer: one hash chain per file, across threads (and processes).
 
-Every append takes a thread lock and an ``fcntl`` lock on ``<log>.lock``, re-reads the
-chain head when another process wrote since, and writes the record with one ``write``
+A writer holds an exclusive ``fcntl`` lock on ``<log>.writers`` for its lifetime, so a
+second writer on the file (in this process or another) is refused with ``AuditWriteError``;
+threads share one writer. With ``shared=True`` writers in several processes share the
+chain instead (they hold ``<log>.writers`` shared): every append then takes an ``fcntl``
+lock on ``<log>.lock``, re-reads the chain head when another process wrote since, and
+releases it. Each record is one ``write``
 on an ``O_APPEND`` descriptor. Opening a log resumes from its last complete line: bytes
 after it (a torn write from a crash) are moved to ``<log>.torn-<seq>-<time>`` and the
 ``start`` record says so. Checkpoints (every N records, every T seconds, at rotation and
@@ -98,6 +102,7 @@ class DecisionLog:
         on_error: OnError = "fail-closed",
         alarm: Callable[[BaseException], None] | None = None,
         archive: str | Path | Literal[False] | None = None,
+        shared: bool = False,
     ) -> None:
         self.path = Path(path)
         self.include_context = include_context
@@ -125,8 +130,26 @@ class DecisionLog:
         self._closed = False
         self._seq, self._prev, self._chain, self._size = 0, GENESIS, "", -1
         self._file_started = time.monotonic()
+        self.shared = shared
+        # Held for the writer's lifetime: shared by writers that share the chain, exclusive
+        # for one that writes alone; either kind is refused at once where the other holds it.
+        self._writers_fd = os.open(f"{self.path}.writers", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._writers_fd,
+                        (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._writers_fd)
+            holder = "a writer without shared=True" if shared else "another writer"
+            raise AuditWriteError(
+                f"{self.path}: {holder} holds this log; use one DecisionLog per file "
+                "(threads may share it), or shared=True in every process that writes it"
+            ) from None
         self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        self._lock = _FileLock(self._tlock, self._lock_fd)  # stateless: one serves every append
+        self._lock: _FileLock | threading.RLock
+        if shared:  # each append locks the file (stateless: one serves every append)
+            self._lock = _FileLock(self._tlock, self._lock_fd)
+        else:  # this writer alone, for its lifetime: appends take the thread lock only
+            self._lock = self._tlock
         self._fd = self._open_fd()
         with self._locked():
             self._start()
@@ -193,6 +216,7 @@ class DecisionLog:
             self._closed = True
             os.close(self._fd)
             os.close(self._lock_fd)
+            os.close(self._writers_fd)
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=1.0)
 
@@ -264,7 +288,7 @@ class DecisionLog:
     def _open_fd(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def _locked(self) -> _FileLock:
+    def _locked(self) -> _FileLock | threading.RLock:
         return self._lock
 
     def _start(self) -> None:
@@ -320,6 +344,8 @@ class DecisionLog:
 
     def _sync(self) -> None:
         """Catch up with other processes: a rotated file, or records they appended."""
+        if not self.shared and self._size >= 0:
+            return  # no other writer can append: the file lock is ours
         if self._size >= 0 and _size(self._fd) == self._size:
             return  # nobody wrote since us (a rotation writes a checkpoint first)
         try:

@@ -409,7 +409,9 @@ def _open_log(name: str, engine: Engine) -> Any:
     if path.exists():
         require_regular_file(path, name)
     try:
-        return DecisionLog(path, engine=engine)  # the engine's schema says what to redact
+        # The engine's schema says what to redact; `shared`: several `eval --log` runs (a
+        # script's parallel jobs) may append to one log at once.
+        return DecisionLog(path, engine=engine, shared=True)
     except OSError as exc:
         raise InputError(f"{name}: cannot open the log: {exc.strerror or exc}") from None
     except (LogIntegrityError, ValueError, RecursionError) as exc:
