@@ -404,9 +404,9 @@ class TestWriter:
                                                               tmp_path: Path) -> None:
         """A writer without ``shared`` is refused while shared writers hold the log."""
         path = tmp_path / "d.jsonl"
-        with DecisionLog(path, engine=engine, checkpoint_seconds=None, shared=True):
-            with pytest.raises(AuditWriteError, match="another writer holds this log"):
-                DecisionLog(path, engine=engine, checkpoint_seconds=None)
+        with (DecisionLog(path, engine=engine, checkpoint_seconds=None, shared=True),
+              pytest.raises(AuditWriteError, match="another writer holds this log")):
+            DecisionLog(path, engine=engine, checkpoint_seconds=None)
         assert verify([path]).ok
 
     def test_rotation_continues_the_chain(self, engine: Engine, signer: Signer,
