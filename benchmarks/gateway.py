@@ -12,7 +12,9 @@ sequential requests/s; with ``--runs K`` it repeats and reports the median of th
 states the goal (added median <= 200 us) as met / not met. Two more series separate what
 the gateway adds from what any Python hop adds: a bare hop (``floor`` below: the same
 uvicorn and upstream client, no policy step) over HTTP, and the ASGI middleware around the
-stub in-process (no sockets: the policy step's own cost).
+stub in-process (no sockets: the policy step's own cost). A fifth server is the other
+deployment: the stub model server with the gateway as its ASGI middleware (no hop), over
+HTTP like the rest.
 
     python benchmarks/gateway.py [--requests 2000] [--runs 3] [--quick]
                                  [--http auto|h11|httptools] [--loop auto|asyncio|uvloop]
@@ -144,6 +146,39 @@ async def floor(scope: dict[str, Any], receive: Any, send: Any) -> None:
 _FLOOR_POOL: list[Any] = []  # one pool per server process, made on the first request
 
 
+def _example(name: str) -> Any:
+    """examples/gateway/<name>.py as a module (the example is not an installed package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"example_gateway_{name}",
+                                                  REPO / "examples" / "gateway" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def embedded_app() -> Any:
+    """The stub model server with the gateway as its ASGI middleware: no hop at all."""
+    from compliance import Engine
+    from compliance.serving import Gateway
+
+    example = _example("gateway")
+    return Gateway(Engine.from_path(REPO / "rules"), resolver=example.resolve,
+                   mapping=example.MAPPING).middleware(_example("upstream").app)
+
+
+async def embedded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """``embedded_app()``, built in the server process on its first request."""
+    if not _EMBEDDED:
+        _EMBEDDED.append(embedded_app())
+    await _EMBEDDED[0](scope, receive, send)
+
+
+_EMBEDDED: list[Any] = []
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -209,7 +244,7 @@ def cpu_per_request(client: Client, pids: dict[str, int], n: int) -> dict[str, f
 
 
 def one_run(direct: Client, hop: Client, gateway: Client, pids: dict[str, int], *, n: int,
-            warmup: int) -> dict[str, float]:
+            warmup: int, inside: Client) -> dict[str, float]:
     """Interleaved series: direct, via the bare hop, via the gateway (plain, routed).
 
     Then each server alone: requests/s through the gateway, and CPU per request of the
@@ -220,6 +255,7 @@ def one_run(direct: Client, hop: Client, gateway: Client, pids: dict[str, int], 
         "hop": (hop, BODY, HEADERS),
         "via": (gateway, BODY, HEADERS),
         "routed": (gateway, ROUTED, {**HEADERS, "x-use-case": "llm-dev"}),
+        "inside": (inside, BODY, HEADERS),
     }
     times: dict[str, list[float]] = {name: [] for name in calls}
     order = list(calls)
@@ -295,24 +331,26 @@ def main() -> None:
     parser.add_argument("--loop", default="auto", help="uvicorn --loop for both servers")
     args = parser.parse_args()
     n, runs, warmup = (100, 1, 50) if args.quick else (args.requests, args.runs, args.warmup)
-    up_port, hop_port, gw_port = _free_port(), _free_port(), _free_port()
+    up_port, hop_port, gw_port, in_port = _free_port(), _free_port(), _free_port(), _free_port()
     to_upstream = {"COMPLIANCE_UPSTREAM": f"http://127.0.0.1:{up_port}"}
     results = []
     with server("examples.gateway.upstream:app", up_port, args) as up_pid, \
          server("gateway:floor", hop_port, args, to_upstream, app_dir="benchmarks") as hop_pid, \
-         server("examples.gateway.gateway:app", gw_port, args, to_upstream) as gw_pid:
+         server("examples.gateway.gateway:app", gw_port, args, to_upstream) as gw_pid, \
+         server("gateway:embedded", in_port, args, app_dir="benchmarks"):
         direct, hop, gateway = Client(up_port), Client(hop_port), Client(gw_port)
+        inside = Client(in_port)
         pids = {"upstream": up_pid, "hop": hop_pid, "gateway": gw_pid}
         try:
             for run in range(runs):
-                result = one_run(direct, hop, gateway, pids, n=n, warmup=warmup)
+                result = one_run(direct, hop, gateway, pids, n=n, warmup=warmup, inside=inside)
                 results.append(result)
                 print(f"run {run + 1}: direct {result['direct_median']:.0f} us, bare hop "
                       f"{result['hop_median']:.0f} us, via gateway {result['via_median']:.0f} us"
                       f" (added {result['via_added_median']:.0f} us), "
                       f"{result['rate']:.0f} requests/s")
         finally:
-            for client in (direct, hop, gateway):
+            for client in (direct, hop, gateway, inside):
                 client.close()
 
     def mid(key: str) -> float:
@@ -323,7 +361,7 @@ def main() -> None:
     print(f"direct upstream      median {mid('direct_median'):7.0f} us   "
           f"p99 {mid('direct_p99'):7.0f} us")
     for name, label in (("hop", "bare hop, no policy"), ("via", "via gateway"),
-                        ("routed", "via gateway, routed")):
+                        ("routed", "via gateway, routed"), ("inside", "gateway as middleware")):
         print(f"{label:<20} median {mid(f'{name}_median'):7.0f} us   "
               f"p99 {mid(f'{name}_p99'):7.0f} us   added median "
               f"{mid(f'{name}_added_median'):6.0f} us   "
@@ -341,9 +379,14 @@ def main() -> None:
     verdict = "met" if added_http <= GOAL_ADDED_MEDIAN_US else "NOT MET"
     print(f"policy step over HTTP (via gateway - bare hop): "
           f"{mid('via_median') - mid('hop_median'):.0f} us median")
-    print(f"goal: added median <= {GOAL_ADDED_MEDIAN_US:.0f} us over HTTP: {verdict} "
+    print(f"goal: added median <= {GOAL_ADDED_MEDIAN_US:.0f} us over HTTP, proxy: {verdict} "
           f"({added_http:.0f} us; p99 added {mid('via_added_p99'):.0f} us, "
           f"{mid('rate'):.0f} requests/s)")
+    added_inside = mid("inside_added_median")
+    verdict = "met" if added_inside <= GOAL_ADDED_MEDIAN_US else "NOT MET"
+    print(f"goal: added median <= {GOAL_ADDED_MEDIAN_US:.0f} us over HTTP, middleware in the "
+          f"model server: {verdict} ({added_inside:.0f} us; p99 added "
+          f"{mid('inside_added_p99'):.0f} us)")
 
 
 if __name__ == "__main__":

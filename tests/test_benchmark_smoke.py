@@ -29,5 +29,7 @@ def test_quick_gateway_benchmark_runs_and_states_the_goal() -> None:
     )
     assert result.returncode == 0, result.stderr
     for name in ("direct upstream", "bare hop, no policy", "via gateway, routed",
-                 "requests/s", "in-process", "goal: added median <= 200 us over HTTP: "):
+                 "requests/s", "in-process", "gateway as middleware",
+                 "goal: added median <= 200 us over HTTP, proxy: ",
+                 "goal: added median <= 200 us over HTTP, middleware in the model server: "):
         assert name in result.stdout, result.stdout
