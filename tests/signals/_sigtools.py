@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from compliance.cel.values import Timestamp, parse_timestamp
-from compliance.signals import SignalSpec
+from compliance.cel.values import Timestamp, format_timestamp, parse_timestamp
+from compliance.signals import Event, SignalSpec
 
 T0 = parse_timestamp("2026-06-15T12:00:00Z")
 MINUTE = 60 * 1_000_000_000
@@ -128,3 +128,16 @@ SPECS = [
 ]
 FACTS = ("under_review", "suspicious")
 ORGS = ("a", "b", "c")
+
+
+def stepped(clock: Any, stream: list[tuple[int, str, bool]]) -> Iterator[tuple[int, Event]]:
+    """The generated stream as events: ``(5-second steps, org, is a flag)`` -> ``(t, event)``.
+
+    Times move by the steps (never below 0); the clock follows the latest time seen.
+    """
+    t = 0
+    for delta, org, is_a_flag in stream:
+        t = max(0, t + 5 * delta * SECOND)
+        clock.now = Timestamp(max(clock.now.nanos, at(t).nanos))
+        yield t, Event.from_json({"kind": "safeguard_flag" if is_a_flag else "login",
+                                  "time": format_timestamp(at(t)), "org_id": org})

@@ -11,12 +11,11 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 
-from _sigtools import FACTS, ORGS, SECOND, SPECS, FakeClock, at
+from _sigtools import FACTS, ORGS, SECOND, SPECS, FakeClock, at, stepped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.cel.values import Timestamp, format_timestamp
-from compliance.signals import Event, InProcessStore, Store
+from compliance.signals import InProcessStore, Store
 
 # (5-second steps after the previous event, negative = out of order; org; is a flag). Coarse
 # steps make events land exactly on window and lifetime boundaries, where off-by-ones hide.
@@ -30,12 +29,7 @@ CI = os.environ.get("CI", "").lower() == "true"
 def run(store: Store, clock: FakeClock, stream: list[tuple[int, str, bool]]) -> list[object]:
     """Replay the stream (clock at the latest time seen) and query every key along the way."""
     seen: list[object] = []
-    t = 0
-    for delta, org, is_a_flag in stream:
-        t = max(0, t + 5 * delta * SECOND)
-        clock.now = Timestamp(max(clock.now.nanos, at(t).nanos))
-        event = Event.from_json({"kind": "safeguard_flag" if is_a_flag else "login",
-                                 "time": format_timestamp(at(t)), "org_id": org})
+    for t, event in stepped(clock, stream):
         seen.append(sorted(store.observe(SPECS, event)))
         for probe in (t - 50 * SECOND, t, t + 35 * SECOND):
             for org_ in ORGS:

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from _sigtools import FACTS, ORGS, SECOND, SPECS, FakeClock, at, founding_spec
+from _sigtools import FACTS, ORGS, SECOND, SPECS, FakeClock, at, founding_spec, stepped
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -63,12 +63,7 @@ def test_facts_for_agrees_with_the_semantics(stream: list[tuple[int, str, bool]]
     clock = FakeClock(at(0))
     store = InProcessStore(clock=clock, max_events_per_key=4)
     raised: list[Fact] = []
-    t = 0
-    for delta, org, is_a_flag in stream:
-        t = max(0, t + 5 * delta * SECOND)
-        clock.now = Timestamp(max(clock.now.nanos, at(t).nanos))
-        event = Event.from_json({"kind": "safeguard_flag" if is_a_flag else "login",
-                                 "time": format_timestamp(at(t)), "org_id": org})
+    for t, event in stepped(clock, stream):
         raised += store.observe(SPECS, event)
         for probe in (t - 50 * SECOND, t, t + 35 * SECOND):
             instant = at(max(probe, 0))
