@@ -102,3 +102,29 @@ def test_a_bundle_goes_alone(capsys: pytest.CaptureFixture[str], bundle: Path, k
                              "--public-key", str(keys.public), CONTEXT])
     assert code == 2
     assert "a bundle is a whole pack set" in err
+
+
+def test_check_of_a_bundle_shows_the_packs_warnings(
+    capsys: pytest.CaptureFixture[str], rules_dir: Path, keys: Keys, tmp_path: Path,
+) -> None:
+    """`check BUNDLE` reports what `check DIR` reports of the same packs; --strict fails."""
+    from compliance.bundle import build_bundle
+
+    (rules_dir / "dormant.yaml").write_text(
+        "pack: dormant\nversion: 2026.01.01-1\ntier: policy\nauthority: Test\n"
+        "rules:\n  - id: never\n    when: \"false\"\n    effect: deny\n    reason: Never\n",
+        encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["check", str(rules_dir)]) == 0
+    from_dir = capsys.readouterr().out
+    assert "warning[unreachable-rule]" in from_dir
+    out = tmp_path / "dormant.bundle"
+    build_bundle(rules_dir, out, signer=keys.signer)
+    key = ["--public-key", str(keys.public)]
+    capsys.readouterr()
+    assert cli.main(["check", str(out), *key]) == 0
+    shown = capsys.readouterr()
+    assert "warning[unreachable-rule]" in shown.out
+    assert "rule `never`" in shown.out
+    assert f"ok: {out}: verified" in shown.err
+    assert cli.main(["check", str(out), *key, "--strict"]) == 1

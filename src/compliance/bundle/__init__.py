@@ -29,7 +29,7 @@ from typing import Literal
 
 from compliance.canonical import pack_set_digest
 from compliance.checker import CheckedPackSet, check_pack_set
-from compliance.diagnostics import DiagnosticSet
+from compliance.diagnostics import Diagnostic, DiagnosticSet
 from compliance.errors import ComplianceError, PackError
 from compliance.jsonread import JsonReadError, read_json
 from compliance.loader import (
@@ -472,13 +472,17 @@ def check_bundle(path: str | Path, verifier: Verifier,
 
 
 def check_contents(contents: Contents, verifier: Verifier,
-                   limits: BundleLimits = DEFAULT_BUNDLE_LIMITS) -> CheckedPackSet:
-    """``check_bundle`` over a bundle already read (diagnostics name its file's base name)."""
+                   limits: BundleLimits = DEFAULT_BUNDLE_LIMITS, *,
+                   notes: list[Diagnostic] | None = None) -> CheckedPackSet:
+    """``check_bundle`` over a bundle already read (diagnostics name its file's base name).
+
+    ``notes``, when given, receives the packs' warnings and notes (a clean set may have some).
+    """
     problems = verify_contents(contents, verifier)
     if problems:
         raise BundleError(contents.source, problems)
     label = f"{Path(contents.source).name}/"
-    checked = _check_files(contents.files, label, limits.loader)
+    checked = _check_files(contents.files, label, limits.loader, notes)
     digest = pack_set_digest(checked.pack_set)
     if digest != contents.manifest.pack_set_digest:
         raise BundleError(contents.source, [BundleProblem(
@@ -488,8 +492,8 @@ def check_contents(contents: Contents, verifier: Verifier,
     return checked
 
 
-def _check_files(files: Mapping[str, bytes], label: str,
-                 limits: LoaderLimits) -> CheckedPackSet:
+def _check_files(files: Mapping[str, bytes], label: str, limits: LoaderLimits,
+                 notes: list[Diagnostic] | None = None) -> CheckedPackSet:
     """Stages 1 and 2 over bundled files; diagnostics name ``label`` + the packs/ path."""
     manifest: tuple[str, bytes] | None = None
     packs: list[tuple[str, bytes]] = []
@@ -507,4 +511,6 @@ def _check_files(files: Mapping[str, bytes], label: str,
     found.extend(report.diagnostics)
     if found.errors or report.checked is None:
         raise PackError(found.errors or found.sorted())
+    if notes is not None:
+        notes.extend(found.sorted())
     return report.checked

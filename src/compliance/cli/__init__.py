@@ -23,6 +23,7 @@ from compliance.cli.rules_option import (
     add_rules_options,
     is_bundle_argument,
     load_checked,
+    open_bundle,
 )
 from compliance.cli.signal_commands import add_events_option, add_observe_command, replayed_engine
 from compliance.cli.streams import (
@@ -263,12 +264,19 @@ def _check_bundle(args: argparse.Namespace) -> int:
         write_err("error: check: --manifest and --report take pack-set directories, "
                   "not a bundle")
         return EXIT_USAGE
-    checked = load_checked(args.paths, args.public_key)
-    if isinstance(checked, int):
-        return checked
-    n_rules = sum(len(p.rules) for p in checked.packs)
-    write_err(f"ok: {args.paths[0]}: verified; {len(checked.packs)} packs, {n_rules} rules "
-              "checked")
+    notes: list[Diagnostic] = []
+    opened = open_bundle(args.paths, args.public_key, notes=notes)
+    if isinstance(opened, int):
+        return opened
+    checked = opened[1]
+    shown = [d for d in notes if not (args.quiet and d.severity is Severity.NOTE)]
+    _print_diagnostics(shown, args.format)
+    if args.strict and any(d.severity is Severity.WARNING for d in notes):
+        return EXIT_ERRORS
+    if args.format == "text":
+        n_rules = sum(len(p.rules) for p in checked.packs)
+        write_err(f"ok: {args.paths[0]}: verified; {len(checked.packs)} packs, {n_rules} "
+                  "rules checked")
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ from compliance.errors import PackError
 if TYPE_CHECKING:  # compliance.bundle (tarfile) is imported only when a bundle is given
     from compliance.bundle import BundleError, Contents
     from compliance.checker import CheckedPackSet
+    from compliance.diagnostics import Diagnostic
 
 __all__ = ["BUNDLE_HELP", "add_public_key_option", "add_rules_options", "is_bundle_argument",
            "load_checked", "open_bundle", "report_pack_errors", "report_refused"]
@@ -71,11 +72,13 @@ def load_checked(paths: Sequence[str], public_key: str | None) -> CheckedPackSet
     return opened if isinstance(opened, int) else opened[1]
 
 
-def open_bundle(paths: Sequence[str], public_key: str | None
+def open_bundle(paths: Sequence[str], public_key: str | None, *,
+                notes: list[Diagnostic] | None = None
                 ) -> tuple[Contents, CheckedPackSet] | int:
     """The one bundle in ``paths``, verified in full and checked, or an exit code (reported).
 
-    Its verified bytes come back too, for commands that hand the files on (``diff``).
+    Its verified bytes come back too, for commands that hand the files on (``diff``);
+    ``notes`` receives the packs' warnings and notes (``check`` prints them).
     """
     from compliance.bundle import (  # noqa: PLC0415
         BundleError,
@@ -93,7 +96,7 @@ def open_bundle(paths: Sequence[str], public_key: str | None
     try:
         verifier = bundle_verifier(public_key)  # an unusable key first: nothing can verify
         contents = read_bundle(paths[0])
-        return contents, check_contents(contents, verifier)
+        return contents, check_contents(contents, verifier, notes=notes)
     except BundleError as exc:
         return report_refused(exc)
     except PackError as exc:
