@@ -841,11 +841,7 @@ def _pass_key(p: _Pass) -> tuple[Any, ...]:
 
 
 def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
-    if len(passes) == 1 and not passes[0].applied:
-        only = passes[0]
-        key: tuple[Any, ...] = (only.model, only.effect, only.route_to)
-    else:
-        key = _pass_key(passes[0]) if len(passes) == 1 else tuple(map(_pass_key, passes))
+    key = _pass_key(passes[0]) if len(passes) == 1 else tuple(map(_pass_key, passes))
     hit: _Skeleton | None = plan.skeletons.get(key)
     if hit is not None:
         return hit

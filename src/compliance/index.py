@@ -102,8 +102,7 @@ class RuleIndex:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_always", "_by_value", "_cache", "_key", "_lookups", "_on_path", "_paths",
-                 "_size")
+    __slots__ = ("_always", "_by_value", "_cache", "_key", "_on_path", "_paths", "_size")
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
@@ -118,7 +117,6 @@ class RuleIndex:
         )
         lookups = [_lookup(p, kinds[p], frozenset(v), limits or Limits())
                    for p, v in zip(self._paths, self._by_value, strict=True)]
-        self._lookups: tuple[_Lookup, ...] = tuple(look for look, _ in lookups)
         self._key = _key_function(self._paths, lookups)
         self._cache: dict[tuple[_Key, ...], tuple[int, ...]] = {}
 

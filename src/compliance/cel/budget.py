@@ -112,12 +112,9 @@ def charge_chars(chars: int) -> None:
 
 def start(limit: int = DEFAULT_DECISION_BUDGET) -> _Saved:
     """Open a fresh budget for one decision; pass the result to ``finish``."""
-    try:
-        budget: CostBudget = _THREAD.budget
-    except AttributeError:
-        budget = _budget()
+    budget = _budget()
     saved = (budget.limit, budget.spent, budget.refused)
-    budget.limit, budget.spent, budget.refused = limit if limit > 0 else 0, 0, 0
+    budget.limit, budget.spent, budget.refused = max(limit, 0), 0, 0
     return saved
 
 

@@ -65,7 +65,7 @@ from compliance.cel.compiler import (
     select,
     walk_path,
 )
-from compliance.cel.conform import Nonconforming, reader, text_verdicts
+from compliance.cel.conform import Nonconforming, fast_exit, reader, text_verdicts
 from compliance.cel.functions import (
     IMPLEMENTATIONS,
     cel_eq,
@@ -75,7 +75,7 @@ from compliance.cel.functions import (
     no_overload,
     regex_searcher,
 )
-from compliance.cel.types import DYN, NO_CONSTRAINT, CelType, ContextSchema, Limits
+from compliance.cel.types import DYN, CelType, ContextSchema
 from compliance.cel.values import CelEvalError, CelUnknown, Duration, Timestamp, UInt
 
 __all__ = ["PackCodegen", "generated_program"]
@@ -529,7 +529,7 @@ class _FunctionGen:
             read = attribute_reader(t, shown, limits, node.start, node.end)
             self.emit(f"{out} = {self.bind(read, '_r')}(act, {out})")
         else:
-            self._conform(out, reader(t, shown, limits), t, limits, node)
+            self._conform(out, reader(t, shown, limits), node)
         if has:
             self.indent -= 1
             self.emit(f"{out} = {out} is not None")
@@ -538,16 +538,16 @@ class _FunctionGen:
             self.emit(f"    raise _CelUnknown({unknown})")
         return out
 
-    def _conform(self, out: str, read: Callable[[object], Any], t: CelType, limits: Limits,
-                 node: Expr) -> None:
+    def _conform(self, out: str, read: Callable[[object], Any], node: Expr) -> None:
         """Conform scalar ``out`` in place: the common well-formed case inline, else ``read``.
 
-        The inline tests are the reader's own fast exits (a constrained string's verdict
-        by text, a plain ASCII string within the length limit, a bool), so the result is
-        the reader's; anything else calls it, and its ``Nonconforming`` becomes the error.
+        The inline tests are the reader's own (``conform.text_verdicts``: a constrained
+        string's verdict by text; ``conform.fast_exit``: a plain ASCII string within the
+        length limit, a bool), so the result is the reader's; anything else calls it, and
+        its ``Nonconforming`` becomes the error.
         """
         conform = self.bind(read, "_r")
-        verdicts = text_verdicts(read)
+        verdicts, unchanged = text_verdicts(read), fast_exit(read)
         indent = "    "
         if verdicts is not None:
             seen, known = self.bind(verdicts, "_v"), self.tmp()
@@ -555,11 +555,8 @@ class _FunctionGen:
             self.emit(f"if {known} is not _UNSEEN and type({known}) is not _Nonconforming:")
             self.emit(f"    {out} = {known}")
             self.emit("else:")
-        elif t.kind == "string" and not t.enum and t.constraint is NO_CONSTRAINT:
-            self.emit(f"if type({out}) is not str or len({out}) > {int(limits.max_string)} "
-                      f"or not {out}.isascii():")
-        elif t.kind == "bool":
-            self.emit(f"if type({out}) is not bool:")
+        elif unchanged is not None:
+            self.emit(f"if not ({unchanged.format(v=out)}):")
         else:
             indent = ""
         self.emit(f"{indent}try:")

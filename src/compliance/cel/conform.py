@@ -137,13 +137,19 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
                 return v
             return general(v)
 
+        read_string.fast_exit = (  # type: ignore[attr-defined]  # for `fast_exit`
+            f"type({{v}}) is str and len({{v}}) <= {int(longest)} and {{v}}.isascii()")
         return read_string
     if kind == "string":
         return _cached_text(general)
     if kind == "list" and t.elem.kind in _SCALARS:
         return _scalar_list(t, path, limits, general)
     if kind == "bool":
-        return lambda v: v if type(v) is bool else general(v)
+        def read_bool(v: object) -> Any:
+            return v if type(v) is bool else general(v)
+
+        read_bool.fast_exit = "type({v}) is bool"  # type: ignore[attr-defined]
+        return read_bool
     if kind == "int":
         def read_int(v: object) -> Any:
             if type(v) is int and _INT_MIN <= v < _INT_END:
@@ -193,6 +199,14 @@ def _cached_text(general: Callable[[object], Any]) -> Callable[[object], Any]:
 
     read_text.verdicts = verdicts  # type: ignore[attr-defined]  # for `text_verdicts`
     return read_text
+
+
+def fast_exit(read: Callable[[object], Any]) -> str | None:
+    """The test under which ``read`` returns its value as it is, as Python source over
+    ``{v}`` (None when it has none): generated code inlines it and calls ``read`` otherwise.
+    It is written beside the reader it mirrors, so the two cannot drift apart."""
+    test: str | None = getattr(read, "fast_exit", None)
+    return test
 
 
 def text_verdicts(read: Callable[[object], Any]) -> dict[str, Any] | None:
