@@ -144,12 +144,11 @@ class DecisionLog:
                 f"{self.path}: {holder} holds this log; use one DecisionLog per file "
                 "(threads may share it), or shared=True in every process that writes it"
             ) from None
-        self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        self._lock: _FileLock | threading.RLock
+        self._lock_fd: int | None = None
+        self._lock: _FileLock | threading.RLock = self._tlock  # alone: the thread lock only
         if shared:  # each append locks the file (stateless: one serves every append)
+            self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             self._lock = _FileLock(self._tlock, self._lock_fd)
-        else:  # this writer alone, for its lifetime: appends take the thread lock only
-            self._lock = self._tlock
         self._fd = self._open_fd()
         with self._locked():
             self._start()
@@ -215,7 +214,8 @@ class DecisionLog:
             self.checkpoint(closing=True)
             self._closed = True
             os.close(self._fd)
-            os.close(self._lock_fd)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
             os.close(self._writers_fd)
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=1.0)
