@@ -168,14 +168,12 @@ def _key(context: Mapping[str, Any], path: _KeyPath) -> str | Nonconforming:
         key = path.read(value)
     except Nonconforming as exc:
         return exc
-    if type(key) is str and len(key) <= MAX_KEY_LENGTH:
+    if isinstance(key, str) and len(key) <= MAX_KEY_LENGTH:
         return key  # a valid key, or "" (a constrained empty string: absent, as for every rule)
-    if key is None or key == "":
+    if key is None:
         return _ABSENT
-    if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
-        return Nonconforming(".".join(path.path),
-                             f"is too long to be a signal key (at most {MAX_KEY_LENGTH})")
-    return key
+    return Nonconforming(".".join(path.path),
+                         f"is too long to be a signal key (at most {MAX_KEY_LENGTH})")
 
 
 def _not_an_object(context: Mapping[str, Any], path: _KeyPath) -> Nonconforming:
