@@ -29,10 +29,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 import structlog
 
@@ -43,6 +42,9 @@ from compliance.errors import ComplianceError, ObligationNotUnderstood
 from compliance.jsonread import JsonReadError, read_json
 from compliance.serving.context import AttributeMap, MappingError, deep_merge
 from compliance.serving.upstream import Upstream, UpstreamError, relay
+
+if TYPE_CHECKING:  # httpx is imported only by a proxy given an httpx client
+    import httpx
 
 __all__ = [
     "BUILTIN_OBLIGATIONS",
@@ -430,7 +432,7 @@ class _Responder:
 class _Proxy:
     """``gateway.proxy(url)``: forwards allowed requests to the upstream.
 
-    By default over ``compliance.serving.upstream`` (keep-alive HTTP/1.1, h11); over the
+    By default over ``compliance.serving.upstream`` (keep-alive HTTP/1.1); over the
     caller's ``httpx.AsyncClient`` when one is given.
     """
 
@@ -485,6 +487,8 @@ class _Proxy:
 
     async def _forward_httpx(self, scope: Scope, headers: list[tuple[bytes, bytes]],
                              body: bytes, send: Send) -> None:
+        import httpx  # noqa: PLC0415  (the caller's client: httpx is installed)
+
         assert self.client is not None
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.upstream + scope["path"] + (f"?{query}" if query else "")
