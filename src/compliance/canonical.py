@@ -69,7 +69,8 @@ def context_json(obj: object) -> bytes:
     try:
         text: bytes = orjson.dumps(obj, option=_ORJSON_OPTIONS)
         # orjson writes NaN and infinities as `null`: look closer only when one may hide.
-        if b"null" not in text or not _has_non_finite(obj):
+        # (`find`, not `in`: `bytes in` first tries the needle as an int, raising inside.)
+        if text.find(b"null") < 0 or not _has_non_finite(obj):
             return text
     except (TypeError, ValueError, OverflowError, RecursionError):  # orjson.JSONEncodeError
         pass

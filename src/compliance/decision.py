@@ -30,7 +30,41 @@ class _Frozen(BaseModel):
 
 
 _M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
 _setattr = object.__setattr__
+
+
+def _refuse(self: object, *args: object, **kwargs: object) -> Any:
+    raise TypeError("this list is shared by every decision with the same outcome and is "
+                    "read-only; copy it with list(...) to change it")
+
+
+class ReadOnlyList(list[_T]):
+    """A list that refuses every change: the lists decisions share.
+
+    What depends only on which rules applied (``matched``, ``passes``,
+    ``obligation_details``, ``conflicts``) and the pack set (``packs``) is built once and
+    handed to every decision with that outcome; a change through one decision would show in
+    all of them, so it raises ``TypeError`` instead. It reads, compares, serialises, copies
+    and pickles as a list.
+    """
+
+    __slots__ = ()
+    append: Any = _refuse
+    extend: Any = _refuse
+    insert: Any = _refuse
+    pop: Any = _refuse
+    remove: Any = _refuse
+    clear: Any = _refuse
+    sort: Any = _refuse
+    reverse: Any = _refuse
+    __setitem__: Any = _refuse
+    __delitem__: Any = _refuse
+    __iadd__: Any = _refuse
+    __imul__: Any = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ReadOnlyList, (list(self),))
 
 
 def build(cls: type[_M], fields: dict[str, Any], private: dict[str, Any] | None = None,

@@ -44,14 +44,13 @@ from compliance.cel.values import (
 )
 from compliance.decision import (
     ConditionTrace,
-    Conflict,
     Decision,
     EvalError,
     FactRead,
     InterventionOut,
     Match,
-    ObligationDetail,
     Obligations,
+    ReadOnlyList,
     RoutingPass,
     RuleExplanation,
     build,
@@ -71,7 +70,7 @@ _MAX_PASSES = 2
 # system call per decision; uniqueness only needs the prefix to differ between processes.
 _ID_PREFIX = os.urandom(10).hex()
 _ID_PREFIX = f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-{_ID_PREFIX[12:16]}-{_ID_PREFIX[16:20]}-"
-_ID_COUNTER = itertools.count()
+_ID_COUNTER = itertools.count(1 << 48)  # hex() of it is "0x1" and the 12 digits shown
 
 FactsHook = Callable[[Mapping[str, Any], int | None],
                      tuple[dict[str, bool], list[FactRead], EvalError | None]]
@@ -104,6 +103,7 @@ class _Pass:
     applied: list[_Outcome] = field(default_factory=list)
     route_to: str | None = None
     effect: Literal["allow", "deny"] = "allow"
+    unsure: bool = False  # some outcome left paths missing (a rule was undecidable)
 
 
 def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
@@ -255,6 +255,8 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
         if explain and outcome.status != "not-effective":
             outcome.trace = _trace(plan.schema, rule, ctx, outcome.status)
         outcomes.append(outcome)
+        if outcome.missing:
+            current.unsure = True
         if outcome.error is not None:
             errors.append(outcome.error)
             if outcome.cause is not None:
@@ -657,25 +659,35 @@ _RFC3339: Final = re.compile(
     r"(\d{4}-\d\d-\d\dT\d\d:\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|([+-])(\d\d):(\d\d))",
     re.ASCII)
 _MINUTES: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch seconds (a pure function: exact)
-_MINUTES_CACHED: Final = 4096
+_TAILS: dict[str, int] = {}  # ":SS[.fffffffff](Z|±HH:MM)" -> ns after the minute's start
+_CACHED: Final = 4096
+_SAFE_FIRST: Final = _FIRST_SECOND + 86_400  # a minute here stays in range whatever its tail
+_SAFE_LAST: Final = _LAST_SECOND - 86_400
 
 
 def _fast_rfc3339(text: str) -> int | None:
     """Epoch ns of ``YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)``; None for anything else.
 
-    One compiled pattern checks the grammar; the date and minute are read by
-    ``fromisoformat`` (in C: month, day of month, leap years, hour 23) once per distinct
-    minute, since the requests of one minute share it, then integer arithmetic adds the
-    second (up to 59), the fraction (up to 9 digits) and the offset (up to 23:59), and
-    checks years 0001-9999 after the offset. Anything it does not accept - lower-case
-    ``t``/``z`` included - is left to the strict parser, which also words the error. A
-    Hypothesis differential test holds the two to the same answers.
+    The grammar splits at a fixed place: the first 16 characters are the minute, the rest
+    the tail (seconds, fraction, offset). Both are cached once one compiled pattern has
+    accepted them, so the requests of one minute, and every tail of whole seconds, cost two
+    dict lookups; a minute within a day of the representable range is never cached, so a
+    cached pair is always in range. On a miss the pattern checks the grammar; the date and
+    minute are read by ``fromisoformat`` (in C: month, day of month, leap years, hour 23),
+    and integer arithmetic adds the second (up to 59), the fraction (up to 9 digits) and
+    the offset (up to 23:59), and checks years 0001-9999 after the offset. Anything it does
+    not accept - lower-case ``t``/``z`` included - is left to the strict parser, which also
+    words the error. A Hypothesis differential test holds the two to the same answers.
     """
+    seconds: int | None = _MINUTES.get(text[:16])
+    if seconds is not None:
+        after = _TAILS.get(text[16:])
+        if after is not None:
+            return seconds * NANOS + after
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None
     minute, second, digits, sign, hours, minutes = match.groups()
-    seconds: int | None = _MINUTES.get(minute)
     if seconds is None:
         try:
             moment = _naive(minute)
@@ -683,23 +695,28 @@ def _fast_rfc3339(text: str) -> int | None:
             return None
         seconds = ((moment.toordinal() - _DAYS_BEFORE_EPOCH) * 86400 + moment.hour * 3600
                    + moment.minute * 60)
-        if len(_MINUTES) >= _MINUTES_CACHED:
-            _MINUTES.clear()  # concurrent readers just parse again
-        _MINUTES[minute] = seconds
+        if _SAFE_FIRST <= seconds <= _SAFE_LAST:
+            _remember(_MINUTES, minute, seconds)
     if second > "59":
         return None
-    seconds += int(second)
+    after = int(second) * NANOS
     if sign is not None:
         if hours > "23" or minutes > "59":
             return None
-        offset = int(hours) * 3600 + int(minutes) * 60
-        seconds = seconds - offset if sign == "+" else seconds + offset
-    if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
+        offset = (int(hours) * 3600 + int(minutes) * 60) * NANOS
+        after = after - offset if sign == "+" else after + offset
+    if digits is not None:
+        after += int(digits) * 10 ** (9 - len(digits))
+    if not _FIRST_SECOND * NANOS <= seconds * NANOS + after < (_LAST_SECOND + 1) * NANOS:
         return None
-    if digits is None:
-        return seconds * NANOS
-    fraction: int = int(digits) * 10 ** (9 - len(digits))
-    return seconds * NANOS + fraction
+    _remember(_TAILS, text[16:], after)
+    return seconds * NANOS + after
+
+
+def _remember(cache: dict[str, int], key: str, value: int) -> None:
+    if len(cache) >= _CACHED:
+        cache.clear()  # concurrent readers just parse again
+    cache[key] = value
 
 
 def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
@@ -750,7 +767,7 @@ def _rule_error(rule: PlannedRule, code: RuntimeCode, message: str) -> EvalError
 
 
 def _next_id() -> str:
-    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+    return _ID_PREFIX + hex(next(_ID_COUNTER))[-12:]
 
 
 def _route_loop_error(current: _Pass, model: str | None, target: str) -> EvalError:
@@ -766,41 +783,34 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
               errors: list[EvalError], reasons: list[str],
               interventions: list[InterventionOut], explain: bool,
               facts: list[FactRead]) -> Decision:
+    """The skeleton's fields with this request's filled in (the rest is shared, read-only)."""
     skeleton = _skeleton(plan, passes)
-    effect = skeleton.effect
     if skeleton.default_denied:
         reasons.append(_DEFAULT_DENY)
-    if effect == "deny" and interventions:
+    if interventions and skeleton.effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
-    missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
+    fields = skeleton.fields.copy()
+    fields["interventions"] = interventions
+    if len(passes) > 1 or passes[0].unsure:
+        missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
+        fields["missing"] = [_clean(m) for m in missing]
+    else:
+        fields["missing"] = []
+    fields["errors"] = errors
+    fields["reasons"] = (reasons if all(map(str.isascii, reasons))
+                         else [_clean(r) for r in reasons])
     boundary = plan.next_boundary(at) if at is not None and plan.boundaries else None
     for fact in facts:  # a fact that stops holding ends the decision's validity too
         until = to_timestamp(fact.until)
         if until is not None:
             boundary = until.nanos if boundary is None else min(boundary, until.nanos)
-    fields = {
-        "effect": effect,
-        "model": skeleton.model,
-        "interventions": interventions,
-        "obligations": skeleton.obligations,
-        "obligation_details": list(skeleton.details),
-        "conflicts": list(skeleton.conflicts),
-        "matched": list(skeleton.matched),
-        "missing": [_clean(m) for m in missing] if missing else missing,
-        "errors": errors,
-        "reasons": [_clean(r) for r in reasons] if reasons else reasons,
-        "valid_until": _from_nanos(boundary) if boundary is not None else None,
-        "passes": list(skeleton.passes),
-        "decision_id": _next_id(),
-        "evaluated_at": datetime.now(UTC),
-        "packs": list(plan.pack_infos),
-        "pack_set_digest": plan.pack_set_digest,
-        "schema_version": 1,
-        "backend": plan.backend,
-        "explanation": _explanation(passes) if explain else None,
-        "facts": facts,
-        "context_digest_value": None,
-    }
+    if boundary is not None:
+        fields["valid_until"] = _from_nanos(boundary)
+    fields["decision_id"] = _next_id()
+    fields["evaluated_at"] = datetime.now(UTC)
+    if explain:
+        fields["explanation"] = _explanation(passes)
+    fields["facts"] = facts
     # The context's canonical bytes are taken now, from what was evaluated: a later change
     # to the caller's dict cannot change the record of a decision already made.
     return build(Decision, fields, {"_context": None, "_context_json": context_json(context)},
@@ -809,6 +819,7 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
 
 _DECISION_FIELDS: Final = set(Decision.model_fields)
 """The names of every field: each decision built here sets all of them (shared, see build)."""
+_DECISION_FIELDS_IN_ORDER: Final = tuple(Decision.model_fields)
 
 
 _DEFAULT_DENY = "no rule allowed the request and the pack set's default effect is deny"
@@ -825,13 +836,8 @@ class _Skeleton:
     """
 
     effect: Literal["allow", "deny"]
-    model: str | None
     default_denied: bool  # the pack set's default effect turned an allow into a deny
-    matched: tuple[Match, ...]
-    passes: tuple[RoutingPass, ...]
-    obligations: Obligations
-    details: tuple[ObligationDetail, ...]
-    conflicts: tuple[Conflict, ...]
+    fields: dict[str, Any]  # every field of the decision; the per-request ones are None
 
 
 def _pass_key(p: _Pass) -> tuple[Any, ...]:
@@ -855,14 +861,21 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
     # only rules with obligations matter to the merge (its memo key stays short)
     obligations, details, conflicts = merge_obligations(
         [o.rule for _, o in applied if o.rule.obligations], plan.merges)
-    skeleton = _Skeleton(
-        effect=effect,
-        model=_clean(final.model) if effect == "allow" and final.model else None,
-        default_denied=default_denied,
-        matched=tuple(_match(n, o) for n, o in applied),
-        passes=tuple(_routing_pass(p) for p in passes),
-        obligations=obligations, details=tuple(details), conflicts=tuple(conflicts),
-    )
+    fields = dict.fromkeys(_DECISION_FIELDS_IN_ORDER)
+    fields.update({
+        "effect": effect,
+        "model": _clean(final.model) if effect == "allow" and final.model else None,
+        "obligations": obligations,
+        "obligation_details": ReadOnlyList(details),
+        "conflicts": ReadOnlyList(conflicts),
+        "matched": ReadOnlyList(_match(n, o) for n, o in applied),
+        "passes": ReadOnlyList(_routing_pass(p) for p in passes),
+        "packs": plan.pack_list,
+        "pack_set_digest": plan.pack_set_digest,
+        "schema_version": 1,
+        "backend": plan.backend,
+    })
+    skeleton = _Skeleton(effect=effect, default_denied=default_denied, fields=fields)
     stored: _Skeleton = plan.skeletons.put(key, skeleton)
     return stored
 

@@ -26,7 +26,7 @@ from compliance.cel.compiler import CompileEnv, compile_expr
 from compliance.cel.conform import reader
 from compliance.cel.types import STRING
 from compliance.cel.values import to_timestamp
-from compliance.decision import Match, PackInfo, RuleRef, build
+from compliance.decision import Match, PackInfo, ReadOnlyList, RuleRef, build
 from compliance.index import RuleIndex
 
 if TYPE_CHECKING:
@@ -148,6 +148,11 @@ class Plan:
     model_reader: Callable[[object], Any] | None = field(default=None, compare=False, repr=False)
     merges: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     skeletons: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
+    # `pack_infos` as every decision's `packs`: one read-only list for all of them
+    pack_list: ReadOnlyList[PackInfo] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pack_list", ReadOnlyList(self.pack_infos))
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""

@@ -10,7 +10,9 @@ and the decisions must be equal field for field (ids and clock aside).
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -103,17 +105,36 @@ def test_bent_contexts_decide_the_same_from_the_memo(engine: Engine,
     assert first == again == fresh
 
 
-def test_a_decision_owns_its_lists(engine: Engine) -> None:
-    """Changing one decision's lists changes neither the memo nor later decisions."""
+def test_shared_lists_refuse_changes_and_the_own_ones_change_nothing_else(engine: Engine
+                                                                           ) -> None:
+    """The lists a decision shares refuse changes; changing its own ones touches no other."""
     ctx = next(c for c in EXAMPLES if engine.evaluate(c).obligation_details
-               and engine.evaluate(c).matched)
+               and engine.evaluate(c).matched and engine.evaluate(c).reasons)
     first = engine.evaluate(ctx)
     expected = engine.evaluate(ctx).model_dump(exclude=_VOLATILE)
-    first.matched.clear()
-    first.obligation_details.clear()
-    first.conflicts.append(first.conflicts[0] if first.conflicts else None)  # type: ignore[arg-type]
-    first.passes.clear()
+    for shared in (first.matched, first.obligation_details, first.conflicts, first.passes,
+                   first.packs):
+        for change in (lambda s: s.clear(), lambda s: s.append(None), lambda s: s.pop(),
+                       lambda s: s.__setitem__(0, None), lambda s: s.__delitem__(0),
+                       lambda s: s.__iadd__([None]), lambda s: s.sort(), lambda s: s.reverse()):
+            with pytest.raises(TypeError, match="read-only"):
+                change(shared)
+    assert list(first.matched) == list(engine.evaluate(ctx).matched)
+    first.reasons.clear()
+    first.missing.append("request.model")
+    first.errors.append(first.errors[0] if first.errors else None)  # type: ignore[arg-type]
+    first.interventions.clear()
     assert engine.evaluate(ctx).model_dump(exclude=_VOLATILE) == expected
+
+
+def test_read_only_lists_copy_and_pickle_as_lists(engine: Engine) -> None:
+    """A decision with shared lists deep-copies, pickles and dumps like any other."""
+    ctx = next(c for c in EXAMPLES if engine.evaluate(c).matched)
+    decision = engine.evaluate(ctx)
+    for twin in (copy.deepcopy(decision), pickle.loads(pickle.dumps(decision))):
+        assert twin.model_dump() == decision.model_dump()
+    assert json.loads(decision.model_dump_json())["matched"] == [
+        m.model_dump() for m in decision.matched]
 
 
 class TestMemo:

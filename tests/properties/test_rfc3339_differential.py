@@ -123,3 +123,23 @@ class TestExamples:
                      "2026-06-15T21:21:00.5Z", "2024-02-29T23:59:59.123456789+01:00",
                      "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
             assert fast(text) == strict(text) is not None
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.lists(near_miss(), min_size=2, max_size=8))
+def test_cached_minutes_and_tails_combine_exactly(texts: list[str]) -> None:
+    """A minute cached from one string and a tail cached from another read as one instant.
+
+    The fast path caches the first 16 characters and the rest separately once each has
+    been accepted: every pairing of the strings' heads and tails must then still agree with
+    the strict parser (a rejected pairing may be declined, never turned into a time).
+    """
+    for text in texts:
+        fast(text)  # prime both caches with whatever these strings hold
+    for head in texts:
+        for tail in texts:
+            text = head[:16] + tail[16:]
+            expected, got = strict(text), fast(text)
+            assert got in ("declined", expected), text
+            if expected is None:
+                assert got == "declined", text

@@ -76,7 +76,7 @@ def plain_canonical(obj: object) -> bytes | None:
     out = fast_canonical(obj)
     if out is None:
         return None
-    if b"null" in out and _has_nonfinite(obj):
+    if out.find(b"null") >= 0 and _has_nonfinite(obj):  # (`bytes in` raises inside)
         return None  # orjson spelled a NaN or an infinity as null
     return out
 
