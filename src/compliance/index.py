@@ -80,6 +80,7 @@ class _Marker:
 
 _UNKNOWN: Final = _Marker("<unknown>")  # absent, null, wrong type: every rule on the path runs
 _OTHER: Final = _Marker("<other>")  # a valid value no rule on the path names: none of them runs
+_NOTHING: Final[frozenset[int]] = frozenset()
 _TRUE: Final = ("bool", True)  # bools are tagged: True == 1 in Python, never in CEL
 _FALSE: Final = ("bool", False)
 
@@ -102,12 +103,14 @@ class RuleIndex:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_always", "_by_value", "_cache", "_key", "_on_path", "_paths", "_size")
+    __slots__ = ("_also", "_always", "_by_value", "_cache", "_key", "_on_path", "_paths",
+                 "_size")
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
                  kinds: Mapping[tuple[str, ...], CelType],
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None,
+                 also: Mapping[int, Sequence[_Constraint]] | None = None) -> None:
         self._size = size
         self._always = frozenset(always)
         self._paths = tuple(by_path)
@@ -115,8 +118,19 @@ class RuleIndex:
         self._by_value: tuple[dict[_Key, frozenset[int]], ...] = tuple(
             _invert(by_path[p]) for p in self._paths
         )
+        # A rule's other indexable conjuncts on paths the index reads anyway: a candidate
+        # whose value on one of them is certainly unequal is dropped too (one conjunct
+        # certainly false suffices). Their constants join the path's universe of keys.
+        at = {p: i for i, p in enumerate(self._paths)}
+        self._also: dict[int, tuple[tuple[int, frozenset[_Key]], ...]] = {
+            position: tuple((at[c.path], c.keys) for c in cs if c.path in at)
+            for position, cs in (also or {}).items() if any(c.path in at for c in cs)}
+        named: list[set[_Key]] = [set(v) for v in self._by_value]
+        for extra in self._also.values():
+            for i, keys in extra:
+                named[i] |= keys
         lookups = [_lookup(p, kinds[p], frozenset(v), limits or Limits())
-                   for p, v in zip(self._paths, self._by_value, strict=True)]
+                   for p, v in zip(self._paths, named, strict=True)]
         self._key = _key_function(self._paths, lookups)
         self._cache: dict[tuple[_Key, ...], tuple[int, ...]] = {}
 
@@ -148,6 +162,7 @@ class RuleIndex:
         used = Counter(c.path for cs in found for c in _one_per_path(cs))
         always: list[int] = []
         by_path: dict[tuple[str, ...], dict[int, frozenset[_Key]]] = {}
+        also: dict[int, list[_Constraint]] = {}
         for position, constraints in enumerate(found):
             if not constraints:
                 always.append(position)
@@ -155,8 +170,11 @@ class RuleIndex:
             best = min(constraints, key=lambda c: (
                 sum(named[c.path, k] for k in c.keys), len(c.keys), -used[c.path], c.path))
             by_path.setdefault(best.path, {})[position] = best.keys
+            others = [c for c in _one_per_path(constraints) if c.path != best.path]
+            if others:
+                also[position] = others
         return cls(len(whens), always, by_path, kinds,
-                   schema.limits if schema is not None else None)
+                   schema.limits if schema is not None else None, also)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -179,8 +197,11 @@ class RuleIndex:
             if k is _UNKNOWN:
                 found |= on_path
             elif k is not _OTHER:
-                found |= by_value[k]
-        result = tuple(sorted(found))
+                found |= by_value.get(k, _NOTHING)
+        also = self._also
+        result = tuple(sorted(
+            p for p in found
+            if p not in also or all(key[i] is _UNKNOWN or key[i] in keys for i, keys in also[p])))
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.clear()  # concurrent readers just recompute; dict ops are atomic
         self._cache[key] = result

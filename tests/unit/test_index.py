@@ -40,6 +40,23 @@ class TestSelection:
         assert index.candidates({"request": {"model": "b"}}) == (1, 2)
         assert index.candidates({"request": {"model": "zzz"}}) == (2,)
 
+    def test_every_read_path_of_a_conjunction_narrows_it(self) -> None:
+        """`model == "a" && use_case == "bio"` is dropped when either is certainly unequal.
+
+        The rule is filed under one path; its conjunct on the other path, which the index
+        reads for another rule, drops it too - also for a value only that conjunct names.
+        """
+        index = build('request.model == "a" && request.use_case == "bio"',
+                      'request.use_case == "chem"', 'request.model == "a"')
+        assert set(index.paths) == {"request.model", "request.use_case"}
+        assert index.candidates({"request": {"model": "a", "use_case": "bio"}}) == (0, 2)
+        assert index.candidates({"request": {"model": "a", "use_case": "chem"}}) == (1, 2)
+        assert index.candidates({"request": {"model": "a", "use_case": "other"}}) == (2,)
+        assert index.candidates({"request": {"model": "b", "use_case": "bio"}}) == ()
+        # unknown on the second path: the rule must run and report it
+        assert index.candidates({"request": {"model": "a"}}) == (0, 1, 2)
+        assert index.candidates({"request": {"model": "a", "use_case": 7}}) == (0, 1, 2)
+
     def test_in_list_selects_each_member(self) -> None:
         """`in [..]` indexes every member of the literal list."""
         index = build('request.model in ["fable-5", "mythos-5"]')

@@ -58,7 +58,6 @@ from compliance.cel.compiler import (
     ClosureCompiler,
     CompileEnv,
     Program,
-    aborted,
     attribute_reader,
     bool_error,
     merge_failures,
@@ -122,7 +121,6 @@ _RUNTIME: dict[str, object] = {  # the builtins of generated code: shared, never
     "_FAIL": (CelEvalError, CelUnknown),
     "_CelUnknown": CelUnknown,
     "_locate": _locate,
-    "_aborted": aborted,
     "_merge": merge_failures,
     "_bool_error": bool_error,
     "_select": select,
@@ -750,9 +748,11 @@ class _FunctionGen:
                 self.emit(f"{value} = {code}")  # a name: `is` below never tests a literal
             self.indent -= 1
             self.emit("except _FAIL as _err:")
-            self.emit("    _locate(_err, _at)")
-            self.emit("    if _aborted(_err):")
-            self.emit("        raise")
+            # the cost-limit check inline: most failures caught here are unknowns
+            self.emit("    if type(_err) is _CelEvalError:")
+            self.emit("        _locate(_err, _at)")
+            self.emit("        if _err.code == 'cost-limit':")
+            self.emit("            raise")
             # Kept as a value: without its traceback it holds no frame (no cycle for the GC).
             self.emit("    _err.__traceback__ = _err.__context__ = None")
             self.emit(f"    {failure} = _err if {failure} is None else _merge({failure}, _err)")
