@@ -108,7 +108,7 @@ class RuleIndex:
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
-                 kinds: Mapping[tuple[str, ...], CelType],
+                 kinds: Mapping[tuple[str, ...], CelType], *,
                  limits: Limits | None = None,
                  also: Mapping[int, Sequence[_Constraint]] | None = None) -> None:
         self._size = size
@@ -174,7 +174,7 @@ class RuleIndex:
             if others:
                 also[position] = others
         return cls(len(whens), always, by_path, kinds,
-                   schema.limits if schema is not None else None, also)
+                   limits=schema.limits if schema is not None else None, also=also)
 
     @property
     def paths(self) -> tuple[str, ...]:
