@@ -133,12 +133,17 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
         budget.finish(token)
 
 
-@dataclass(slots=True)
 class _Progress:
     """What evaluation was doing, so a crash can name the pack and rule."""
 
-    rule: PlannedRule | None = None
-    causes: dict[int, BaseException] = field(default_factory=dict)  # id(EvalError) -> cause
+    __slots__ = ("causes", "rule")
+
+    def __init__(self) -> None:
+        self.rule: PlannedRule | None = None
+        self.causes: dict[int, BaseException] = _NO_CAUSES  # id(EvalError) -> cause
+
+
+_NO_CAUSES: Final[dict[int, BaseException]] = {}  # never written: replaced on the first cause
 
 
 def _crashed(plan: Plan, context: object, exc: BaseException, progress: _Progress, *,
@@ -260,6 +265,8 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
         if outcome.error is not None:
             errors.append(outcome.error)
             if outcome.cause is not None:
+                if progress.causes is _NO_CAUSES:
+                    progress.causes = {}
                 progress.causes[id(outcome.error)] = outcome.cause
         if outcome.status in ("applied", "unknown-applied") or (
             outcome.status == "error" and rule.effect != "allow"
@@ -279,7 +286,7 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
     A quiet outcome is returned as its bare status: most candidates come out false, and
     only ``--explain`` needs an object for them.
     """
-    missing: frozenset[str] = frozenset()
+    missing = _NO_PATHS
     if rule.has_window:
         if at is None:
             if time_missing:
@@ -324,6 +331,7 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
 
 
 _TIME_MISSING: Final = frozenset({"request.time"})
+_NO_PATHS: Final[frozenset[str]] = frozenset()
 
 
 def _truth(program: Any, ctx: Mapping[str, Any]) -> bool | CelEvalError | frozenset[str]:
@@ -633,6 +641,11 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
         return None, True
     value = request["time"]
     if type(value) is str:
+        seconds = _MINUTES.get(value[:16])  # `_fast_rfc3339`'s caches, read inline
+        if seconds is not None:
+            after = _TAILS.get(value[16:])
+            if after is not None:
+                return seconds * NANOS + after, False
         nanos = _fast_rfc3339(value)
         if nanos is not None:
             return nanos, False
@@ -726,6 +739,11 @@ def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:
              else None)
     if model is None:
         return None
+    verdicts = plan.model_verdicts
+    if verdicts is not None and type(model) is str:
+        known = verdicts.get(model)
+        if type(known) is str:  # the conformed text (a Nonconforming verdict is no model)
+            return known
     read = plan.model_reader
     if read is None:
         schema = plan.schema
@@ -841,9 +859,12 @@ class _Skeleton:
 
 
 def _pass_key(p: _Pass) -> tuple[Any, ...]:
+    """Model, effect, route and each applied rule: its order, with its status unless
+    ``applied`` (an int and a tuple never compare equal, so the key stays exact)."""
     if not p.applied:
         return (p.model, p.effect, p.route_to)
-    return (p.model, p.effect, p.route_to, *[(o.rule.order, o.status) for o in p.applied])
+    return (p.model, p.effect, p.route_to, *[
+        o.rule.order if o.status == "applied" else (o.rule.order, o.status) for o in p.applied])
 
 
 def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from compliance.cel.ast import Expr
 from compliance.cel.codegen import PackCodegen, RuleSource, generated_program
 from compliance.cel.compiler import CompileEnv, compile_expr
-from compliance.cel.conform import reader
+from compliance.cel.conform import reader, text_verdicts
 from compliance.cel.types import STRING
 from compliance.cel.values import to_timestamp
 from compliance.decision import Match, PackInfo, ReadOnlyList, RuleRef, build
@@ -146,6 +146,8 @@ class Plan:
     # Per-plan memos of work that depends only on which rules applied (bounded, shared).
     # `request.model` as the rules read it (conformed), judged once per plan, not per request
     model_reader: Callable[[object], Any] | None = field(default=None, compare=False, repr=False)
+    # its verdicts by text, read inline (``conform.text_verdicts``; None unless it keeps them)
+    model_verdicts: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     merges: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     skeletons: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     # `pack_infos` as every decision's `packs`: one read-only list for all of them
@@ -153,6 +155,8 @@ class Plan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pack_list", ReadOnlyList(self.pack_infos))
+        if self.model_reader is not None and self.model_verdicts is None:
+            object.__setattr__(self, "model_verdicts", text_verdicts(self.model_reader))
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""
