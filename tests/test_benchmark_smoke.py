@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,3 +37,17 @@ def test_quick_gateway_benchmark_runs_and_states_the_goal() -> None:
                  "goal: added median <= 200 us over HTTP, proxy: ",
                  "goal: added median <= 200 us over HTTP, middleware in the model server: "):
         assert name in result.stdout, result.stdout
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_count_runs_under_callgrind() -> None:
+    """`benchmarks/instructions.py` counts a positive number of instructions per decision."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "instructions.py"), "--rules", "10",
+         "--contexts", "20"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"([\d,]+) instructions per evaluate\(\)", result.stdout)
+    assert found is not None, result.stdout
+    assert int(found.group(1).replace(",", "")) > 1000
