@@ -15,7 +15,16 @@ from compliance.cel.checker import TypeEnv, check_expr
 from compliance.cel.codegen import PackCodegen, generated_program
 from compliance.cel.compiler import VARS, CompileEnv, compile_expr, request_activation
 from compliance.cel.parser import parse
-from compliance.cel.types import ContextSchema, object_of, parse_type
+from compliance.cel.types import (
+    STRING,
+    CelType,
+    Constraint,
+    ContextSchema,
+    Limits,
+    list_of,
+    object_of,
+    parse_type,
+)
 from compliance.cel.values import CelEvalError, CelUnknown
 
 SCHEMA = ContextSchema({
@@ -136,6 +145,33 @@ class TestGeneratedCode:
         for context in ({"request": {"n": 0, "s": "a"}}, {"request": {"s": "b"}}, {}):
             want = _outcome(compile_expr(parse(text), CompileEnv(schema=SCHEMA)), context)
             assert _outcome(program, context) == want
+
+
+_CODE = CelType("string", constraint=Constraint(pattern="[A-Z]{2}", normalize=("trim", "upper")))
+LISTS = ContextSchema({
+    "p": object_of("p", {"codes": list_of(_CODE), "tags": list_of(STRING), "s": STRING}),
+}, limits=Limits(max_list=3, max_string=8))
+
+
+@pytest.mark.parametrize("text", [
+    '"US" in p.codes', '"US" in p.tags', "p.s in p.codes", "p.s in p.tags",
+    '"US" in p.codes || "FR" in p.tags', "size(p.codes) == 2 && p.codes[0] == 'US'",
+])
+@pytest.mark.parametrize("value", [
+    [], ["US"], ["us"], [" US "], ["FR", "US"], ["US", None], ["US", 1], [1], ["USA"],
+    ["US", "FR", "DE", "IT"], ["toolongtext"], ["é"], "US", None, {"US": 1},
+])
+def test_lists_of_strings_read_inline_as_the_reader_does(text: str, value: object) -> None:
+    """The inline read of a list of strings (each element as itself, else the full judgement)
+    and the inline `in` give the closure compiler's outcome: value, error, or unknown."""
+    for field in ("codes", "tags"):
+        context = {"p": {field: value, "s": "US"}}
+        if value is None:
+            context["p"].pop(field)
+        want = _outcome(compile_expr(parse(text), CompileEnv(schema=LISTS)), context)
+        program = generated_program(parse(text), LISTS)
+        assert _outcome(program, context) == want, (field, value)
+        assert _outcome(program, context) == want  # again: the verdicts are now kept
 
 
 def _outcome(program: Any, context: dict[str, Any]) -> tuple[object, ...]:

@@ -525,7 +525,12 @@ class _FunctionGen:
             self.emit(f"    raise _CelUnknown({unknown})")
         if t.kind in MEMOIZED_KINDS:  # containers: judged once per request (the memo)
             read = attribute_reader(t, shown, limits, node.start, node.end)
+            if t.kind == "list" and t.elem.kind == "string":
+                self._string_list(out, reader(t.elem, shown, limits), limits.max_list)
+                self.indent += 1
             self.emit(f"{out} = {self.bind(read, '_r')}(act, {out})")
+            if t.kind == "list" and t.elem.kind == "string":
+                self.indent -= 1
         else:
             self._conform(out, reader(t, shown, limits), node)
         if has:
@@ -535,6 +540,32 @@ class _FunctionGen:
             self.emit(f"if {out} is None:")
             self.emit(f"    raise _CelUnknown({unknown})")
         return out
+
+    def _string_list(self, out: str, elem: Callable[[object], Any], longest: int) -> None:
+        """Open ``if not <every element of list out reads as itself>:`` (the caller's read
+        goes inside). The element test is the element reader's own, as in ``_conform``: a
+        constrained string whose kept verdict equals it, or a plain string passing the
+        reader's fast exit; any other element, or a list over the limit, is judged in full
+        (and memoised). An element that reads as an equal string leaves the list as it is:
+        CEL compares strings by value, so the list reads the same.
+        """
+        verdicts, unchanged = text_verdicts(elem), fast_exit(elem)
+        if verdicts is not None:
+            seen = self.bind(verdicts, "_v")
+            bad = f"type(_e) is not str or {seen}.get(_e) != _e"
+        elif unchanged is not None:
+            bad = f"not ({unchanged.format(v='_e')})"
+        else:
+            self.emit("if True:")
+            return
+        fine = self.tmp()
+        self.emit(f"{fine} = type({out}) is list and len({out}) <= {int(longest)}")
+        self.emit(f"if {fine}:")
+        self.emit(f"    for _e in {out}:")
+        self.emit(f"        if {bad}:")
+        self.emit(f"            {fine} = False")
+        self.emit("            break")
+        self.emit(f"if not {fine}:")
 
     def _conform(self, out: str, read: Callable[[object], Any], node: Expr) -> None:
         """Conform scalar ``out`` in place: the common well-formed case inline, else ``read``.
@@ -701,6 +732,10 @@ class _FunctionGen:
             else:
                 return repr(value), value
         self.at(node)
+        if self.kind(elem) == "string":  # a string in a short list: `_in`'s own fast case
+            self.emit(f"{out} = {ec} in {cc} if type({cc}) is list and len({cc}) <= "
+                      f"{int(FREE_SIZE)} else _in({ec}, {cc})")
+            return out, _NOCONST
         self.emit(f"{out} = _in({ec}, {cc})")
         return out, _NOCONST
 
