@@ -641,11 +641,6 @@ def _request_time(context: Mapping[str, Any], errors: list[EvalError]) -> tuple[
         return None, True
     value = request["time"]
     if type(value) is str:
-        seconds = _MINUTES.get(value[:16])  # `_fast_rfc3339`'s caches, read inline
-        if seconds is not None:
-            after = _TAILS.get(value[16:])
-            if after is not None:
-                return seconds * NANOS + after, False
         nanos = _fast_rfc3339(value)
         if nanos is not None:
             return nanos, False

@@ -122,9 +122,10 @@ class RuleIndex:
         # whose value on one of them is certainly unequal is dropped too (one conjunct
         # certainly false suffices). Their constants join the path's universe of keys.
         at = {p: i for i, p in enumerate(self._paths)}
+        read = {position: tuple((at[c.path], c.keys) for c in cs if c.path in at)
+                for position, cs in (also or {}).items()}
         self._also: dict[int, tuple[tuple[int, frozenset[_Key]], ...]] = {
-            position: tuple((at[c.path], c.keys) for c in cs if c.path in at)
-            for position, cs in (also or {}).items() if any(c.path in at for c in cs)}
+            position: checks for position, checks in read.items() if checks}
         named: list[set[_Key]] = [set(v) for v in self._by_value]
         for extra in self._also.values():
             for i, keys in extra:

@@ -147,7 +147,7 @@ class Plan:
     # `request.model` as the rules read it (conformed), judged once per plan, not per request
     model_reader: Callable[[object], Any] | None = field(default=None, compare=False, repr=False)
     # its verdicts by text, read inline (``conform.text_verdicts``; None unless it keeps them)
-    model_verdicts: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    model_verdicts: dict[str, Any] | None = field(init=False, compare=False, repr=False)
     merges: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     skeletons: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     # `pack_infos` as every decision's `packs`: one read-only list for all of them
@@ -155,8 +155,8 @@ class Plan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pack_list", ReadOnlyList(self.pack_infos))
-        if self.model_reader is not None and self.model_verdicts is None:
-            object.__setattr__(self, "model_verdicts", text_verdicts(self.model_reader))
+        object.__setattr__(self, "model_verdicts", None if self.model_reader is None
+                           else text_verdicts(self.model_reader))
 
     def next_boundary(self, at: int) -> int | None:
         """The first window edge strictly after ``at`` (epoch ns), or None."""
