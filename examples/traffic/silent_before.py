@@ -15,8 +15,8 @@ pack (which would reject it) and without the visible hand-off, plus
 
 from __future__ import annotations
 
+import argparse
 import shutil
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,8 +42,20 @@ def build(target: Path, *, keep_audit_logging: bool = False) -> Path:
     return target
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``silent_before.py [--keep-audit-logging] OUTDIR``."""
+    parser = argparse.ArgumentParser(
+        description="Write the README diff's 'before' pack set (the silent llm-dev "
+                    "degradation) into OUTDIR, which must not exist yet.")
+    parser.add_argument("outdir", metavar="OUTDIR", type=Path)
+    parser.add_argument("--keep-audit-logging", action="store_true",
+                        help="keep the transparency pack, without its forbid_silent line")
+    args = parser.parse_args(argv)
+    if args.outdir.exists():
+        parser.error(f"{args.outdir} already exists; name a new directory")
+    print(build(args.outdir, keep_audit_logging=args.keep_audit_logging))
+    return 0
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--keep-audit-logging"]
-    if len(args) != 1:
-        sys.exit("usage: silent_before.py [--keep-audit-logging] OUTDIR")
-    print(build(Path(args[0]), keep_audit_logging="--keep-audit-logging" in sys.argv))
+    raise SystemExit(main())

@@ -106,7 +106,7 @@ class RequestDenied(ComplianceError, PermissionError):  # noqa: N818 - reads as 
 class ObligationNotUnderstood(ComplianceError, RuntimeError):  # noqa: N818 - named by the design
     """The decision carries obligation kinds the host cannot discharge, so it must not serve.
 
-    Obligations are must-understand (PRODUCT.md 3.7); ``kinds`` are the ones not understood,
+    Obligations are must-understand (docs/decision.md); ``kinds`` are the ones not understood,
     sorted. Code ``obligation-not-understood``.
     """
 

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from impact_helpers import GROUPS, build_traffic
 
 from compliance.impact import diff, prepare, resolve, run
@@ -123,3 +124,25 @@ def test_isolated_before_changes_only_the_llm_dev_routing(tmp_path: Path) -> Non
         for e in rows:
             assert json.loads(lines[e["line"] - 1])["request"]["use_case"] == "llm-dev"
     assert report["by_rule"]["new"]["interventions/llm-dev-handoff"] == report["changed"]
+
+
+def test_before_script_help_and_refusals_write_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`silent_before.py --help` teaches and creates no directory; an existing OUTDIR is refused."""
+    script = _load("silent_before")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as shown:
+        script.main(["--help"])
+    assert shown.value.code == 0
+    assert "OUTDIR" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    with pytest.raises(SystemExit) as refused:
+        script.main([str(taken)])
+    assert refused.value.code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert list(taken.iterdir()) == []
+    assert script.main([str(tmp_path / "new"), "--keep-audit-logging"]) == 0
+    assert (tmp_path / "new" / "transparency.yaml").exists()
