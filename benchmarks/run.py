@@ -71,8 +71,23 @@ class Timing:
     @property
     def p99_us(self) -> float:
         """99th percentile µs per call."""
-        ordered = sorted(self.samples_ns)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000
+        return _p99(self.samples_ns)
+
+    @property
+    def p99_seen_us(self) -> float:
+        """99th percentile µs over the calls after the first round (contexts seen before).
+
+        The first round decides most contexts for the first time: a new combination of
+        applied rules builds its decision skeleton, a new organisation id is judged, a rule
+        runs cold. The split says how much of the tail is that first-sight cost.
+        """
+        rest = self.samples_ns[self.contexts:]
+        return _p99(rest) if rest else float("nan")
+
+
+def _p99(samples: Sequence[int]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000
 
 
 def time_calls(name: str, fn: Callable[[Mapping[str, Any]], object],
@@ -304,7 +319,9 @@ def summary(results: dict[int, dict[str, Any]], memory: dict[str, float] | None)
         r = results[1000]
         m, p = r["compiled"].median_us, r["compiled"].p99_us
         print(f"  median ≤ 15 µs at N=1000: {m:.2f} µs — {verdict(m <= GOALS['median_1000'])}")
-        print(f"  p99 ≤ 50 µs at N=1000: {p:.2f} µs — {verdict(p <= GOALS['p99_1000'])}")
+        seen = r["compiled"].p99_seen_us
+        print(f"  p99 ≤ 50 µs at N=1000: {p:.2f} µs — {verdict(p <= GOALS['p99_1000'])} "
+              f"(over contexts already seen once: {seen:.2f} µs)")
         load = r["load_s"]
         print(f"  load+check+compile of 1000 rules ≤ 1 s cold: {load:.2f} s — "
               f"{verdict(load <= GOALS['load_1000_s'])}")
