@@ -76,9 +76,15 @@ class Engine:
     def __init__(self, checked: CheckedPackSet, *, backend: Backend = "compiled",
                  cost_limit: int = DEFAULT_DECISION_BUDGET,
                  limits: Limits | None = None, store: Store | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, keep_checked_trees: bool = True) -> None:
         """``store`` keeps signal counts and facts (default: a fresh ``InProcessStore`` on
-        ``clock``, the system clock by default; the clock only bounds what it keeps)."""
+        ``clock``, the system clock by default; the clock only bounds what it keeps).
+
+        ``keep_checked_trees=False`` lets the planner empty the checker's type tables in
+        ``checked`` once each rule is compiled (about 1 KB a rule; the expressions stay):
+        for a caller that will not build another engine from the same ``checked``.
+        ``from_path`` and ``from_bundle`` own their checked set and always release them.
+        """
         from compliance.canonical import pack_set_digest  # noqa: PLC0415  (stages on first use)
         from compliance.evaluator import evaluate  # noqa: PLC0415
         from compliance.facts import FactReader, compile_signals  # noqa: PLC0415
@@ -91,7 +97,8 @@ class Engine:
         pack_set = checked.pack_set
         digest = pack_set_digest(pack_set)
         self._checked = checked
-        self._plan: Plan = plan(checked, digest, _factory(backend))
+        self._plan: Plan = plan(checked, digest, _factory(backend),
+                                release_trees=not keep_checked_trees)
         self._evaluate = evaluate  # bound here: no import statement on the hot path
         self.backend = backend
         self.cost_limit = cost_limit
@@ -118,7 +125,7 @@ class Engine:
         if checked is None:
             raise PackError(diagnostics.errors or diagnostics.sorted())
         return cls(checked, backend=backend, cost_limit=cost_limit, limits=limits, store=store,
-                   clock=clock)
+                   clock=clock, keep_checked_trees=False)
 
     @classmethod
     def from_bundle(cls, path: str | Path, *, public_key: str | Path | Verifier,
@@ -140,7 +147,8 @@ class Engine:
         )
 
         return cls(check_bundle(path, bundle_verifier(public_key)), backend=backend,
-                   cost_limit=cost_limit, limits=limits, store=store, clock=clock)
+                   cost_limit=cost_limit, limits=limits, store=store, clock=clock,
+                   keep_checked_trees=False)
 
     @property
     def limits(self) -> Limits:

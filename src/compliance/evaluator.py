@@ -897,8 +897,7 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
 
 
 def _match(number: int, outcome: _Outcome) -> Match:
-    failed = outcome.status in ("unknown-applied", "error")
-    return outcome.rule.matches[number - 1 + (2 if failed else 0)]
+    return outcome.rule.match(number, outcome.status in ("unknown-applied", "error"))
 
 
 def _routing_pass(p: _Pass) -> RoutingPass:

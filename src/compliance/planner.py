@@ -99,7 +99,9 @@ class PlannedRule:
     tier_rank: int
     has_window: bool
     ref: RuleRef  # immutable, so shared by every decision that names this rule
-    matches: tuple[Match, ...]  # [pass 1, pass 2, pass 1 fail-closed, pass 2 fail-closed]
+    # [pass 1, pass 2, pass 1 fail-closed, pass 2 fail-closed], each built when first needed:
+    # four models cost ~800 bytes a rule, and most rules of a big pack set rarely apply
+    matches: list[Match | None]
     ident: str = ""  # "rule `r` of pack `p`", as every reason names it
     default_reason: str = ""  # "rule `r` of pack `p` denies": when the rule has no reason
     reason_text: str | None = None  # the reason when it interpolates nothing: built once
@@ -108,6 +110,16 @@ class PlannedRule:
     when_expr: Expr | None = None
     unless_expr: Expr | None = None
     variables: Mapping[str, Expr] = field(default_factory=dict)
+
+    def match(self, routing_pass: int, fail_closed: bool) -> Match:
+        """The immutable ``Match`` record of this rule applying in ``routing_pass``."""
+        slot = routing_pass - 1 + (2 if fail_closed else 0)
+        found = self.matches[slot]
+        if found is None:  # two threads may both build it: equal records, either is kept
+            found = self.matches[slot] = _shared_fields(build(Match, {
+                "pack": self.pack.id, "rule": self.rule.id, "effect": self.effect,
+                "routing_pass": routing_pass, "fail_closed": fail_closed}))
+        return found
 
     @property
     def unknown_policy(self) -> str:
@@ -165,11 +177,14 @@ class Plan:
 
 
 def plan(checked: CheckedPackSet, pack_set_digest: str,
-         factory: ProgramFactory = compiled_program) -> Plan:
+         factory: ProgramFactory = compiled_program, *, release_trees: bool = False) -> Plan:
     """Compile every rule of ``checked`` with ``factory`` and order them deterministically.
 
     Packs are ordered by tier (highest first), then pack id; rules keep file order. The
     order only affects the order of ``matched`` and ``reasons``, never the outcome.
+    ``release_trees`` empties each rule's checked trees (types, references, overloads) once
+    its code is generated, and a pack's variable trees after the pack: a caller that owns
+    ``checked`` saves about 1 KB a rule. The expressions themselves stay.
     """
     schema = checked.pack_set.schema
     planned: list[PlannedRule] = []
@@ -187,6 +202,12 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
                     return factory(expr, schema, _v)
             planned.append(_plan_rule(crule, len(planned), compile_one, variables))
             whens.append((crule.when, variables))
+            if release_trees:
+                crule.checked.clear()
+        if release_trees:
+            cpack.checked_variables.clear()
+            if codegen is not None:
+                codegen.checked_variables.clear()
     edges = sorted({e for r in planned for e in (r.start, r.until) if e is not None})
     # The index is proven exact against the compiled backends; the interpreter oracle
     # (coarser unknowns) evaluates every rule.
@@ -240,11 +261,6 @@ def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Pro
     rule, pack = crule.rule, crule.pack
     start, until = _intersect(pack.effective, rule.effective)
     effect = rule.effect or "obligate"
-    matches = tuple(
-        _shared_fields(build(Match, {"pack": pack.id, "rule": rule.id, "effect": effect,
-                                     "routing_pass": n, "fail_closed": failed}))
-        for failed in (False, True) for n in (1, 2)
-    )
     reason, message = template(crule.reason_parts), template(crule.message_parts)
     ident = f"rule `{rule.id}` of pack `{pack.id}`"
     return PlannedRule(
@@ -261,7 +277,7 @@ def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Pro
         tier_rank=pack.tier_rank,
         has_window=start is not None or until is not None,
         ref=_shared_fields(build(RuleRef, {"pack": pack.id, "rule": rule.id})),
-        matches=matches,
+        matches=[None] * 4,
         ident=ident,
         default_reason=f"{ident} {_VERBS[effect]}",
         reason_text=constant(reason),

@@ -9,6 +9,7 @@ the engines' decisions on both backends are equal too.
 from __future__ import annotations
 
 import json
+import linecache
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -74,10 +75,23 @@ def assert_rules_agree(engines: tuple[Engine, Engine], context: Mapping[str, Any
 
 
 def test_every_shipped_rule_is_generated_code(engines: tuple[Engine, Engine]) -> None:
-    """No shipped rule fell back to closures: each program lives in its rule's source."""
+    """No shipped rule fell back to closures: each program is a function of a generated
+    source (shared by its shape), and linecache shows the source that defines it."""
     generated, _ = engines
     assert generated.plan.rules
     for rule in generated.plan.rules:
+        for role, program in programs(rule):
+            code = program.__code__  # type: ignore[attr-defined]
+            assert code.co_filename.startswith("<compliance shape "), role
+            shown = "".join(linecache.getlines(code.co_filename))
+            assert f"def {code.co_name}(act):" in shown, role
+
+
+def test_rule_names_give_every_rule_its_own_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``COMPLIANCE_CODE_NAMES=rule``: each program lives in its rule's own named source."""
+    monkeypatch.setenv("COMPLIANCE_CODE_NAMES", "rule")
+    engine = Engine.from_path(RULES)
+    for rule in engine.plan.rules:
         for role, program in programs(rule):
             filename = program.__code__.co_filename  # type: ignore[attr-defined]
             assert filename == f"<compliance {rule.pack.id}/{rule.rule.id}>", role

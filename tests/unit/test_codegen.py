@@ -71,20 +71,45 @@ class TestCheckedTree:
         assert ref is not None
         assert (ref.kind, ref.path, ref.type.kind) == ("vars", ("vars", "limit"), "int")
 
-    def test_checked_rules_carry_their_trees(self, packset: Any) -> None:
-        from compliance import Engine
-
-        root = packset({"p.yaml": (
-            "pack: p\nversion: 1.0.0\ntier: policy\nvariables:\n"
+    PACK = ("pack: p\nversion: 1.0.0\ntier: policy\nvariables:\n"
             "  big: request.risk_scores['bio'] > 0.5\n"
             "rules:\n  - id: r\n    effect: deny\n    when: vars.big && request.model == 'x'\n"
-            "    reason: too big\n")})
-        engine = Engine.from_path(root)
-        (cpack,) = engine._checked.packs
+            "    reason: too big\n")
+
+    def test_checked_rules_carry_their_trees(self, packset: Any) -> None:
+        from compliance import Engine
+        from compliance.engine import check_paths
+
+        _, checked = check_paths([packset({"p.yaml": self.PACK})])
+        assert checked is not None
+        Engine(checked)  # keeps them: the caller may build another engine
+        (cpack,) = checked.packs
         (crule,) = cpack.rules
         assert crule.when is not None
         assert crule.checked[id(crule.when)].type.kind == "bool"
         assert cpack.checked_variables["big"].type.kind == "bool"
+
+    def test_an_owning_engine_releases_the_trees(self, packset: Any) -> None:
+        """``from_path`` (and ``keep_checked_trees=False``) empties the type tables once
+        compiled; an engine built again from that set re-checks and decides the same."""
+        from compliance import Engine
+        from compliance.engine import check_paths
+
+        root = packset({"p.yaml": self.PACK})
+        owned = Engine.from_path(root)
+        (cpack,) = owned.checked.packs
+        assert cpack.rules[0].checked == {}
+        assert cpack.checked_variables == {}
+        assert cpack.rules[0].when is not None  # the expression itself stays
+        _, checked = check_paths([root])
+        assert checked is not None
+        released = Engine(checked, keep_checked_trees=False)
+        assert checked.packs[0].rules[0].checked == {}
+        again = Engine(checked)
+        context = {"request": {"model": "x", "risk_scores": {"bio": 0.9}}}
+        decisions = [e.evaluate(context) for e in (owned, released, again)]
+        assert [d.effect for d in decisions] == ["deny"] * 3
+        assert len({str(d.matched) for d in decisions}) == 1
 
 
 class TestGeneratedCode:
@@ -184,27 +209,47 @@ def _outcome(program: Any, context: dict[str, Any]) -> tuple[object, ...]:
 
 
 class TestTracebacksAndProfiles:
-    def test_traceback_shows_the_generated_rule(self) -> None:
+    def test_traceback_shows_the_generated_line(self) -> None:
         pack = PackCodegen(SCHEMA, {}, {}, "mypack")
         program = pack.program(parse("request.n * request.n > 0"), None, "myrule")
         with pytest.raises(CelEvalError) as info:
             program(request_activation({"request": {"n": 2**40}}))
         frames = traceback.extract_tb(info.value.__traceback__)
-        shown = [f for f in frames if f.filename.startswith("<compliance mypack/myrule")]
+        shown = [f for f in frames if f.filename.startswith("<compliance shape ")]
         assert shown
-        assert shown[0].line  # the generated line is readable from linecache
+        assert "*" in (shown[0].line or "")  # the failing generated line, from linecache
 
-    def test_rules_of_one_shape_keep_their_own_names_and_constants(self) -> None:
-        """Code shared between same-shaped rules still names each rule and its literals."""
+    def test_rules_of_one_shape_share_code_but_not_constants(self) -> None:
+        """Same-shaped rules share one code object; each keeps its own literals."""
+        pack = PackCodegen(SCHEMA, {}, {}, "shape")
+        first = pack.program(parse("request.s == 'a'"), None, "first")
+        second = pack.program(parse("request.s == 'b'"), None, "second")
+        other = pack.program(parse("request.s != 'b'"), None, "other")
+        assert first.__code__ is second.__code__  # type: ignore[attr-defined]
+        assert other.__code__ is not first.__code__  # type: ignore[attr-defined]
+        assert other.__code__.co_filename != first.__code__.co_filename  # type: ignore[attr-defined]
+        act = request_activation({"request": {"s": "b"}})
+        assert (first(act), second(act), other(act)) == (False, True, False)
+
+    def test_rule_names_name_each_rule(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``COMPLIANCE_CODE_NAMES=rule``: one code object per rule, named after it."""
+        monkeypatch.setenv("COMPLIANCE_CODE_NAMES", "rule")
         pack = PackCodegen(SCHEMA, {}, {}, "shape")
         first = pack.program(parse("request.s == 'a'"), None, "first")
         second = pack.program(parse("request.s == 'b'"), None, "second")
         assert first.__code__.co_filename == "<compliance shape/first>"  # type: ignore[attr-defined]
         assert second.__code__.co_filename == "<compliance shape/second>"  # type: ignore[attr-defined]
+        assert linecache.getlines("<compliance shape/second>")
         act = request_activation({"request": {"s": "b"}})
         assert (first(act), second(act)) == (False, True)
 
-    def test_profile_names_the_generated_rule(self) -> None:
+    def test_a_misspelt_naming_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("COMPLIANCE_CODE_NAMES", "rules")
+        with pytest.raises(ValueError, match="COMPLIANCE_CODE_NAMES must be `shape` or `rule`"):
+            PackCodegen(SCHEMA, {}, {}, "p")
+
+    def test_profile_names_the_generated_rule(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("COMPLIANCE_CODE_NAMES", "rule")
         pack = PackCodegen(SCHEMA, {}, {}, "profiled")
         program = pack.program(parse("request.n > 1"), None, "hot-rule")
         act = request_activation({"request": {"n": 2}})

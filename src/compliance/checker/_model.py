@@ -41,7 +41,8 @@ class CheckedRule:
     reason_parts: tuple[TemplatePart, ...]
     message_parts: tuple[TemplatePart, ...]
     #: The checked trees of its expressions (conditions, template parts), by ``id(expr)``.
-    checked: Mapping[int, CheckedExpr] = field(default_factory=dict, compare=False)
+    #: An engine built with ``keep_checked_trees=False`` empties it once the rule is compiled.
+    checked: dict[int, CheckedExpr] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,9 @@ class CheckedPack:
     pack: Pack
     variables: Mapping[str, Expr]
     rules: tuple[CheckedRule, ...]
-    #: Each variable's checked tree (its type is what ``vars.<name>`` reads as).
-    checked_variables: Mapping[str, CheckedExpr] = field(default_factory=dict, compare=False)
+    #: Each variable's checked tree (its type is what ``vars.<name>`` reads as); emptied
+    #: like ``CheckedRule.checked``.
+    checked_variables: dict[str, CheckedExpr] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
