@@ -110,9 +110,15 @@ def test_version_is_the_installed_metadata_read_on_access() -> None:
 
 
 def test_plan_models_share_one_fields_set_and_copies_stay_independent() -> None:
-    """Every Match of a plan shares its fields set (memory); copying one changes no other."""
+    """Every Match of a plan shares its fields set (memory); copying one changes no other.
+
+    Matches are built when a rule first applies, once: asking again gives the same record."""
     engine = compliance.Engine.from_path(Path(__file__).resolve().parent.parent / "rules")
-    matches = [m for r in engine.plan.rules for m in r.matches]
+    assert all(m is None for r in engine.plan.rules for m in r.matches)
+    matches = [r.match(n, failed) for r in engine.plan.rules
+               for failed in (False, True) for n in (1, 2)]
+    assert matches[3] is engine.plan.rules[0].match(2, True)
+    assert (matches[3].routing_pass, matches[3].fail_closed) == (2, True)
     assert len({id(m.__pydantic_fields_set__) for m in matches}) == 1
     copy = matches[0].model_copy(update={"routing_pass": 2})
     assert copy.routing_pass == 2
