@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from compliance.cel.ast import Call, Comprehension, Ident, Literal, Select
@@ -115,3 +118,23 @@ class TestErrors:
         """Text over 100 000 characters is refused before parsing."""
         with pytest.raises(CelSyntaxError, match="too long"):
             parse("1" + " " * 100_001)
+
+
+class TestParserLoading:
+    def test_parsing_does_not_import_the_celpy_package(self) -> None:
+        """The parser module is loaded alone: celpy's evaluator (pendulum, ...) stays out."""
+        code = ("import sys\nfrom compliance.cel.parser import parse\nparse('a.b > 1')\n"
+                "print(sorted(m for m in ('celpy', 'pendulum') if m in sys.modules))")
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True)
+        assert out.stdout.strip() == "[]"
+
+    def test_without_the_file_layout_the_package_is_imported(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A cel-python whose package cannot be found as files still parses (fallback)."""
+        from compliance.cel import parser
+
+        monkeypatch.setattr(parser.importlib.util, "find_spec", lambda name: None)
+        module = parser._celparser_module()
+        assert module.__name__ == "celpy.celparser"
+        assert module.CELParser().parse("a > 1") is not None

@@ -11,9 +11,11 @@ Syntax errors become ``CelSyntaxError`` with a real message and offsets.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from compliance.cel import parse_cache
@@ -77,22 +79,45 @@ class CelSyntaxError(ValueError):
 
 _lock = threading.Lock()
 _parser: Any = None
+_parse_error: type[Exception] = Exception  # celpy's CELParseError, once the parser is built
 _terminal_text: dict[str, str] = {}
+
+
+def _celparser_module() -> Any:
+    """cel-python's ``celparser`` module, loaded without the rest of the ``celpy`` package.
+
+    ``celpy/__init__`` imports its evaluator (pendulum, dateutil and more): about 6 MB and
+    100 ms that parsing never uses. ``celparser.py`` needs only lark, so it is loaded alone
+    from the installed package (pinned in pyproject.toml) under a private name; should
+    that layout ever change, the package is imported as usual.
+    """
+    spec = importlib.util.find_spec("celpy")
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    path = Path(locations[0], "celparser.py") if locations else None
+    if path is not None and path.is_file() and (path.parent / "cel.lark").is_file():
+        alone = importlib.util.spec_from_file_location("_compliance_celparser", path)
+        if alone is not None and alone.loader is not None:
+            module = importlib.util.module_from_spec(alone)
+            alone.loader.exec_module(module)
+            return module
+    import celpy.celparser  # noqa: PLC0415 - the fallback: the whole package
+
+    return celpy.celparser
 
 
 def _get_parser() -> Any:
     """Build cel-python's parser once (its grammar build costs ~90 ms)."""
-    global _parser  # noqa: PLW0603 - a lazily built process-wide singleton
+    global _parser, _parse_error  # noqa: PLW0603 - a lazily built process-wide singleton
     if _parser is None:
         with _lock:
             if _parser is None:
-                from celpy.celparser import CELParser  # noqa: PLC0415 - import cost paid lazily
-
-                parser = CELParser()
-                lark_parser = CELParser.CEL_PARSER
+                module = _celparser_module()
+                parser = module.CELParser()
+                lark_parser = module.CELParser.CEL_PARSER
                 for term in getattr(lark_parser, "terminals", ()):
                     if type(term.pattern).__name__ == "PatternStr":
                         _terminal_text[term.name] = term.pattern.value
+                _parse_error = module.CELParseError
                 _parser = parser
     return _parser
 
@@ -129,11 +154,9 @@ def _too_long(text: str) -> CelSyntaxError:
 def _parse_text(text: str) -> Expr:
     """Parse with lark and convert; syntax errors are never cached (they are cheap to redo)."""
     parser = _get_parser()
-    from celpy.celparser import CELParseError  # noqa: PLC0415 - parser module already loaded
-
     try:
         tree = parser.parse(text)
-    except CELParseError as err:
+    except _parse_error as err:
         raise _syntax_error(err, text) from None
     except RecursionError:
         raise CelSyntaxError("expression nested too deeply", 0, len(text)) from None
