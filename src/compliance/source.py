@@ -8,7 +8,7 @@ A CEL expression is parsed from a string that was cut out of a YAML scalar, so a
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -19,13 +19,62 @@ class Position:
     col: int
 
 
-@dataclass(frozen=True, slots=True)
 class Span:
-    """A half-open range ``[start, end)`` of a source file."""
+    """A half-open range ``[start, end)`` of a source file (immutable).
 
+    Held as five slots, not two ``Position`` objects: a big pack set keeps tens of
+    thousands of spans (88 bytes less each) and wants their positions only to report, so
+    ``start`` and ``end`` are built when read. Equal spans compare and hash equal.
+    """
+
+    __slots__ = ("_end_col", "_end_line", "_start_col", "_start_line", "file")
+    __match_args__ = ("file", "start", "end")
     file: str
-    start: Position
-    end: Position
+    _start_line: int
+    _start_col: int
+    _end_line: int
+    _end_col: int
+
+    def __init__(self, file: str, start: Position, end: Position) -> None:
+        init = object.__setattr__
+        init(self, "file", file)
+        init(self, "_start_line", start.line)
+        init(self, "_start_col", start.col)
+        init(self, "_end_line", end.line)
+        init(self, "_end_col", end.col)
+
+    @property
+    def start(self) -> Position:
+        """Where the span starts."""
+        return Position(self._start_line, self._start_col)
+
+    @property
+    def end(self) -> Position:
+        """Just past where the span ends."""
+        return Position(self._end_line, self._end_col)
+
+    def _key(self) -> tuple[str, int, int, int, int]:
+        return (self.file, self._start_line, self._start_col, self._end_line, self._end_col)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Span:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Span(file={self.file!r}, start={self.start!r}, end={self.end!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[type[Span], tuple[str, Position, Position]]:
+        return (Span, (self.file, self.start, self.end))
 
     @classmethod
     def point(cls, file: str, line: int, col: int, length: int = 1) -> Span:
@@ -57,10 +106,6 @@ class SourceMap:
 
     file: str
     segments: tuple[tuple[int, int, int], ...]
-    _offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_offsets", tuple(s[0] for s in self.segments))
 
     @classmethod
     def single_line(cls, file: str, line: int, col: int) -> SourceMap:
@@ -71,7 +116,9 @@ class SourceMap:
         """The file position of the character at ``offset`` in the extracted string."""
         if not self.segments:
             return Position(0, 0)
-        i = max(bisect.bisect_right(self._offsets, offset) - 1, 0)
+        # looked up by key, not through a kept tuple of offsets: positions are wanted only
+        # for errors, and a big pack set holds one map per expression
+        i = max(bisect.bisect_right(self.segments, offset, key=_offset_of) - 1, 0)
         start, line, col = self.segments[i]
         return Position(line, col + max(offset - start, 0))
 
@@ -82,3 +129,7 @@ class SourceMap:
         if last.line != first.line:
             last = Position(first.line, first.col)
         return Span(self.file, first, Position(last.line, last.col + (1 if end > start else 0)))
+
+
+def _offset_of(segment: tuple[int, int, int]) -> int:
+    return segment[0]

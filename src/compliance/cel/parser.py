@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -321,10 +322,11 @@ class _Converter:
     def _member_dot(self, tree: Any) -> Expr:
         operand_tree, name = tree.children
         start, end = self._span(tree)
-        return Select(start, end, self.convert(operand_tree), str(name))
+        # interned: a big pack set repeats the same few field names tens of thousands of times
+        return Select(start, end, self.convert(operand_tree), sys.intern(str(name)))
 
     def _member_dot_arg(self, tree: Any) -> Expr:
-        operand_tree, name = tree.children[0], str(tree.children[1])
+        operand_tree, name = tree.children[0], sys.intern(str(tree.children[1]))
         arg_trees = tree.children[2].children if len(tree.children) > 2 else []
         start, end = self._span(tree)
         target = self.convert(operand_tree)
@@ -368,7 +370,7 @@ class _Converter:
     def _ident(self, tree: Any) -> Expr:
         tok = tree.children[0]
         start, end = self._span(tree)
-        name = str(tok)
+        name = sys.intern(str(tok))
         if name in RESERVED:
             raise CelSyntaxError(f"`{name}` is a reserved word", start, end)
         return Ident(start, end, "." + name if tree.data == "dot_ident" else name)
@@ -376,7 +378,7 @@ class _Converter:
     def _ident_arg(self, tree: Any) -> Expr:
         tok = tree.children[0]
         start, end = self._span(tree)
-        name = str(tok)
+        name = sys.intern(str(tok))
         if name in RESERVED:
             raise CelSyntaxError(f"`{name}` is a reserved word", *_token_span(tok))
         arg_trees = tree.children[1].children if len(tree.children) > 1 else []
@@ -428,7 +430,8 @@ class _Converter:
             return None
         if kind == "BYTES_LIT":
             return decode_bytes_literal(raw[1:], start, end)
-        return decode_string_literal(raw, start, end)
+        text = decode_string_literal(raw, start, end)
+        return sys.intern(text) if len(text) <= 64 else text  # country codes, model names
 
     @staticmethod
     def _int_value(raw: str, start: int, end: int) -> int:

@@ -25,6 +25,7 @@ paths node for node.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -179,8 +180,11 @@ class _Guarded(Composer):
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
-        if isinstance(node, ScalarNode) and node.tag == TAG + "int":
-            _check_int(node)
+        if isinstance(node, ScalarNode):
+            if node.tag == TAG + "int":
+                _check_int(node)
+            elif len(node.value) <= 64:  # `deny`, tiers, obligation keys: one copy each
+                node.value = sys.intern(node.value)
         return node
 
 
