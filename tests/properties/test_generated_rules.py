@@ -84,7 +84,7 @@ def test_every_shipped_rule_is_generated_code(engines: tuple[Engine, Engine]) ->
             code = program.__code__  # type: ignore[attr-defined]
             assert code.co_filename.startswith("<compliance shape "), role
             shown = "".join(linecache.getlines(code.co_filename))
-            assert f"def {code.co_name}(act):" in shown, role
+            assert f"def {code.co_name}(act" in shown, role
 
 
 def test_rule_names_give_every_rule_its_own_source(monkeypatch: pytest.MonkeyPatch) -> None:

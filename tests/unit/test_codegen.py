@@ -228,6 +228,11 @@ class TestTracebacksAndProfiles:
         assert first.__code__ is second.__code__  # type: ignore[attr-defined]
         assert other.__code__ is not first.__code__  # type: ignore[attr-defined]
         assert other.__code__.co_filename != first.__code__.co_filename  # type: ignore[attr-defined]
+        # the literals are each function's parameter defaults; the globals are shared
+        assert "a" in first.__defaults__  # type: ignore[attr-defined]
+        assert "b" in second.__defaults__  # type: ignore[attr-defined]
+        assert first.__globals__ is second.__globals__  # type: ignore[attr-defined]
+        assert set(first.__globals__) == {"__builtins__"}  # type: ignore[attr-defined]
         act = request_activation({"request": {"s": "b"}})
         assert (first(act), second(act), other(act)) == (False, True, False)
 

@@ -5,8 +5,8 @@ rule's conditions and templates become straight-line Python in one generated sou
 a node is one statement on local variables. The input is the checker's ``CheckedExpr``
 (types and resolved references), never rule text:
 
-- literals are bound as constants in the function's namespace (only numbers, booleans and
-  identifiers the generator makes appear in the source text);
+- literals are bound as constants: the defaults of the function's parameters, read as fast
+  locals (only numbers, booleans and identifiers the generator makes appear in the text);
 - an overload the types pin down is bound at compile time (``a < b`` on two ints is Python's
   ``<``; ``a + b`` is Python's ``+`` with the int64 overflow check); ``dyn`` operands keep
   the run-time dispatch of ``compliance.cel.functions``;
@@ -23,8 +23,8 @@ never absorbed). Errors are located at the innermost call that raised: each call
 raise sets ``_at`` first, and the function's one handler attaches it.
 
 The source is registered with ``linecache`` so tracebacks and profiles show the generated
-line. Rules of one shape generate the same text (their constants live in each rule's
-namespace) and share one code object, named ``<compliance shape HASH>``: a per-rule copy
+line. Rules of one shape generate the same text (their constants are each rule's parameter
+defaults) and share one code object, named ``<compliance shape HASH>``: a per-rule copy
 costs about 2 KB, 20 MB at 10 000 rules. ``COMPLIANCE_CODE_NAMES=rule`` gives every rule its
 own copy named ``<compliance pack/rule>``, for profiling by rule. A tree the generator
 cannot turn into Python (nested beyond Python's block limit) falls back to the closure
@@ -40,7 +40,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import Any, TypeVar
 
 from compliance.cel.ast import (
@@ -143,6 +143,8 @@ _RUNTIME: dict[str, object] = {  # the builtins of generated code: shared, never
     "dict": dict,
 }
 
+
+_GLOBALS: dict[str, object] = {"__builtins__": _RUNTIME}  # of every generated function
 
 _SHARED: dict[object, object] = {}
 _SHARED_LIMIT = 65_536
@@ -264,8 +266,8 @@ class RuleSource:
     def __init__(self, pack: PackCodegen, label: str) -> None:
         self.pack = pack
         self.label = label
-        self.ns: dict[str, object] = {"__builtins__": _RUNTIME}  # one rule's constants
         self.chunks: list[str] = []
+        self.defaults: dict[str, tuple[object, ...]] = {}  # each function's constants
         self.fallbacks: dict[str, Program] = {}
         self.exprs: dict[str, Expr] = {}  # by function name, for the closure fallback
         self.counter = itertools.count()
@@ -281,12 +283,19 @@ class RuleSource:
         gen = _FunctionGen(self, self.pack.checked(expr, checked))
         try:
             self.chunks.append(gen.function(name))
+            self.defaults[name] = tuple(gen.values)
         except RecursionError:
             self.fallbacks[name] = self.pack.closures.compile(expr)[0]
         return name
 
     def build(self) -> dict[str, Program]:
-        """Compile the source once, register it with ``linecache``, return its functions."""
+        """Compile the source once, register it with ``linecache``, return its functions.
+
+        The source is never run: each function is made from its code object, with this
+        rule's constants as the defaults of its parameters (read as fast locals) and the
+        globals every generated function shares. So a rule costs its function objects
+        and a tuple of constants, not a namespace dict, and same-shaped rules share code.
+        """
         source = "\n".join(self.chunks)
         out: dict[str, Program] = dict(self.fallbacks)
         try:
@@ -298,10 +307,10 @@ class RuleSource:
         except (SyntaxError, RecursionError, MemoryError):  # too nested for Python: closures
             return self._all_closures()
         linecache.cache[filename] = (len(source), None, _lines(source), filename)
-        exec(code, self.ns)
-        for name in self.exprs:
+        codes = {c.co_name: c for c in code.co_consts if isinstance(c, CodeType)}
+        for name, defaults in self.defaults.items():
             if name not in out:
-                out[name] = self.ns[name]  # type: ignore[assignment]
+                out[name] = FunctionType(codes[name], _GLOBALS, name, defaults or None)
         return out
 
     def _all_closures(self) -> dict[str, Program]:
@@ -341,7 +350,7 @@ def code_names() -> str:
 def _compiled(source: str) -> CodeType:
     """``compile(source)`` as ``<compliance shape HASH>``, once per shape.
 
-    Constants live in each rule's namespace, so two rules of one shape (a pack of country
+    Constants are each rule's parameter defaults, so two rules of one shape (a pack of country
     rules) generate the same text, and compiling is most of the load time. The cache is
     emptied when full (rules already built keep their code).
     """
@@ -383,6 +392,8 @@ class _FunctionGen:
         self.source = source
         self.checked = checked
         self.lines: list[str] = []
+        self.params: list[str] = []  # the constants this function binds, in order
+        self.values: list[object] = []
         self.indent = 2
 
     # -- emission -------------------------------------------------------------------------
@@ -396,7 +407,8 @@ class _FunctionGen:
     def bind(self, value: object, prefix: str = "_k") -> str:
         # Interned: rules of one shape bind the same names, and a big pack set has many.
         name = sys.intern(f"{prefix}{self.source.next()}")
-        self.source.ns[name] = value
+        self.params.append(name)
+        self.values.append(value)
         return name
 
     def at(self, node: Expr) -> None:
@@ -407,7 +419,7 @@ class _FunctionGen:
         result, _ = self.expr(self.checked.expr)
         body = self.lines or ["        pass"]
         return "\n".join([
-            f"def {name}(act):",
+            f"def {name}(act{''.join(', ' + p for p in self.params)}):",
             "    _at = _NOWHERE",
             "    try:",
             *body,
