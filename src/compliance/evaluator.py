@@ -32,6 +32,7 @@ from compliance.cel import budget
 from compliance.cel.ast import Expr
 from compliance.cel.compiler import VARS, request_activation
 from compliance.cel.conform import Nonconforming, describe, reader
+from compliance.cel.memo import evict_oldest
 from compliance.cel.types import STRING, CelType, Limits
 from compliance.cel.values import (
     NANOS,
@@ -723,7 +724,7 @@ def _fast_rfc3339(text: str) -> int | None:
 
 def _remember(cache: dict[str, int], key: str, value: int) -> None:
     if len(cache) >= _CACHED:
-        cache.clear()  # concurrent readers just parse again
+        evict_oldest(cache)
     cache[key] = value
 
 

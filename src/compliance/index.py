@@ -49,6 +49,7 @@ from typing import Final
 
 from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.cel.conform import Nonconforming, reader, remembered
+from compliance.cel.memo import evict_oldest
 from compliance.cel.types import DYN, CelType, ContextSchema, Limits
 from compliance.cel.values import UInt
 
@@ -204,7 +205,7 @@ class RuleIndex:
             p for p in found
             if p not in also or all(key[i] is _UNKNOWN or key[i] in keys for i, keys in also[p])))
         if len(self._cache) >= _CACHE_SIZE:
-            self._cache.clear()  # concurrent readers just recompute; dict ops are atomic
+            evict_oldest(self._cache)
         self._cache[key] = result
         return result
 
@@ -446,7 +447,7 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
                 key = judged(ctx, value)
                 if len(value) <= _TEXT_CACHED:
                     if len(texts) >= _CACHE_SIZE:
-                        texts.clear()  # concurrent readers just judge again
+                        evict_oldest(texts)
                     texts[value] = key
             return key
         return judged(ctx, value)

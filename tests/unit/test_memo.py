@@ -1,0 +1,54 @@
+"""Bounded hot-path caches: a full cache drops its oldest entry, never all of them."""
+
+from __future__ import annotations
+
+import threading
+
+from compliance.cel.memo import evict_oldest
+from compliance.planner import Memo
+
+
+def test_the_oldest_entry_goes() -> None:
+    cache = {"a": 1, "b": 2, "c": 3}
+    evict_oldest(cache)
+    assert cache == {"b": 2, "c": 3}
+
+
+def test_an_empty_cache_is_left_alone() -> None:
+    cache: dict[str, int] = {}
+    evict_oldest(cache)
+    assert cache == {}
+
+
+def test_a_full_memo_keeps_all_but_its_oldest() -> None:
+    memo: Memo[int, str] = Memo(size=3)
+    for key in range(3):
+        memo.put(key, str(key))
+    assert memo.put(3, "3") == "3"
+    assert sorted(memo) == [1, 2, 3]  # one key went, the others are still hits
+    assert memo.put(2, "other") == "2"  # first writer wins
+
+
+def test_concurrent_writers_stay_bounded_and_never_raise() -> None:
+    memo: Memo[int, int] = Memo(size=16)
+    plain: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def write(offset: int) -> None:
+        try:
+            for i in range(2000):
+                memo.put(offset + i, i)
+                plain[offset + i] = i
+                if len(plain) > 16:
+                    evict_oldest(plain)
+        except BaseException as exc:  # the test wants to see any of them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n * 10_000,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(memo) <= 16
+    assert len(plain) <= 16 + len(threads)
