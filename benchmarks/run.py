@@ -170,7 +170,8 @@ def memory_probe(rules: int, work: Path) -> dict[str, float]:
     contexts_file = work / "memory-contexts.json"
     contexts_file.write_text(json.dumps(packgen.contexts(gen, 200)))
     code = (
-        "import json, tracemalloc, gc\n"
+        "import json, sys, tracemalloc\n"
+        "traced = sys.argv[1] == 'traced'\n"
         "from compliance import Engine\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
         "def rss():\n"
@@ -180,22 +181,28 @@ def memory_probe(rules: int, work: Path) -> dict[str, float]:
         "    return float('nan')\n"
         "before = rss()\n"
         f"ctxs = json.loads(open({str(contexts_file)!r}).read())\n"
-        f"e = Engine.from_path({str(directory)!r})\n"
-        "for c in ctxs: e.evaluate(c)\n"
-        "peak_rss = rss()\n"
-        "del e; gc.collect()\n"
-        # a second load under tracemalloc: Python-level allocations, after the RSS peak
-        "tracemalloc.start()\n"
+        "if traced: tracemalloc.start()\n"
         f"e = Engine.from_path({str(directory)!r})\n"
         "for c in ctxs: e.evaluate(c)\n"
         "current, peak = tracemalloc.get_traced_memory()\n"
-        "print(json.dumps({'rss_import_mb': before, 'rss_peak_mb': peak_rss,\n"
+        "print(json.dumps({'rss_import_mb': before, 'rss_peak_mb': rss(),\n"
         "                  'traced_retained_mb': current / 2**20,\n"
         "                  'traced_peak_mb': peak / 2**20}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+
+    def child(mode: str) -> dict[str, float]:
+        out = subprocess.run([sys.executable, "-c", code, mode], check=True,
+                             capture_output=True, text=True)
+        found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+        return found
+
+    # RSS from a plain process; Python-level allocations from a second fresh process under
+    # tracemalloc (its bookkeeping would inflate the RSS, and a second load in the same
+    # process would reuse the first one's parses and code and undercount)
+    plain, traced = child("plain"), child("traced")
+    return {"rss_import_mb": plain["rss_import_mb"], "rss_peak_mb": plain["rss_peak_mb"],
+            "traced_retained_mb": traced["traced_retained_mb"],
+            "traced_peak_mb": traced["traced_peak_mb"]}
 
 
 def profile(engine: Engine, ctxs: Sequence[Mapping[str, Any]], top: int = 18) -> str:

@@ -235,7 +235,7 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
 
 
 def _generated(crule: CheckedRule, codegen: PackCodegen) -> Callable[[Expr], Program]:
-    """The rule's conditions and templates as one generated source (``<compliance p/r>``)."""
+    """The rule's conditions and templates as one generated source (shared by its shape)."""
     source = RuleSource(codegen, crule.rule.id)
     exprs = [e for e in (crule.when, crule.unless, *crule.reason_parts, *crule.message_parts)
              if isinstance(e, Expr)]
