@@ -434,6 +434,17 @@ class TestInternalErrors:
         assert result.err == "interrupted\n"
 
 
+class TestSettings:
+    def test_a_misspelt_setting_is_a_usage_error(self, run: Run,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        """A bad COMPLIANCE_CODE_NAMES is the user's to fix: exit 2 naming it, not a bug."""
+        monkeypatch.setenv("COMPLIANCE_CODE_NAMES", "rules")
+        result = run("eval", "--rules", "rules/",
+                     "examples/contexts/fable5-french-national-after-directive.json")
+        assert_one_line_error(result, 2, "COMPLIANCE_CODE_NAMES", "`shape` or `rule`", "'rules'")
+        assert "bug" not in result.err
+
+
 class TestHelpAndDocs:
     def test_help_teaches(self, run: Run) -> None:
         """`--help` shows examples, the subcommands and every exit code."""

@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from compliance.engine import Engine, EngineHolder
     from compliance.errors import (
         ComplianceError,
+        ConfigurationError,
         EvaluationError,
         LogIntegrityError,
         ObligationNotUnderstood,
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "CheckReport": "compliance.checker",
     "CheckedPackSet": "compliance.checker",
     "ComplianceError": "compliance.errors",
+    "ConfigurationError": "compliance.errors",
     "ConditionTrace": "compliance.decision",
     "Conflict": "compliance.decision",
     "ContextProblem": "compliance.contexts",
@@ -121,6 +123,7 @@ __all__ = [
     "CheckedPackSet",
     "ComplianceError",
     "ConditionTrace",
+    "ConfigurationError",
     "Conflict",
     "ContextProblem",
     "ContextSchema",

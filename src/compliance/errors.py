@@ -22,14 +22,22 @@ from collections.abc import Iterable
 
 from compliance.diagnostics import Diagnostic, RuntimeCode, Severity
 
-__all__ = ["ComplianceError", "EvaluationError", "LogIntegrityError", "ObligationNotUnderstood",
-           "PackError", "RequestDenied"]
+__all__ = ["ComplianceError", "ConfigurationError", "EvaluationError", "LogIntegrityError",
+           "ObligationNotUnderstood", "PackError", "RequestDenied"]
 
 _SHOWN = 5
 
 
 class ComplianceError(Exception):
     """The root of every exception raised by ``compliance``."""
+
+
+class ConfigurationError(ComplianceError, ValueError):
+    """A setting (an environment variable) that ``compliance`` cannot use.
+
+    The message names the setting, the value found and the values allowed; the command
+    line reports it as a usage error (exit 2), not as a bug.
+    """
 
 
 class PackError(ComplianceError, ValueError):

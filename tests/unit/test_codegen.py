@@ -26,6 +26,7 @@ from compliance.cel.types import (
     parse_type,
 )
 from compliance.cel.values import CelEvalError, CelUnknown
+from compliance.errors import ConfigurationError
 
 SCHEMA = ContextSchema({
     "request": object_of("request", {
@@ -250,7 +251,8 @@ class TestTracebacksAndProfiles:
 
     def test_a_misspelt_naming_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("COMPLIANCE_CODE_NAMES", "rules")
-        with pytest.raises(ValueError, match="COMPLIANCE_CODE_NAMES must be `shape` or `rule`"):
+        refused = "COMPLIANCE_CODE_NAMES must be `shape` or `rule`"
+        with pytest.raises(ConfigurationError, match=refused):
             PackCodegen(SCHEMA, {}, {}, "p")
 
     def test_profile_names_the_generated_rule(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,6 +82,7 @@ from compliance.cel.functions import (
 )
 from compliance.cel.types import DYN, CelType, ContextSchema
 from compliance.cel.values import CelEvalError, CelUnknown, Duration, Timestamp, UInt
+from compliance.errors import ConfigurationError
 
 __all__ = ["PackCodegen", "generated_program"]
 
@@ -339,11 +340,13 @@ def code_names() -> str:
     """How generated code is named: ``shape`` (the default) or ``rule``.
 
     From ``COMPLIANCE_CODE_NAMES``, read when a pack is compiled; any other value is refused
-    rather than ignored, so a misspelt setting cannot silently profile the wrong way.
+    rather than ignored (``ConfigurationError``), so a misspelt setting cannot silently
+    profile the wrong way.
     """
     value = os.environ.get("COMPLIANCE_CODE_NAMES", "shape")
     if value not in ("shape", "rule"):
-        raise ValueError(f"COMPLIANCE_CODE_NAMES must be `shape` or `rule`, not {value!r}")
+        raise ConfigurationError(
+            f"COMPLIANCE_CODE_NAMES must be `shape` or `rule`, not {value!r}")
     return value
 
 

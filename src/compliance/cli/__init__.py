@@ -41,7 +41,7 @@ from compliance.cli.test_command import add_test_command
 from compliance.decision import Decision
 from compliance.diagnostics import Diagnostic, DiagnosticSet, Severity
 from compliance.engine import Engine, check_paths
-from compliance.errors import EvaluationError, LogIntegrityError
+from compliance.errors import ConfigurationError, EvaluationError, LogIntegrityError
 from compliance.render import render_github, render_json, render_sarif, render_summary, render_text
 
 EXIT_OK = 0
@@ -108,7 +108,7 @@ def _main(argv: Sequence[str] | None) -> int:
             write_out(parser.format_help().rstrip("\n"))
             return EXIT_USAGE
         code: int = args.run(args)
-    except InputError as exc:
+    except (InputError, ConfigurationError) as exc:
         write_err(f"error: {exc}")
         return EXIT_USAGE
     except OutputError as exc:
