@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from compliance.canonical import context_json, digest_json
 from compliance.cel import budget
@@ -833,20 +833,20 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
 
 _DECISION_FIELDS: Final = set(Decision.model_fields)
 """The names of every field: each decision built here sets all of them (shared, see build)."""
-_DECISION_FIELDS_IN_ORDER: Final = tuple(Decision.model_fields)
+_BLANK_FIELDS: Final[dict[str, Any]] = dict.fromkeys(Decision.model_fields)
 
 
 _DEFAULT_DENY = "no rule allowed the request and the pack set's default effect is deny"
 
 
-@dataclass(frozen=True, slots=True)
-class _Skeleton:
+class _Skeleton(NamedTuple):
     """The part of a decision fixed by which rules applied in which pass (cached per plan).
 
     Everything here follows from the key ``_skeleton`` builds (per pass: model, effect,
     route and the applied rules with their status), the merged obligations included;
     per-request fields (id, time, digest, missing, errors, reasons, messages,
-    ``valid_until``) are filled in by ``_decision``.
+    ``valid_until``) are filled in by ``_decision``. A named tuple: built on every new
+    outcome, and a frozen dataclass costs several times as much to make.
     """
 
     effect: Literal["allow", "deny"]
@@ -857,8 +857,13 @@ class _Skeleton:
 def _pass_key(p: _Pass) -> tuple[Any, ...]:
     """Model, effect, route and each applied rule: its order, with its status unless
     ``applied`` (an int and a tuple never compare equal, so the key stays exact)."""
-    if not p.applied:
+    applied = p.applied
+    if not applied:
         return (p.model, p.effect, p.route_to)
+    if len(applied) == 1:  # the common case, on every decision: no list to splat
+        o = applied[0]
+        return (p.model, p.effect, p.route_to,
+                o.rule.order if o.status == "applied" else (o.rule.order, o.status))
     return (p.model, p.effect, p.route_to, *[
         o.rule.order if o.status == "applied" else (o.rule.order, o.status) for o in p.applied])
 
@@ -878,20 +883,18 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
     # only rules with obligations matter to the merge (its memo key stays short)
     obligations, details, conflicts = merge_obligations(
         [o.rule for _, o in applied if o.rule.obligations], plan.merges)
-    fields = dict.fromkeys(_DECISION_FIELDS_IN_ORDER)
-    fields.update({
-        "effect": effect,
-        "model": _clean(final.model) if effect == "allow" and final.model else None,
-        "obligations": obligations,
-        "obligation_details": ReadOnlyList(details),
-        "conflicts": ReadOnlyList(conflicts),
-        "matched": ReadOnlyList(_match(n, o) for n, o in applied),
-        "passes": ReadOnlyList(_routing_pass(p) for p in passes),
-        "packs": plan.pack_list,
-        "pack_set_digest": plan.pack_set_digest,
-        "schema_version": 1,
-        "backend": plan.backend,
-    })
+    fields = _BLANK_FIELDS.copy()  # every field, in the model's order
+    fields["effect"] = effect
+    fields["model"] = _clean(final.model) if effect == "allow" and final.model else None
+    fields["obligations"] = obligations
+    fields["obligation_details"] = ReadOnlyList(details)
+    fields["conflicts"] = ReadOnlyList(conflicts)
+    fields["matched"] = ReadOnlyList([_match(n, o) for n, o in applied])
+    fields["passes"] = ReadOnlyList([_routing_pass(p) for p in passes])
+    fields["packs"] = plan.pack_list
+    fields["pack_set_digest"] = plan.pack_set_digest
+    fields["schema_version"] = 1
+    fields["backend"] = plan.backend
     skeleton = _Skeleton(effect=effect, default_denied=default_denied, fields=fields)
     stored: _Skeleton = plan.skeletons.put(key, skeleton)
     return stored
@@ -905,7 +908,11 @@ def _routing_pass(p: _Pass) -> RoutingPass:
     return build(RoutingPass, {"model": _clean(p.model) if p.model else p.model,
                                "effect": p.effect,
                                "matched": [o.rule.ref for o in p.applied],
-                               "route_to": p.route_to})
+                               "route_to": p.route_to}, None, _ROUTING_FIELDS)
+
+
+_ROUTING_FIELDS: Final = set(RoutingPass.model_fields)
+"""Every routing pass sets all of its fields: one shared set of names (see ``build``)."""
 
 
 _DETAIL: dict[str, str] = {
