@@ -295,9 +295,10 @@ _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 def _shared_fields(model: _Model) -> _Model:
     """``model`` sharing one ``__pydantic_fields_set__`` with every plan model of its fields.
 
-    A plan builds five models per rule (its ``RuleRef`` and four ``Match``); a set of five
-    names costs 728 bytes, so 10 000 rules spent ~36 MB on identical sets. The models are
-    frozen and pydantic copies the set before changing it (``model_copy``), so one is safe.
+    A rule has a ``RuleRef`` and up to four ``Match`` records (built when it first applies);
+    a set of five names costs 728 bytes, so 10 000 rules once spent ~36 MB on identical
+    sets. The models are frozen and pydantic copies the set before changing it
+    (``model_copy``), so one is safe.
     """
     fields = model.__pydantic_fields_set__
     shared = _FIELDS_SETS.setdefault(frozenset(fields), fields)
