@@ -32,7 +32,7 @@ from compliance.cel import budget
 from compliance.cel.ast import Expr
 from compliance.cel.compiler import VARS, request_activation
 from compliance.cel.conform import Nonconforming, describe, reader
-from compliance.cel.memo import evict_oldest
+from compliance.cel.memo import remember
 from compliance.cel.types import STRING, CelType, Limits
 from compliance.cel.values import (
     NANOS,
@@ -705,7 +705,7 @@ def _fast_rfc3339(text: str) -> int | None:
         seconds = ((moment.toordinal() - _DAYS_BEFORE_EPOCH) * 86400 + moment.hour * 3600
                    + moment.minute * 60)
         if _SAFE_FIRST <= seconds <= _SAFE_LAST:
-            _remember(_MINUTES, minute, seconds)
+            remember(_MINUTES, minute, seconds, _CACHED)
     if second > "59":
         return None
     after = int(second) * NANOS
@@ -718,14 +718,8 @@ def _fast_rfc3339(text: str) -> int | None:
         after += int(digits) * 10 ** (9 - len(digits))
     if not _FIRST_SECOND * NANOS <= seconds * NANOS + after < (_LAST_SECOND + 1) * NANOS:
         return None
-    _remember(_TAILS, text[16:], after)
+    remember(_TAILS, text[16:], after, _CACHED)
     return seconds * NANOS + after
-
-
-def _remember(cache: dict[str, int], key: str, value: int) -> None:
-    if len(cache) >= _CACHED:
-        evict_oldest(cache)
-    cache[key] = value
 
 
 def _current_model(plan: Plan, context: Mapping[str, Any]) -> str | None:

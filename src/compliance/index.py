@@ -49,7 +49,7 @@ from typing import Final
 
 from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
 from compliance.cel.conform import Nonconforming, reader, remembered
-from compliance.cel.memo import evict_oldest
+from compliance.cel.memo import remember
 from compliance.cel.types import DYN, CelType, ContextSchema, Limits
 from compliance.cel.values import UInt
 
@@ -204,9 +204,7 @@ class RuleIndex:
         result = tuple(sorted(
             p for p in found
             if p not in also or all(key[i] is _UNKNOWN or key[i] in keys for i, keys in also[p])))
-        if len(self._cache) >= _CACHE_SIZE:
-            evict_oldest(self._cache)
-        self._cache[key] = result
+        remember(self._cache, key, result, _CACHE_SIZE)
         return result
 
     def __len__(self) -> int:
@@ -446,9 +444,7 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
             if key is None:
                 key = judged(ctx, value)
                 if len(value) <= _TEXT_CACHED:
-                    if len(texts) >= _CACHE_SIZE:
-                        evict_oldest(texts)
-                    texts[value] = key
+                    remember(texts, value, key, _CACHE_SIZE)
             return key
         return judged(ctx, value)
 

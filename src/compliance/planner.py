@@ -206,9 +206,7 @@ def plan(checked: CheckedPackSet, pack_set_digest: str,
             if release_trees:
                 crule.checked.clear()
         if release_trees:
-            cpack.checked_variables.clear()
-            if codegen is not None:
-                codegen.checked_variables.clear()
+            cpack.checked_variables.clear()  # the pack's codegen reads this very dict
     edges = sorted({e for r in planned for e in (r.start, r.until) if e is not None})
     # The index is proven exact against the compiled backends; the interpreter oracle
     # (coarser unknowns) evaluates every rule.

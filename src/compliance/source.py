@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import FrozenInstanceError, dataclass
+from operator import itemgetter
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -118,7 +119,7 @@ class SourceMap:
             return Position(0, 0)
         # looked up by key, not through a kept tuple of offsets: positions are wanted only
         # for errors, and a big pack set holds one map per expression
-        i = max(bisect.bisect_right(self.segments, offset, key=_offset_of) - 1, 0)
+        i = max(bisect.bisect_right(self.segments, offset, key=itemgetter(0)) - 1, 0)
         start, line, col = self.segments[i]
         return Position(line, col + max(offset - start, 0))
 
@@ -129,7 +130,3 @@ class SourceMap:
         if last.line != first.line:
             last = Position(first.line, first.col)
         return Span(self.file, first, Position(last.line, last.col + (1 if end > start else 0)))
-
-
-def _offset_of(segment: tuple[int, int, int]) -> int:
-    return segment[0]

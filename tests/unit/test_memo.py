@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from compliance.cel.memo import evict_oldest
+from compliance.cel.memo import evict_oldest, remember
 from compliance.planner import Memo
 
 
@@ -18,6 +18,13 @@ def test_an_empty_cache_is_left_alone() -> None:
     cache: dict[str, int] = {}
     evict_oldest(cache)
     assert cache == {}
+
+
+def test_remember_stays_within_its_limit_and_keeps_the_newest() -> None:
+    cache: dict[int, str] = {}
+    for key in range(5):
+        remember(cache, key, str(key), 3)
+    assert cache == {2: "2", 3: "3", 4: "4"}
 
 
 def test_a_full_memo_keeps_all_but_its_oldest() -> None:

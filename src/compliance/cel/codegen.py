@@ -180,7 +180,7 @@ class PackCodegen:
                  container: str = "") -> None:
         self.schema = schema
         self.variables = variables
-        self.checked_variables = dict(checked_variables)
+        self.checked_variables = checked_variables  # the caller's: emptied with its pack
         self.pack_id = pack_id
         self.rule_names = code_names() == "rule"
         self._readers: dict[str, Program] = {}

@@ -26,7 +26,7 @@ from typing import Any
 
 import re2
 
-from compliance.cel.memo import evict_oldest
+from compliance.cel.memo import remember
 from compliance.cel.types import DYN, NO_CONSTRAINT, CelType, Limits
 from compliance.cel.values import CelEvalError, Duration, Timestamp, UInt, to_duration, to_timestamp
 
@@ -191,9 +191,7 @@ def _cached_text(general: Callable[[object], Any]) -> Callable[[object], Any]:
                 verdict = general(v)
             except Nonconforming as exc:
                 verdict = _kept(exc)
-            if len(verdicts) >= _TEXT_CACHE:
-                evict_oldest(verdicts)
-            verdicts[v] = verdict
+            remember(verdicts, v, verdict, _TEXT_CACHE)
         if type(verdict) is Nonconforming:
             raise verdict.again()
         return verdict

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-__all__ = ["evict_oldest"]
+__all__ = ["evict_oldest", "remember"]
 
 
 def evict_oldest(cache: dict[Any, Any]) -> None:
@@ -22,3 +22,10 @@ def evict_oldest(cache: dict[Any, Any]) -> None:
     """
     with contextlib.suppress(StopIteration, RuntimeError):  # empty, or changed meanwhile
         cache.pop(next(iter(cache)), None)
+
+
+def remember(cache: dict[Any, Any], key: object, value: object, limit: int) -> None:
+    """Store ``value`` under ``key``, first dropping the oldest entry if ``cache`` is full."""
+    if len(cache) >= limit:
+        evict_oldest(cache)
+    cache[key] = value

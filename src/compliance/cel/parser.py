@@ -78,6 +78,7 @@ class CelSyntaxError(ValueError):
         return (CelSyntaxError, (self.message, self.start, self.end))
 
 
+_INTERNED = 64  # string literals up to this length are interned: big pack sets repeat them
 _lock = threading.Lock()
 _parser: Any = None
 _parse_error: type[Exception] = Exception  # celpy's CELParseError, once the parser is built
@@ -431,7 +432,7 @@ class _Converter:
         if kind == "BYTES_LIT":
             return decode_bytes_literal(raw[1:], start, end)
         text = decode_string_literal(raw, start, end)
-        return sys.intern(text) if len(text) <= 64 else text  # country codes, model names
+        return sys.intern(text) if len(text) <= _INTERNED else text  # country codes, models
 
     @staticmethod
     def _int_value(raw: str, start: int, end: int) -> int:

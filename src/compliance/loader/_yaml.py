@@ -144,6 +144,9 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag.removeprefix(TAG) if tag.startswith(TAG) else tag
 
 
+_INTERNED = 64  # scalars up to this length are interned: a big pack set repeats them
+
+
 class _Guarded(Composer):
     """PyYAML's composer refusing aliases and tags and counting nesting as it descends.
 
@@ -183,7 +186,7 @@ class _Guarded(Composer):
         if isinstance(node, ScalarNode):
             if node.tag == TAG + "int":
                 _check_int(node)
-            elif len(node.value) <= 64:  # `deny`, tiers, obligation keys: one copy each
+            elif len(node.value) <= _INTERNED:  # `deny`, tiers, obligation keys: one copy each
                 node.value = sys.intern(node.value)
         return node
 
