@@ -21,6 +21,12 @@ its conformed value is unequal under CEL equality to every constant. Anything el
 absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the
 evaluator sees the unknown or the error as before.
 
+A conjunct that is a ``||`` across paths (``request.origin_country in [..] ||
+principal.country in [..]``) is certainly false only when every disjunct is; a disjunct
+that is itself a ``&&`` is certainly false when one of its conjuncts is, so one indexable
+conjunct stands for it. Such a rule is filed under each of its disjuncts' paths, and runs
+when any of them may hold (or is unknown).
+
 Numbers follow ``functions.cel_eq``: int, uint and double compare as numbers (an int
 against a double compares as doubles), bools never equal numbers. To keep set look-ups
 exact, numeric constants are indexed only when they are integral with magnitude below
@@ -98,6 +104,10 @@ class _Constraint:
     bool_only: bool = False  # a bare `path` / `!path` conjunct: exact only if declared bool
 
 
+_Conjunct = tuple[_Constraint, ...]
+"""A conjunct's constraints, one per path: it is certainly false when all of them are."""
+
+
 class RuleIndex:
     """Maps a context to the rule positions that must be evaluated for it.
 
@@ -145,16 +155,12 @@ class RuleIndex:
         path decides which context values its getter accepts without an error. Without
         it every path is treated as ``dyn`` (the value is compared as it is).
         """
-        found: list[list[_Constraint]] = []
+        found: list[list[_Conjunct]] = []
         kinds: dict[tuple[str, ...], CelType] = {}
         for when, variables in whens:
-            usable = []
-            for c in _constraints(when, variables, schema):
-                declared = _declared_type(c.path, schema)
-                kind = declared.kind
-                if kind in _INDEXABLE_KINDS and (kind == "bool" or not c.bool_only):
-                    kinds[c.path] = declared
-                    usable.append(c)
+            usable = [cs for cs in _constraints(when, variables, schema)
+                      if all(_usable(c, schema) for c in cs)]
+            kinds.update((c.path, _declared_type(c.path, schema)) for cs in usable for c in cs)
             found.append(usable)
         # How many rules name each (path, constant): a context whose value is that constant
         # runs all of them, so a conjunct's cost is the rules its constants pull in.
@@ -165,14 +171,19 @@ class RuleIndex:
         always: list[int] = []
         by_path: dict[tuple[str, ...], dict[int, frozenset[_Key]]] = {}
         also: dict[int, list[_Constraint]] = {}
-        for position, constraints in enumerate(found):
-            if not constraints:
+        for position, conjuncts in enumerate(found):
+            if not conjuncts:
                 always.append(position)
                 continue
-            best = min(constraints, key=lambda c: (
-                sum(named[c.path, k] for k in c.keys), len(c.keys), -used[c.path], c.path))
-            by_path.setdefault(best.path, {})[position] = best.keys
-            others = [c for c in _one_per_path(constraints) if c.path != best.path]
+            best = min(conjuncts, key=lambda cs: (
+                sum(named[c.path, k] for c in cs for k in c.keys), sum(len(c.keys) for c in cs),
+                len(cs), -min(used[c.path] for c in cs), tuple(c.path for c in cs)))
+            # A disjunction is filed under each of its paths: the rule is a candidate when
+            # any alternative may hold (only all of them certainly false rule it out).
+            for c in best:
+                by_path.setdefault(c.path, {})[position] = c.keys
+            filed = best[0].path if len(best) == 1 else None
+            others = [c for c in _one_per_path(conjuncts) if c.path != filed]
             if others:
                 also[position] = others
         return cls(len(whens), always, by_path, kinds,
@@ -216,9 +227,13 @@ class RuleIndex:
         return f"RuleIndex(rules={self._size}, indexed={indexed}, paths={list(self.paths)})"
 
 
-def _one_per_path(constraints: list[_Constraint]) -> list[_Constraint]:
-    """A rule's constraints with at most one per path (the last), so no rule counts twice."""
-    return list({c.path: c for c in constraints}.values())
+def _one_per_path(conjuncts: list[_Conjunct]) -> list[_Constraint]:
+    """A rule's one-path conjuncts, at most one per path (the last), so no rule counts twice.
+
+    A disjunction across paths is left out: it is certainly false only when all of its
+    alternatives are, which a check of one path cannot tell.
+    """
+    return list({cs[0].path: cs[0] for cs in conjuncts if len(cs) == 1}.values())
 
 
 def _invert(rules: Mapping[int, frozenset[_Key]]) -> dict[_Key, frozenset[int]]:
@@ -233,16 +248,54 @@ def _invert(rules: Mapping[int, frozenset[_Key]]) -> dict[_Key, frozenset[int]]:
 
 
 def _constraints(when: Expr | None, variables: Mapping[str, Expr],
-                 schema: ContextSchema | None) -> list[_Constraint]:
+                 schema: ContextSchema | None) -> list[_Conjunct]:
     """Every indexable top-level conjunct of ``when`` (``vars.<name>`` inlined)."""
     if when is None:
         return []
-    out: list[_Constraint] = []
+    out: list[_Conjunct] = []
     for conjunct in _conjuncts(when, variables):
-        c = _constraint(conjunct, variables, schema)
+        c = _alternatives(conjunct, variables, schema)
         if c is not None:
             out.append(c)
     return out
+
+
+def _alternatives(node: Expr, variables: Mapping[str, Expr],
+                  schema: ContextSchema | None) -> _Conjunct | None:
+    """The constraints of which one must hold for ``node`` to be anything but false.
+
+    A ``||`` across paths, such as ``request.origin_country in [..] ||
+    principal.country in [..]``, is certainly false only when every disjunct is; a disjunct
+    that is itself a ``&&`` is certainly false when one of its conjuncts is, so one
+    indexable conjunct stands for it. Alternatives on one path merge into one constraint.
+    """
+    single = _constraint(node, variables, schema)
+    if single is not None:
+        return (single,)
+    if not (isinstance(node, Call) and node.function == "_||_" and node.target is None
+            and len(node.args) == 2):
+        return None
+    merged: dict[tuple[str, ...], _Constraint] = {}
+    for side in node.args:
+        options = _alternatives(side, variables, schema)
+        if options is None or not all(_usable(c, schema) for c in options):
+            parts = (_alternatives(part, variables, schema)
+                     for part in _conjuncts(side, variables))
+            options = next((cs for cs in parts
+                            if cs is not None and all(_usable(c, schema) for c in cs)), None)
+        if options is None:
+            return None
+        for c in options:
+            have = merged.get(c.path)
+            merged[c.path] = c if have is None else _Constraint(
+                c.path, have.keys | c.keys, have.bool_only or c.bool_only)
+    return tuple(merged.values())
+
+
+def _usable(c: _Constraint, schema: ContextSchema | None) -> bool:
+    """Whether the index can judge ``c``'s path exactly (its declared type allows it)."""
+    kind = _declared_type(c.path, schema).kind
+    return kind in _INDEXABLE_KINDS and (kind == "bool" or not c.bool_only)
 
 
 def _conjuncts(expr: Expr, variables: Mapping[str, Expr]) -> list[Expr]:

@@ -1,7 +1,8 @@
 """The rule index never skips a rule whose ``when`` could be anything but false.
 
 Hypothesis builds rule sets whose conditions mix indexable conjuncts (``==``/``in``
-against constants, same-path ``||``, ``vars.<name>``) with unindexable ones (``!=``,
+against constants, ``||`` on one path or across paths, ``&&`` inside ``||``,
+``vars.<name>``) with unindexable ones (``!=``,
 ``has``, comparisons that may error, erroring constants), over attributes of every
 indexable declared type, and contexts with absent, null, wrong-typed, NaN, huge and
 cross-type numeric values. For every rule the index leaves out, the compiled ``when``
@@ -110,6 +111,16 @@ def atoms(draw: st.DrawFn) -> Expr:
 
 
 @st.composite
+def disjuncts(draw: st.DrawFn) -> Expr:
+    """An atom, or a `||` of atoms and `&&`-guarded atoms, on any paths (nested)."""
+    if draw(st.integers(0, 2)):
+        return draw(atoms())
+    left = draw(atoms()) if draw(st.booleans()) else call("_&&_", draw(atoms()), draw(atoms()))
+    right = draw(disjuncts())
+    return call("_||_", left, right) if draw(st.booleans()) else call("_||_", right, left)
+
+
+@st.composite
 def conditions(draw: st.DrawFn, var_names: list[str]) -> Expr:
     """A left-nested ``&&`` of atoms and ``vars.<name>`` references."""
     parts: list[Expr] = []
@@ -117,7 +128,7 @@ def conditions(draw: st.DrawFn, var_names: list[str]) -> Expr:
         if var_names and draw(st.booleans()):
             parts.append(node(Select, node(Ident, "vars"), draw(st.sampled_from(var_names))))
         else:
-            parts.append(draw(atoms()))
+            parts.append(draw(disjuncts()))
     out = parts[0]
     for part in parts[1:]:
         out = call("_&&_", out, part)

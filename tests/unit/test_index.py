@@ -125,10 +125,42 @@ class TestConjuncts:
         assert index.candidates({"request": {"model": "b"}}) == (0,)
         assert index.candidates({"request": {"model": "c"}}) == ()
 
+    def test_disjunction_across_paths_runs_when_either_may_hold(self) -> None:
+        """`model == "a" || org.id == "b"` is ruled out only when both sides are certainly
+        false: it is filed under both paths, and an unknown on either makes it run."""
+        index = build('request.model == "a" || org.id == "b"', 'request.model == "c"')
+        assert set(index.paths) == {"request.model", "org.id"}
+        assert index.candidates({"request": {"model": "a"}, "org": {"id": "z"}}) == (0,)
+        assert index.candidates({"request": {"model": "z"}, "org": {"id": "b"}}) == (0,)
+        assert index.candidates({"request": {"model": "c"}, "org": {"id": "z"}}) == (1,)
+        assert index.candidates({"request": {"model": "z"}}) == (0,)  # org.id unknown
+        assert index.candidates({"org": {"id": "z"}}) == (0, 1)  # request.model unknown
+
+    def test_guarded_disjunct_stands_for_its_indexable_conjunct(self) -> None:
+        """In `a in [..] || (has(b) && b in [..])` the second side is certainly false when
+        `b` certainly is not in its list, so the rule indexes on both paths; a shared path
+        merges its constants."""
+        index = build('request.model in ["a"] || (has(org.id) && org.id in ["x", "y"]) '
+                      '|| request.model == "b"')
+        assert index.always == frozenset()
+        assert index.candidates({"request": {"model": "b"}, "org": {"id": "z"}}) == (0,)
+        assert index.candidates({"request": {"model": "q"}, "org": {"id": "y"}}) == (0,)
+        assert index.candidates({"request": {"model": "q"}, "org": {"id": "z"}}) == ()
+
+    def test_disjunction_with_a_conjunct_elsewhere_is_narrowed_by_it(self) -> None:
+        """`(model == "a" || org.id == "b") && use_case == "bio"`: the one-path conjunct
+        drops the rule too, whichever alternative brought it in."""
+        index = build('(request.model == "a" || org.id == "b") && request.use_case == "bio"',
+                      'request.use_case == "chem"')
+        ctx = {"request": {"model": "a", "use_case": "chem"}, "org": {"id": "b"}}
+        assert index.candidates(ctx) == (1,)
+        ctx["request"]["use_case"] = "bio"
+        assert index.candidates(ctx) == (0,)
+
     @pytest.mark.parametrize("when", [
         'request.model != "a"',
         '!(request.model == "a")',
-        'request.model == "a" || org.id == "b"',
+        'request.model == "a" || org.id.startsWith("b")',
         'request.model == request.use_case',
         'request.model.startsWith("a")',
         'request.risk_scores["bio"] == 1.0',
@@ -136,7 +168,8 @@ class TestConjuncts:
         "request.tokens == 9007199254740992",
     ], ids=str)
     def test_unindexable_shapes_always_run(self, when: str) -> None:
-        """Negations, mixed-path `||`, calls, map indexing, non-literal and huge constants."""
+        """Negations, `||` with an unindexable side, calls, map indexing, non-literal and
+        huge constants."""
         assert build(when).always == frozenset({0})
 
     def test_every_useful_path_is_indexed(self) -> None:
