@@ -22,7 +22,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
@@ -82,29 +81,38 @@ decision before any rule, so rules read ``facts.<name>`` like any declared attri
 """
 
 
-@dataclass(slots=True)
 class _Outcome:
-    """How one rule came out in one pass."""
+    """How one rule came out in one pass.
 
-    rule: PlannedRule
-    status: Status
-    missing: frozenset[str] = frozenset()
-    error: EvalError | None = None
-    cause: BaseException | None = None  # the Python exception behind ``error``, if any
-    trace: ConditionTrace | None = None  # with ``explain``: every operand's value
+    Hand-written rather than a dataclass: one is made per applied rule on every request,
+    and a dataclass's generated ``__init__`` with defaults costs about half again as much.
+    """
+
+    __slots__ = ("cause", "error", "missing", "rule", "status", "trace")
+
+    def __init__(self, rule: PlannedRule, status: Status, missing: frozenset[str] = frozenset(),
+                 error: EvalError | None = None, cause: BaseException | None = None) -> None:
+        self.rule = rule
+        self.status = status
+        self.missing = missing
+        self.error = error
+        self.cause = cause  # the Python exception behind ``error``, if any
+        self.trace: ConditionTrace | None = None  # with ``explain``: every operand's value
 
 
-@dataclass(slots=True)
 class _Pass:
-    """The result of evaluating every rule once for one model."""
+    """The result of evaluating every rule once for one model (hand-written: see _Outcome)."""
 
-    model: str | None
-    ctx: Mapping[str, Any]
-    outcomes: list[_Outcome] = field(default_factory=list)
-    applied: list[_Outcome] = field(default_factory=list)
-    route_to: str | None = None
-    effect: Literal["allow", "deny"] = "allow"
-    unsure: bool = False  # some outcome left paths missing (a rule was undecidable)
+    __slots__ = ("applied", "ctx", "effect", "model", "outcomes", "route_to", "unsure")
+
+    def __init__(self, model: str | None, ctx: Mapping[str, Any]) -> None:
+        self.model = model
+        self.ctx = ctx
+        self.outcomes: list[_Outcome] = []
+        self.applied: list[_Outcome] = []
+        self.route_to: str | None = None
+        self.effect: Literal["allow", "deny"] = "allow"
+        self.unsure = False  # some outcome left paths missing (a rule was undecidable)
 
 
 def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
@@ -245,7 +253,7 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None, model: str | N
               time_missing: bool, errors: list[EvalError], explain: bool,
               progress: _Progress) -> _Pass:
     """Evaluate the candidate rules (every rule when explaining) for one model."""
-    current = _Pass(model=model, ctx=ctx)
+    current = _Pass(model, ctx)
     rules = plan.rules
     positions = range(len(rules)) if explain else plan.index.candidates(ctx)
     outcomes, applied = current.outcomes, current.applied
