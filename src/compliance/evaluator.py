@@ -298,30 +298,29 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
     missing = _NO_PATHS
     if rule.has_window:
         if at is None:
-            if time_missing:
-                missing = _TIME_MISSING
-            else:
+            if not time_missing:
                 return "not-effective"  # malformed time: already an error
+            missing = _TIME_MISSING
         elif (rule.start is not None and at < rule.start) or (
             rule.until is not None and at >= rule.until
         ):
             return "not-effective"
     error: CelEvalError | None = None
-    when: bool | CelEvalError | frozenset[str] = True
-    if rule.when is not None:
+    when = rule.when
+    if when is not None:
         try:
-            value = rule.when(ctx)
+            value = when(ctx)
         except Exception as exc:
-            when = _failure(exc)
+            failed = _failure(exc)
+            if isinstance(failed, CelEvalError):
+                error = failed
+            else:
+                missing = missing | failed
         else:
-            when = value if value is True or value is False else _not_bool(value)
-    if when is False:
-        return "condition-false"
-    if when is not True:
-        if isinstance(when, CelEvalError):
-            error = when
-        else:
-            missing = missing | when
+            if value is False:
+                return "condition-false"
+            if value is not True:
+                error = _not_bool(value)
     if rule.unless is not None:
         held = _truth(rule.unless, ctx)
         if held is True:
@@ -805,28 +804,27 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         reasons.append(_DEFAULT_DENY)
     if interventions and skeleton.effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
-    fields = skeleton.fields.copy()
-    fields["interventions"] = interventions
     if len(passes) > 1 or passes[0].unsure:
-        missing = sorted({m for p in passes for o in p.outcomes for m in o.missing})
-        fields["missing"] = [_clean(m) for m in missing]
+        missing = [_clean(m) for m in sorted(
+            {m for p in passes for o in p.outcomes for m in o.missing})]
     else:
-        fields["missing"] = []
-    fields["errors"] = errors
-    fields["reasons"] = (reasons if all(map(str.isascii, reasons))
-                         else [_clean(r) for r in reasons])
+        missing = []
     boundary = plan.next_boundary(at) if at is not None and plan.boundaries else None
     for fact in facts:  # a fact that stops holding ends the decision's validity too
         until = to_timestamp(fact.until)
         if until is not None:
             boundary = until.nanos if boundary is None else min(boundary, until.nanos)
-    if boundary is not None:
-        fields["valid_until"] = _from_nanos(boundary)
-    fields["decision_id"] = _next_id()
-    fields["evaluated_at"] = datetime.now(UTC)
+    # One dict display over the skeleton's fields: its keys keep the model's field order.
+    fields = {
+        **skeleton.fields, "interventions": interventions, "missing": missing,
+        "errors": errors,
+        "reasons": reasons if all(map(str.isascii, reasons)) else [_clean(r) for r in reasons],
+        "valid_until": _from_nanos(boundary) if boundary is not None else None,
+        "decision_id": _next_id(),
+        "evaluated_at": datetime.now(UTC), "facts": facts,
+    }
     if explain:
         fields["explanation"] = _explanation(passes)
-    fields["facts"] = facts
     # The context's canonical bytes are taken now, from what was evaluated: a later change
     # to the caller's dict cannot change the record of a decision already made.
     return build(Decision, fields, {"_context": None, "_context_json": context_json(context)},

@@ -547,13 +547,14 @@ def _key_function(paths: Sequence[tuple[str, ...]],
 
     Calling one lookup per path costs a few Python calls each; the generated function reads
     every two-segment path inline, one ``ctx.get`` per root, and takes a text's key from the
-    path's cache of keys by text (exact: the lookup fills it with the key it computed).
+    path's cache of keys by text (exact: the lookup fills it with the key it computed); an
+    absent or null value is unknown, as the lookup says.
     ``true`` and ``false`` get the keys the lookup gave them when the function was built.
     Anything else - a root that is not a dict, a value of another type, a text not seen
     yet, a longer path - calls the path's lookup. The source is built from positions only
     (names and caches are bound as constants), never from rule or context text.
     """
-    namespace: dict[str, object] = {}
+    namespace: dict[str, object] = {"_u": _UNKNOWN}
     lines = ["def index_key(ctx):"]
     by_root: dict[str, list[int]] = {}
     for i, (path, (look, texts)) in enumerate(zip(paths, lookups, strict=True)):
@@ -578,6 +579,8 @@ def _key_function(paths: Sequence[tuple[str, ...]],
             lines.append(f"            k{i} = _t{i}.get(v)")
             lines.append(f"            if k{i} is None:")
             lines.append(f"                k{i} = _l{i}(ctx)")
+            lines.append("        elif v is None:")  # absent or null: unknown (as `look2`)
+            lines.append(f"            k{i} = _u")
             lines.append("        elif v is True:")
             lines.append(f"            k{i} = _y{i}")
             lines.append("        elif v is False:")
