@@ -814,15 +814,17 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass], at: i
         until = to_timestamp(fact.until)
         if until is not None:
             boundary = until.nanos if boundary is None else min(boundary, until.nanos)
-    # One dict display over the skeleton's fields: its keys keep the model's field order.
-    fields = {
-        **skeleton.fields, "interventions": interventions, "missing": missing,
-        "errors": errors,
-        "reasons": reasons if all(map(str.isascii, reasons)) else [_clean(r) for r in reasons],
-        "valid_until": _from_nanos(boundary) if boundary is not None else None,
-        "decision_id": _next_id(),
-        "evaluated_at": datetime.now(UTC), "facts": facts,
-    }
+    fields = skeleton.fields.copy()
+    fields["interventions"] = interventions
+    fields["missing"] = missing
+    fields["errors"] = errors
+    fields["reasons"] = (reasons if all(map(str.isascii, reasons))
+                         else [_clean(r) for r in reasons])
+    if boundary is not None:
+        fields["valid_until"] = _from_nanos(boundary)
+    fields["decision_id"] = _next_id()
+    fields["evaluated_at"] = datetime.now(UTC)
+    fields["facts"] = facts
     if explain:
         fields["explanation"] = _explanation(passes)
     # The context's canonical bytes are taken now, from what was evaluated: a later change

@@ -112,9 +112,12 @@ def charge_chars(chars: int) -> None:
 
 def start(limit: int = DEFAULT_DECISION_BUDGET) -> _Saved:
     """Open a fresh budget for one decision; pass the result to ``finish``."""
-    budget = _budget()
+    try:  # `_budget()` inline: this runs once per decision
+        budget: CostBudget = _THREAD.budget
+    except AttributeError:
+        budget = _budget()
     saved = (budget.limit, budget.spent, budget.refused)
-    budget.limit, budget.spent, budget.refused = max(limit, 0), 0, 0
+    budget.limit, budget.spent, budget.refused = limit if limit > 0 else 0, 0, 0
     return saved
 
 
