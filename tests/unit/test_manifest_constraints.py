@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compliance.cel.types import ContextSchema
+from compliance.cel.conform import fast_exit, reader, text_verdicts
+from compliance.cel.types import NO_CONSTRAINT, ContextSchema, Limits
 from compliance.diagnostics import Diagnostic
 from compliance.loader import load_schema_file
 
@@ -37,6 +38,32 @@ class TestConstraints:
         label = schema.lookup("request.label")
         assert label is not None
         assert not label.constraint.empty_absent
+
+    def test_a_string_with_nothing_to_check_reads_as_a_plain_string(self,
+                                                                   tmp_path: Path) -> None:
+        """`sensitive` alone (or `empty: keep` alone) constrains nothing: the type is the
+        plain `string`, and its reader takes the plain fast exit instead of judging and
+        caching every new text (an organisation id is new on most first requests)."""
+        schema, diags = load(tmp_path, """
+            org:
+              id: {type: string, sensitive: true}
+              tag: {type: string, empty: keep}
+              code: {type: string, pattern: "[a-z]+"}
+        """)
+        assert not diags, diags
+        assert schema is not None
+        for name in ("org.id", "org.tag"):
+            declared = schema.lookup(name)
+            assert declared is not None
+            assert declared.constraint is NO_CONSTRAINT
+            read = reader(declared, name, Limits())
+            assert fast_exit(read) is not None
+            assert text_verdicts(read) is None
+            assert read("acme") == "acme"
+            assert read("") == ""
+        code = schema.lookup("org.code")
+        assert code is not None
+        assert fast_exit(reader(code, "org.code", Limits())) is None
 
     def test_constraints_apply_to_list_elements_and_map_values(self, tmp_path: Path) -> None:
         """On `list<string>` the constraint is the element's; on a map, the value's."""
