@@ -51,10 +51,10 @@ import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
-from compliance.cel.conform import Nonconforming, reader, remembered
+from compliance.cel.conform import Nonconforming, fast_exit, reader, remembered
 from compliance.cel.memo import remember
 from compliance.cel.types import DYN, CelType, ContextSchema, Limits
 from compliance.cel.values import UInt
@@ -62,7 +62,7 @@ from compliance.cel.values import UInt
 __all__ = ["RuleIndex"]
 
 _CACHE_SIZE: Final = 4096
-"""Cached key combinations; the cache is emptied when full (traffic is concentrated)."""
+"""Cached key combinations (and texts per path); a full cache drops its oldest eighth."""
 
 _TEXT_CACHED: Final = 64
 """Longest text whose key a path remembers (identifiers are short; long text is rare)."""
@@ -471,12 +471,23 @@ _KEYERS: Final[dict[str, Callable[[object], _Key]]] = {
 }
 
 
+class _PathLookup(NamedTuple):
+    """How ``_key_function`` reads one path: the full lookup, and its shortcuts."""
+
+    look: _Lookup  # ctx -> key, for any context
+    texts: dict[str, _Key] | None  # a text's key once judged (scalars, not plain strings)
+    plain: str | None  # a plain string's fast-exit test over ``{v}``, under which ...
+    universe: frozenset[_Key]  # ... the key is the text if some rule names it, else _OTHER
+
+
 def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
-            limits: Limits) -> tuple[_Lookup, dict[str, _Key] | None]:
+            limits: Limits) -> _PathLookup:
     """A function ``ctx -> key``: the path's conformed value as a key, ``_OTHER`` or ``_UNKNOWN``.
 
-    Returned with the path's cache of keys by text (None for ``dyn``), which
-    ``_key_function`` reads inline.
+    Returned with what ``_key_function`` reads inline: for a plain string (no enum, no
+    constraint) the reader's fast-exit test, under which the conformed value is the text
+    itself, so its key is the text or ``_OTHER``, with no judgement and nothing cached;
+    for another scalar, the path's cache of keys by text (None for ``dyn``).
 
     Any failure on the way (absent key, null, a non-mapping, a value that does not conform
     or counts as absent) gives ``_UNKNOWN``: the rules on this path then run and report the
@@ -535,31 +546,41 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
                 return _UNKNOWN
         return key_of(ctx, value)
 
+    plain = fast_exit(conform) if declared.kind == "string" else None
+    kept = texts if scalar and plain is None else None
     if len(path) == 2:
-        return look2, texts if scalar else None
-    return look, texts if scalar else None
+        return _PathLookup(look2, kept, plain, universe)
+    return _PathLookup(look, kept, plain, universe)
 
 
 def _key_function(paths: Sequence[tuple[str, ...]],
-                  lookups: Sequence[tuple[_Lookup, dict[str, _Key] | None]]
+                  lookups: Sequence[_PathLookup]
                   ) -> Callable[[Mapping[str, object]], tuple[_Key, ...]]:
     """One generated function ``ctx -> key per path``, the same keys the lookups give.
 
     Calling one lookup per path costs a few Python calls each; the generated function reads
-    every two-segment path inline, one ``ctx.get`` per root, and takes a text's key from the
-    path's cache of keys by text (exact: the lookup fills it with the key it computed); an
-    absent or null value is unknown, as the lookup says.
+    every two-segment path inline, one ``ctx.get`` per root. A plain string's key is the
+    text itself when some rule names it, else ``_OTHER``, under the reader's own fast-exit
+    test (a first sight costs what a repeat does); another scalar's text takes its key from
+    the path's cache of keys by text (exact: the lookup fills it with the key it computed).
+    An absent or null value is unknown, as the lookup says.
     ``true`` and ``false`` get the keys the lookup gave them when the function was built.
     Anything else - a root that is not a dict, a value of another type, a text not seen
     yet, a longer path - calls the path's lookup. The source is built from positions only
     (names and caches are bound as constants), never from rule or context text.
     """
-    namespace: dict[str, object] = {"_u": _UNKNOWN}
+    namespace: dict[str, object] = {"_u": _UNKNOWN, "_o": _OTHER}
     lines = ["def index_key(ctx):"]
     by_root: dict[str, list[int]] = {}
-    for i, (path, (look, texts)) in enumerate(zip(paths, lookups, strict=True)):
+    plain: dict[int, str] = {}
+    for i, (path, (look, texts, fast, universe)) in enumerate(zip(paths, lookups, strict=True)):
         namespace[f"_l{i}"] = look
-        if len(path) == 2 and texts is not None:
+        if len(path) == 2 and fast is not None:
+            namespace[f"_s{i}"] = universe
+            namespace[f"_f{i}"] = path[1]
+            plain[i] = fast.format(v="v")
+            by_root.setdefault(path[0], []).append(i)
+        elif len(path) == 2 and texts is not None:
             namespace[f"_t{i}"] = texts
             namespace[f"_f{i}"] = path[1]
             # A scalar's key does not depend on the rest of the context: the keys of
@@ -575,6 +596,14 @@ def _key_function(paths: Sequence[tuple[str, ...]],
         lines.append("    if type(o) is dict:")
         for i in members:
             lines.append(f"        v = o.get(_f{i})")
+            if i in plain:  # the text is its own key when the reader's fast exit holds
+                lines.append(f"        if {plain[i]}:")
+                lines.append(f"            k{i} = v if v in _s{i} else _o")
+                lines.append("        elif v is None:")
+                lines.append(f"            k{i} = _u")
+                lines.append("        else:")
+                lines.append(f"            k{i} = _l{i}(ctx)")
+                continue
             lines.append("        if type(v) is str:")
             lines.append(f"            k{i} = _t{i}.get(v)")
             lines.append(f"            if k{i} is None:")

@@ -24,7 +24,7 @@ from compliance.cel.ast import Expr
 from compliance.cel.codegen import PackCodegen, RuleSource, generated_program
 from compliance.cel.compiler import CompileEnv, compile_expr
 from compliance.cel.conform import reader, text_verdicts
-from compliance.cel.memo import evict_oldest
+from compliance.cel.memo import batch, evict_oldest
 from compliance.cel.types import STRING
 from compliance.cel.values import to_timestamp
 from compliance.decision import Match, PackInfo, ReadOnlyList, RuleRef, build
@@ -52,7 +52,7 @@ class Memo(dict[_K, _V]):
     Work that depends only on which rules applied (merged obligations, decision skeletons)
     is done once per distinct key and reused. Reads are the dict's own ``get`` (atomic, no
     lock, no Python call); writers go through ``put``, which serialises them, and a full
-    memo drops its oldest entry (``compliance.cel.memo``). ``size=0``
+    memo drops its oldest eighth (``compliance.cel.memo``). ``size=0``
     stores nothing: every call recomputes (tests use it as the uncached path).
     """
 
@@ -67,7 +67,7 @@ class Memo(dict[_K, _V]):
             return value
         with self._lock:
             if len(self) >= self.size:
-                evict_oldest(self)
+                evict_oldest(self, batch(self.size))
             return self.setdefault(key, value)
 
 

@@ -169,7 +169,7 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
 
 
 _TEXT_CACHE = 1024
-"""Verdicts kept per constrained string path; the cache is emptied when full."""
+"""Verdicts kept per constrained string path; a full cache drops its oldest eighth."""
 _TEXT_CACHED = 64
 """Longest text whose verdict is cached (identifiers are short; long text is rare)."""
 
