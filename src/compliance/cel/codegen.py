@@ -398,6 +398,11 @@ class _FunctionGen:
         self.params: list[str] = []  # the constants this function binds, in order
         self.values: list[object] = []
         self.indent = 2
+        # Inside an operand of `&&`/`||`: the variable an unknown is put in before `break`
+        # leaves the operand's one-pass loop (``_logic``), instead of being raised and caught
+        # in the same frame. None where an unknown must be raised (``_unknown``).
+        self.unknown_exit: str | None = None
+        self.exit_used = False
 
     # -- emission -------------------------------------------------------------------------
 
@@ -413,6 +418,16 @@ class _FunctionGen:
         self.params.append(name)
         self.values.append(value)
         return name
+
+    def unknown(self, value: str) -> None:
+        """Emit: the expression is undecided with ``value`` (an unknown, or a failure kept
+        by a nested ``&&``/``||``). Raised, or handed to the enclosing operand's handler."""
+        if self.unknown_exit is None:
+            self.emit(f"raise {value}")
+            return
+        self.exit_used = True
+        self.emit(f"{self.unknown_exit} = {value}")
+        self.emit("break")
 
     def at(self, node: Expr) -> None:
         """Record the node whose error an unlocated ``CelEvalError`` raised next is."""
@@ -566,7 +581,9 @@ class _FunctionGen:
             self.indent += 1
         else:
             self.emit(f"if {out} is None:")
-            self.emit(f"    raise _CelUnknown({unknown})")
+            self.indent += 1
+            self.unknown(f"_CelUnknown({unknown})")
+            self.indent -= 1
         if t.kind in MEMOIZED_KINDS:  # containers: judged once per request (the memo)
             read = attribute_reader(t, shown, limits, node.start, node.end)
             if t.kind == "list" and t.elem.kind == "string":
@@ -582,7 +599,9 @@ class _FunctionGen:
             self.emit(f"{out} = {out} is not None")
         else:
             self.emit(f"if {out} is None:")
-            self.emit(f"    raise _CelUnknown({unknown})")
+            self.indent += 1
+            self.unknown(f"_CelUnknown({unknown})")
+            self.indent -= 1
         return out
 
     def _string_list(self, out: str, elem: Callable[[object], Any], longest: int) -> None:
@@ -807,7 +826,16 @@ class _FunctionGen:
         self.indent -= 1
 
     def _logic(self, node: Call) -> tuple[str, object]:
-        """A flattened ``&&``/``||`` chain: one guarded step per operand, CEL absorption."""
+        """A flattened ``&&``/``||`` chain: one guarded step per operand, CEL absorption.
+
+        An operand that can come out unknown inline (an absent attribute, a nested chain
+        left undecided) runs in a one-pass ``while True`` loop: the unknown is stored and
+        ``break`` leaves the loop, so the failure reaches the handler below without a
+        raise. Generated code has no other loop around such a point (comprehensions are
+        delegated, and the element loop of a string list holds none). Other failures
+        (raised by called code) are caught as before; an operand with no inline unknown is
+        emitted without the loop.
+        """
         is_and = node.function == "_&&_"
         absorbing = "False" if is_and else "True"
         operands = _flatten(node, node.function)
@@ -817,14 +845,28 @@ class _FunctionGen:
         for operand, owner in operands:
             self.emit(f"if {out} is None:")
             self.indent += 1
-            value = self.tmp()
+            value, kept = self.tmp(), self.tmp()
             self.emit("try:")
             self.indent += 1
+            start = len(self.lines)
+            self.emit("while True:")
+            self.indent += 1
+            outer = self.unknown_exit, self.exit_used
+            self.unknown_exit, self.exit_used = kept, False
             code, _ = self.expr(operand)
+            looped = self.exit_used
+            self.unknown_exit, self.exit_used = outer
             if code.isidentifier() and code.startswith("t"):
                 value = code  # already a temporary: no copy
             else:
                 self.emit(f"{value} = {code}")  # a name: `is` below never tests a literal
+            self.indent -= 1
+            if looped:
+                self.emit("    break")
+                self.lines.insert(start, "    " * self.indent + f"{kept} = None")
+            else:  # nothing breaks out: drop the loop, the operand one level out
+                del self.lines[start]
+                self.lines[start:] = [line[4:] for line in self.lines[start:]]
             self.indent -= 1
             self.emit("except _FAIL as _err:")
             # the cost-limit check inline: most failures caught here are unknowns
@@ -836,7 +878,13 @@ class _FunctionGen:
             self.emit("    _err.__traceback__ = _err.__context__ = None")
             self.emit(f"    {failure} = _err if {failure} is None else _merge({failure}, _err)")
             self.emit("else:")
-            self.emit(f"    if {value} is {absorbing}:")
+            if looped:  # an unknown (or a nested chain's kept failure, already located)
+                self.emit(f"    if {kept} is not None:")
+                self.emit(f"        {failure} = {kept} if {failure} is None "
+                          f"else _merge({failure}, {kept})")
+                self.emit(f"    elif {value} is {absorbing}:")
+            else:
+                self.emit(f"    if {value} is {absorbing}:")
             self.emit(f"        {out} = {absorbing}")
             if self.kind(operand) != "bool":
                 self.emit(f"    elif {value} is not {'True' if is_and else 'False'}:")
@@ -847,7 +895,9 @@ class _FunctionGen:
             self.indent -= 1
         self.emit(f"if {out} is None:")
         self.emit(f"    if {failure} is not None:")
-        self.emit(f"        raise {failure}")
+        self.indent += 2
+        self.unknown(failure)
+        self.indent -= 2
         self.emit(f"    {out} = {'True' if is_and else 'False'}")
         return out, _NOCONST
 
