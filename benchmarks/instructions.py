@@ -1,6 +1,6 @@
 """Machine instructions per ``engine.evaluate()``, counted by valgrind's callgrind.
 
-    python benchmarks/instructions.py [--rules 100] [--contexts 1000]
+    python benchmarks/instructions.py [--rules 100] [--contexts 1000] [--first-sight]
 
 Wall-clock timings on a shared 2-core machine move by a fifth from one run to the next;
 an instruction count does not (the same binary, inputs and hash seed give the same total
@@ -11,6 +11,10 @@ loading, warm-up and the harness are not counted. It decides the synthetic conte
 an empty loop body to subtract the harness, and prints instructions per decision. Use it to
 compare two versions of the engine (``PYTHONPATH=<other checkout>/src``); it asserts
 nothing. Needs valgrind on ``PATH``.
+
+``--first-sight`` counts the cost of the tail instead: it warms the engine on twice as many
+other contexts of the same traffic, then counts contexts it has never decided (new
+combinations of applied rules, new index keys, new texts to judge).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def measure(rules: int, contexts: int, empty: bool) -> None:
+def measure(rules: int, contexts: int, empty: bool, first_sight: bool = False) -> None:
     """The child: build the engine, warm it, then run the counted loop."""
     sys.path.insert(0, str(HERE))
     import packgen  # the sibling module (the script is run by path)
@@ -39,10 +43,14 @@ def measure(rules: int, contexts: int, empty: bool) -> None:
     gen = packgen.generate(rules)
     with tempfile.TemporaryDirectory() as work:
         engine = Engine.from_path(gen.write(Path(work)))
-    ctxs = packgen.contexts(gen, contexts)
-    for _ in range(2):
-        for ctx in ctxs:
-            engine.evaluate(ctx)
+    if first_sight:  # warm on other contexts; count the ones never decided
+        every = packgen.contexts(gen, 3 * contexts)
+        warm, ctxs = every[:2 * contexts], every[2 * contexts:]
+    else:  # warm on the counted contexts themselves
+        ctxs = packgen.contexts(gen, contexts)
+        warm = ctxs + ctxs
+    for ctx in warm:
+        engine.evaluate(ctx)
     evaluate = engine.evaluate
     if empty:
         functools.reduce(lambda acc, ctx: None, ctxs, None)
@@ -50,12 +58,13 @@ def measure(rules: int, contexts: int, empty: bool) -> None:
         functools.reduce(lambda acc, ctx: evaluate(ctx) and None, ctxs, None)
 
 
-def counted(rules: int, contexts: int, empty: bool) -> int:
+def counted(rules: int, contexts: int, empty: bool, first_sight: bool = False) -> int:
     """Instructions callgrind counted inside the loop of one child run."""
     command = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
                "--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null",
                sys.executable, __file__, "--child", "--rules", str(rules),
                "--contexts", str(contexts)] + (["--empty"] if empty else [])
+    command += ["--first-sight"] if first_sight else []
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -71,17 +80,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="decisions counted (default 1000)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--empty", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-sight", action="store_true",
+                        help="count contexts the engine has never decided (warmed on others)")
     args = parser.parse_args(argv)
     if args.child:
-        measure(args.rules, args.contexts, args.empty)
+        measure(args.rules, args.contexts, args.empty, args.first_sight)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not on PATH: nothing to count", file=sys.stderr)
         return 2
-    total = counted(args.rules, args.contexts, empty=False)
-    harness = counted(args.rules, args.contexts, empty=True)
+    total = counted(args.rules, args.contexts, empty=False, first_sight=args.first_sight)
+    harness = counted(args.rules, args.contexts, empty=True, first_sight=args.first_sight)
     per = (total - harness) / args.contexts
-    print(f"N = {args.rules} rules, {args.contexts} decisions: "
+    seen = "never seen before" if args.first_sight else "each seen twice before"
+    print(f"N = {args.rules} rules, {args.contexts} decisions ({seen}): "
           f"{per:,.0f} instructions per evaluate() (callgrind, PYTHONHASHSEED=0)")
     return 0
 

@@ -51,3 +51,14 @@ def test_instruction_count_runs_under_callgrind() -> None:
     found = re.search(r"([\d,]+) instructions per evaluate\(\)", result.stdout)
     assert found is not None, result.stdout
     assert int(found.group(1).replace(",", "")) > 1000
+
+
+def test_first_sight_counting_loop_runs() -> None:
+    """The loop `instructions.py --first-sight` counts (its child, without callgrind) warms
+    on other contexts and decides new ones without error."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "instructions.py"), "--child",
+         "--first-sight", "--rules", "10", "--contexts", "5"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr
