@@ -212,9 +212,20 @@ class RuleIndex:
             elif k is not _OTHER:
                 found |= by_value.get(k, _NOTHING)
         also = self._also
-        result = tuple(sorted(
-            p for p in found
-            if p not in also or all(key[i] is _UNKNOWN or key[i] in keys for i, keys in also[p])))
+        kept: list[int] = []
+        for position in found:  # plain loops: a miss is a first sight, on the tail
+            checks = also.get(position)
+            if checks is not None:
+                for i, keys in checks:
+                    k = key[i]
+                    if k is not _UNKNOWN and k not in keys:
+                        break  # that conjunct is certainly false
+                else:
+                    kept.append(position)
+            else:
+                kept.append(position)
+        kept.sort()
+        result = tuple(kept)
         remember(self._cache, key, result, _CACHE_SIZE)
         return result
 
