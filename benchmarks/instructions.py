@@ -6,11 +6,11 @@ Wall-clock timings on a shared 2-core machine move by a fifth from one run to th
 an instruction count does not (the same binary, inputs and hash seed give the same total
 whatever else runs). The script re-runs itself under ``valgrind --tool=callgrind`` with
 collection switched on only inside ``functools.reduce``, which drives the measured loop:
-loading, warm-up and the harness are not counted. It decides the synthetic contexts of
-``packgen`` twice for warm-up, then counts one pass of ``evaluate()`` over them, once with
-an empty loop body to subtract the harness, and prints instructions per decision. Use it to
-compare two versions of the engine (``PYTHONPATH=<other checkout>/src``); it asserts
-nothing. Needs valgrind on ``PATH``.
+loading, warm-up and the harness are not counted, and the cyclic collector is off. It
+decides the synthetic contexts of ``packgen`` twice for warm-up, then counts one pass of
+``evaluate()`` over them, once with an empty loop body to subtract the harness, and prints
+instructions per decision. Use it to compare two versions of the engine
+(``PYTHONPATH=<other checkout>/src``); it asserts nothing. Needs valgrind on ``PATH``.
 
 ``--first-sight`` counts the cost of the tail instead: it warms the engine on twice as many
 other contexts of the same traffic, then counts contexts it has never decided (new
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import os
 import re
 import shutil
@@ -52,6 +53,12 @@ def measure(rules: int, contexts: int, empty: bool, first_sight: bool = False) -
     for ctx in warm:
         engine.evaluate(ctx)
     evaluate = engine.evaluate
+    # The cyclic collector off, as in run.py: a collection of the whole heap landing in
+    # the loop (it did in one of two otherwise equal runs) would count tens of thousands of
+    # instructions per decision that neither version's code spends. Decisions that are
+    # dropped leave no cycles, so in steady state it never runs anyway.
+    gc.collect()
+    gc.disable()
     if empty:
         functools.reduce(lambda acc, ctx: None, ctxs, None)
     else:
