@@ -877,21 +877,29 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
         return hit
     final = passes[-1]
     effect = final.effect
-    applied = [(n, o) for n, p in enumerate(passes, 1) for o in p.applied]
-    default_denied = effect == "allow" and plan.default_effect == "deny" and not any(
-        o.rule.effect in ("allow", "intervene") for _, o in applied)
+    # One walk over the applied rules (a miss is a first sight, on the tail).
+    matched: list[Match] = []
+    owing: list[PlannedRule] = []  # only rules with obligations matter to the merge
+    permits = False  # some applied rule allows or intervenes
+    for number, p in enumerate(passes, 1):
+        for o in p.applied:
+            rule = o.rule
+            matched.append(_match(number, o))
+            if rule.obligations:
+                owing.append(rule)
+            if rule.effect in {"allow", "intervene"}:
+                permits = True
+    default_denied = effect == "allow" and plan.default_effect == "deny" and not permits
     if default_denied:
         effect = "deny"
-    # only rules with obligations matter to the merge (its memo key stays short)
-    obligations, details, conflicts = merge_obligations(
-        [o.rule for _, o in applied if o.rule.obligations], plan.merges)
+    obligations, details, conflicts = merge_obligations(owing, plan.merges)
     fields = _BLANK_FIELDS.copy()  # every field, in the model's order
     fields["effect"] = effect
     fields["model"] = _clean(final.model) if effect == "allow" and final.model else None
     fields["obligations"] = obligations
     fields["obligation_details"] = ReadOnlyList(details)
     fields["conflicts"] = ReadOnlyList(conflicts)
-    fields["matched"] = ReadOnlyList([_match(n, o) for n, o in applied])
+    fields["matched"] = ReadOnlyList(matched)
     fields["passes"] = ReadOnlyList([_routing_pass(p) for p in passes])
     fields["packs"] = plan.pack_list
     fields["pack_set_digest"] = plan.pack_set_digest
