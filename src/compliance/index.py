@@ -336,7 +336,8 @@ def _var_name(node: Expr, variables: Mapping[str, Expr]) -> str | None:
 
 def _constraint(node: Expr, variables: Mapping[str, Expr],
                 schema: ContextSchema | None) -> _Constraint | None:
-    """The constraint a conjunct imposes, if it is ``==``/``in`` of a path and constants.
+    """The constraint a conjunct imposes, if it is ``==``/``in`` of a path and constants
+    (a ``||`` of them is ``_alternatives``'s: one constraint when they share a path).
 
     A bare ``org.zdr`` (or ``!org.zdr``) is ``org.zdr == true`` (``false``) only when the
     path is declared bool: a value of another type is an error there, not false.
@@ -351,12 +352,6 @@ def _constraint(node: Expr, variables: Mapping[str, Expr],
     if not isinstance(node, Call) or node.target is not None or len(node.args) != 2:
         return None
     left, right = node.args
-    if node.function == "_||_":
-        a = _constraint(left, variables, schema)
-        b = _constraint(right, variables, schema)
-        if a is None or b is None or a.path != b.path:
-            return None
-        return _Constraint(a.path, a.keys | b.keys, a.bool_only or b.bool_only)
     if node.function == "_==_":
         for side, other in ((left, right), (right, left)):
             path = _path(side, variables, schema)
