@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -55,8 +56,9 @@ class TestConstraints:
         for name in ("org.id", "org.tag"):
             declared = schema.lookup(name)
             assert declared is not None
-            assert declared.constraint is NO_CONSTRAINT
-            read = reader(declared, name, Limits())
+            assert declared.constraint == NO_CONSTRAINT
+            assert pickle.loads(pickle.dumps(declared)) == declared  # as a bundle reads it
+            read = reader(pickle.loads(pickle.dumps(declared)), name, Limits())
             assert fast_exit(read) is not None
             assert text_verdicts(read) is None
             assert read("acme") == "acme"

@@ -123,7 +123,9 @@ def reader(t: CelType, path: str, limits: Limits) -> Callable[[object], Any]:
     set of 10 000 rules keeps a few hundred readers, and a text's verdict is cached once.
     """
     kind = t.kind
-    plain = not t.enum and t.constraint == NO_CONSTRAINT  # equal, not only the same object
+    # equal, not only the same object: a declaration with nothing to check (`sensitive`
+    # alone) and a type read back from a pickle carry a constraint equal to NO_CONSTRAINT
+    plain = not t.enum and t.constraint == NO_CONSTRAINT
 
     walk = _Walk(limits, _raise)
 
@@ -337,7 +339,7 @@ def _string(t: CelType, v: object, path: str, w: _Walk) -> Any:
         except UnicodeEncodeError:
             return _bad(w, path, f"is not valid Unicode text: `{shown_text(text)}`")
     c = t.constraint
-    if (c is NO_CONSTRAINT or c == NO_CONSTRAINT) and not t.enum:
+    if c is NO_CONSTRAINT and not t.enum:
         return text
     for step in c.normalize:
         text = _NORMALIZE[step](text)

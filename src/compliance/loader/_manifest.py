@@ -21,7 +21,6 @@ import re2
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from compliance.cel.types import (
-    NO_CONSTRAINT,
     NORMALIZERS,
     STRING,
     TIMESTAMP,
@@ -192,8 +191,6 @@ def _leaf(ctx: Ctx, node: MappingNode, path: str) -> CelType | None:
         empty_absent=(empty or ("absent" if constrained else "keep")) == "absent",
         finite=finite is not False,
     )
-    if constraint == NO_CONSTRAINT:  # e.g. only `sensitive`: read as the plain type it is
-        constraint = NO_CONSTRAINT
     return _with_scalar(t, replace(scalar, enum=enum, constraint=constraint))
 
 
