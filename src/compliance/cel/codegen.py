@@ -400,7 +400,7 @@ class _FunctionGen:
         self.indent = 2
         # Inside an operand of `&&`/`||`: the variable an unknown is put in before `break`
         # leaves the operand's one-pass loop (``_logic``), instead of being raised and caught
-        # in the same frame. None where an unknown must be raised (``_unknown``).
+        # in the same frame. None where an unknown must be raised (``unknown``).
         self.unknown_exit: str | None = None
         self.exit_used = False
 
