@@ -45,7 +45,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import packgen  # noqa: E402  (sibling module; the script is run by path)
+import installed  # noqa: E402  (sibling modules; the script is run by path)
+import packgen  # noqa: E402
 
 from compliance import Engine  # noqa: E402
 
@@ -143,8 +144,13 @@ def time_interleaved(fns: Mapping[str, Callable[[Mapping[str, Any]], object]],
     return {name: Timing(name, xs, len(ctxs)) for name, xs in samples.items()}
 
 
-def cold_load(directory: Path, backend: str = "compiled") -> dict[str, float]:
-    """Import time and load+check+compile time in a fresh interpreter (nothing cached)."""
+def cold_load(directory: Path, env: dict[str, str], backend: str = "compiled"
+              ) -> dict[str, float]:
+    """Import time and load+check+compile time in a fresh interpreter (nothing cached).
+
+    Nothing but bytecode: the child reads compiled modules, as an installed package's
+    first process does (``installed``: one untimed run compiles them).
+    """
     code = (
         "import time, json, sys\n"
         "t0 = time.perf_counter()\n"
@@ -154,12 +160,14 @@ def cold_load(directory: Path, backend: str = "compiled") -> dict[str, float]:
         "t2 = time.perf_counter()\n"
         "print(json.dumps({'import_s': t1 - t0, 'load_s': t2 - t1}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    installed.warm(env, code)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=env)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def memory_probe(rules: int, work: Path) -> dict[str, float]:
+def memory_probe(rules: int, work: Path, env: dict[str, str]) -> dict[str, float]:
     """Peak RSS and tracemalloc peak of loading ``rules`` rules, in a fresh process.
 
     The pack files and contexts are generated here, so the child's peak RSS is the engine's
@@ -192,7 +200,7 @@ def memory_probe(rules: int, work: Path) -> dict[str, float]:
 
     def child(mode: str) -> dict[str, float]:
         out = subprocess.run([sys.executable, "-c", code, mode], check=True,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=env)
         found: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
         return found
 
@@ -256,12 +264,12 @@ def time_batch(engine: Engine, ctxs: Sequence[Mapping[str, Any]], min_decisions:
 
 
 def run_one(n: int, n_contexts: int, interp_contexts: int | None, min_samples: int,
-            work: Path) -> dict[str, Any]:
+            work: Path, *, env: dict[str, str]) -> dict[str, Any]:
     """Generate, load and time one pack-set size; return the numbers for the summary."""
     gen = packgen.generate(n)
     directory = gen.write(work / f"n{n}")
     ctxs = packgen.contexts(gen, n_contexts)
-    load = cold_load(directory)
+    load = cold_load(directory, env)
     compiled = Engine.from_path(directory)
     interpreted = Engine.from_path(directory, backend="interpreter")
     lambdas = packgen.baseline(gen)
@@ -367,9 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{'quick' if args.quick else 'full'} run")
     results: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="compliance-bench-") as tmp:
+        env = installed.environment(Path(tmp))
         for n in sizes:
-            results[n] = run_one(n, n_contexts, args.interp_contexts, min_samples, Path(tmp))
-        memory = memory_probe(10_000, Path(tmp)) if args.memory else None
+            results[n] = run_one(n, n_contexts, args.interp_contexts, min_samples, Path(tmp),
+                                 env=env)
+        memory = memory_probe(10_000, Path(tmp), env) if args.memory else None
     summary(results, memory)
     if args.profile:
         largest = results[max(results)]

@@ -26,7 +26,7 @@ POLICY_DENIAL = "This request was declined under our usage policy."
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -7,7 +7,6 @@ request never sees half of an old pack set and half of a new one.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -246,6 +245,8 @@ class Engine:
         runs in a worker thread so the loop is never blocked on the network.
         """
         if self._reads_remote_store():
+            import asyncio  # noqa: PLC0415 - a caller on an event loop has it imported already
+
             return await asyncio.to_thread(self.evaluate, context, strict=strict,
                                            explain=explain)
         return self.evaluate(context, strict=strict, explain=explain)
