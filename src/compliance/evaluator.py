@@ -320,7 +320,10 @@ def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
             if value is False:
                 return "condition-false"
             if value is not True:
-                error = _not_bool(value)
+                if type(value) is CelUnknown:  # a generated condition returns its unknown
+                    missing = missing | value.paths
+                else:
+                    error = _not_bool(value)
     if rule.unless is not None:
         held = _truth(rule.unless, ctx)
         if held is True:
@@ -345,7 +348,9 @@ _NO_PATHS: Final[frozenset[str]] = frozenset()
 def _truth(program: Any, ctx: Mapping[str, Any]) -> bool | CelEvalError | frozenset[str]:
     """Run a condition: True/False, an error value, or the paths that left it unknown.
 
-    ``_run_rule`` runs ``when`` the same way inline (most rules have no ``unless``).
+    ``_run_rule`` runs ``when`` the same way inline (most rules have no ``unless``). A
+    condition's unknown is raised (closures, the interpreter, code it calls) or, decided by
+    generated code itself, returned as the value: the two mean the same.
     """
     try:
         value = program(ctx)
@@ -353,6 +358,8 @@ def _truth(program: Any, ctx: Mapping[str, Any]) -> bool | CelEvalError | frozen
         return _failure(exc)
     if value is True or value is False:
         return value
+    if type(value) is CelUnknown:
+        return value.paths
     return _not_bool(value)
 
 
@@ -551,6 +558,8 @@ def _render(parts: tuple[TemplatePart, ...], ctx: Mapping[str, Any]) -> str | No
         try:
             value = part(ctx)
         except (CelUnknown, CelEvalError):
+            return None
+        if type(value) is CelUnknown:  # a part that is also a condition returns its unknown
             return None
         out.append(_text(value, _MAX_VALUE_DEPTH))
     return _clean("".join(out))

@@ -91,8 +91,8 @@ class PlannedRule:
     rule: Rule
     order: int
     effect: RuleEffect
-    when: Program | None
-    unless: Program | None
+    when: Program | None  # a generated condition may return its unknown (a CelUnknown)
+    unless: Program | None  # ... as may this: read both only through the evaluator
     start: int | None
     until: int | None
     reason: tuple[TemplatePart, ...] | None
@@ -237,7 +237,10 @@ def _generated(crule: CheckedRule, codegen: PackCodegen) -> Callable[[Expr], Pro
     source = RuleSource(codegen, crule.rule.id)
     exprs = [e for e in (crule.when, crule.unless, *crule.reason_parts, *crule.message_parts)
              if isinstance(e, Expr)]
-    names = {id(e): source.add(e, crule.checked.get(id(e)), "cond") for e in exprs}
+    conditions = {id(crule.when), id(crule.unless)}  # read by `_run_rule`, which takes a
+    # returned unknown (templates and variables are read by code that expects a raise)
+    names = {id(e): source.add(e, crule.checked.get(id(e)), "cond",
+                               returns_unknown=id(e) in conditions) for e in exprs}
     built = source.build()
     return lambda expr: built[names[id(expr)]]
 

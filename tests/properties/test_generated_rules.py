@@ -52,13 +52,20 @@ def programs(rule: PlannedRule) -> Iterator[tuple[str, Program]]:
 
 
 def outcome(program: Program, act: Mapping[str, Any]) -> tuple[object, ...]:
-    """What one run produced: value, error (code, message, offsets) or unknown paths."""
+    """What one run produced: value, error (code, message, offsets) or unknown paths.
+
+    A generated ``when``/``unless`` returns the unknown it decides itself rather than
+    raising it (the evaluator reads both alike): returned or raised, it is the same unknown.
+    """
     try:
-        return ("value", program(act))
+        value = program(act)
     except CelEvalError as err:
         return ("error", err.code, err.message, err.start, err.end)
     except CelUnknown as unknown:
         return ("unknown", unknown.paths)
+    if type(value) is CelUnknown:
+        return ("unknown", value.paths)
+    return ("value", value)
 
 
 def assert_rules_agree(engines: tuple[Engine, Engine], context: Mapping[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import linecache
 import pstats
@@ -12,7 +13,7 @@ import pytest
 
 from compliance.cel.ast import Call, Comprehension, Select, walk
 from compliance.cel.checker import TypeEnv, check_expr
-from compliance.cel.codegen import PackCodegen, generated_program
+from compliance.cel.codegen import PackCodegen, RuleSource, generated_program
 from compliance.cel.compiler import VARS, CompileEnv, compile_expr, request_activation
 from compliance.cel.parser import parse
 from compliance.cel.types import (
@@ -200,6 +201,43 @@ def test_unknowns_handed_over_inside_operands_match_the_closures(text: str) -> N
         context = {"request": dict(values)}
         assert _outcome(program, context) == _outcome(closure, context), (text, values)
     assert _outcome(program, {}) == _outcome(closure, {})
+
+
+def _condition(text: str) -> Any:
+    """``text`` generated as a rule's condition is: returning the unknowns it decides."""
+    source = RuleSource(PackCodegen(SCHEMA, {}, {}, "p"), "r")
+    name = source.add(parse(text), None, "cond", returns_unknown=True)
+    return source.build()[name]
+
+
+def _read_as_the_evaluator_does(program: Any, context: dict[str, Any]) -> tuple[object, ...]:
+    try:
+        value = program(request_activation(context))
+    except CelEvalError as err:
+        return ("error", err.code, err.start, err.end)
+    except CelUnknown as unknown:
+        return ("unknown", unknown.paths)
+    if type(value) is CelUnknown:
+        return ("unknown", value.paths)
+    return ("value", value)
+
+
+@pytest.mark.parametrize("text", [*_NESTED, "request.s == 'a'", "'x' in request.tags",
+                                  "request.n > 1 && request.s == 'a'"])
+def test_a_condition_returns_its_unknown_with_the_same_meaning(text: str) -> None:
+    """A rule's condition returns the unknown it decides (no raise for the evaluator to
+    catch); read as the evaluator reads it, every outcome is the raising program's, and an
+    error kept by a chain is still raised, with its offsets."""
+    condition, raising = _condition(text), generated_program(parse(text), SCHEMA)
+    assert "return _CelUnknown(" in source_of(condition) or "return t" in source_of(condition)
+    returned = 0
+    for values in [*_VALUES, None]:
+        context = {"request": dict(values)} if values is not None else {}
+        got = _read_as_the_evaluator_does(condition, context)
+        assert got == _outcome(raising, context), (text, values)
+        with contextlib.suppress(CelEvalError, CelUnknown):
+            returned += type(condition(request_activation(context))) is CelUnknown
+    assert returned > 0  # some unknown was returned, not raised
 
 
 _CODE = CelType("string", constraint=Constraint(pattern="[A-Z]{2}", normalize=("trim", "upper")))

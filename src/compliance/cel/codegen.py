@@ -277,11 +277,18 @@ class RuleSource:
         """A fresh number for generated identifiers."""
         return next(self.counter)
 
-    def add(self, expr: Expr, checked: CheckedExpr | None, role: str) -> str:
-        """Generate one function for ``expr``; returns its name in ``build()``'s result."""
+    def add(self, expr: Expr, checked: CheckedExpr | None, role: str, *,
+            returns_unknown: bool = False) -> str:
+        """Generate one function for ``expr``; returns its name in ``build()``'s result.
+
+        ``returns_unknown``: the function returns an unknown it decides itself (a
+        ``CelUnknown`` as its value) instead of raising it, for a caller that tests the
+        value anyway (a rule's ``when`` and ``unless``, read by the evaluator). Unknowns
+        raised by code it calls, and every error, are still raised.
+        """
         name = f"{role}_{self.next()}"
         self.exprs[name] = expr
-        gen = _FunctionGen(self, self.pack.checked(expr, checked))
+        gen = _FunctionGen(self, self.pack.checked(expr, checked), returns_unknown)
         try:
             self.chunks.append(gen.function(name))
             self.defaults[name] = tuple(gen.values)
@@ -391,9 +398,11 @@ def _filename(pack_id: str, label: str, source: str) -> str:
 class _FunctionGen:
     """Generates one function: one statement per node, results in local temporaries."""
 
-    def __init__(self, source: RuleSource, checked: CheckedExpr) -> None:
+    def __init__(self, source: RuleSource, checked: CheckedExpr,
+                 returns_unknown: bool = False) -> None:
         self.source = source
         self.checked = checked
+        self.returns_unknown = returns_unknown
         self.lines: list[str] = []
         self.params: list[str] = []  # the constants this function binds, in order
         self.values: list[object] = []
@@ -419,11 +428,23 @@ class _FunctionGen:
         self.values.append(value)
         return name
 
-    def unknown(self, value: str) -> None:
-        """Emit: the expression is undecided with ``value`` (an unknown, or a failure kept
-        by a nested ``&&``/``||``). Raised, or handed to the enclosing operand's handler."""
+    def unknown(self, value: str, *, certain: bool = True) -> None:
+        """Emit: the expression is undecided with ``value`` (an unknown, or, unless
+        ``certain``, a failure kept by a ``&&``/``||`` chain, which may be an error).
+
+        Handed to the enclosing operand's handler inside a chain; at the function's own
+        level (no handler of generated code encloses it) returned when the function
+        ``returns_unknown`` and the value is an unknown, else raised.
+        """
         if self.unknown_exit is None:
-            self.emit(f"raise {value}")
+            if self.returns_unknown and certain:
+                self.emit(f"return {value}")
+            elif self.returns_unknown:
+                self.emit(f"if type({value}) is _CelUnknown:")
+                self.emit(f"    return {value}")
+                self.emit(f"raise {value}")
+            else:
+                self.emit(f"raise {value}")
             return
         self.exit_used = True
         self.emit(f"{self.unknown_exit} = {value}")
@@ -896,7 +917,7 @@ class _FunctionGen:
         self.emit(f"if {out} is None:")
         self.emit(f"    if {failure} is not None:")
         self.indent += 2
-        self.unknown(failure)
+        self.unknown(failure, certain=False)
         self.indent -= 2
         self.emit(f"    {out} = {'True' if is_and else 'False'}")
         return out, _NOCONST
