@@ -85,7 +85,7 @@ class Engine:
         ``from_path`` and ``from_bundle`` own their checked set and always release them.
         """
         from compliance.canonical import pack_set_digest  # noqa: PLC0415  (stages on first use)
-        from compliance.evaluator import evaluate  # noqa: PLC0415
+        from compliance.evaluator import decide  # noqa: PLC0415
         from compliance.facts import FactReader, compile_signals  # noqa: PLC0415
         from compliance.planner import plan  # noqa: PLC0415
         from compliance.signals import InProcessStore, system_clock  # noqa: PLC0415
@@ -98,7 +98,7 @@ class Engine:
         self._checked = checked
         self._plan: Plan = plan(checked, digest, _factory(backend),
                                 release_trees=not keep_checked_trees)
-        self._evaluate = evaluate  # bound here: no import statement on the hot path
+        self._evaluate = decide  # bound here: no import statement on the hot path
         self.backend = backend
         self.cost_limit = cost_limit
         # the run-time cost budget of each decision, in steps (compliance.cel.budget)
@@ -192,8 +192,7 @@ class Engine:
     def evaluate(self, context: Mapping[str, Any], *, strict: bool = False,
                  explain: bool = False) -> Decision:
         """Decide one request; errors become a fail-closed decision unless ``strict``."""
-        return self._evaluate(self._plan, context, strict=strict, explain=explain,
-                              cost_limit=self.cost_limit, facts=self._facts)
+        return self._evaluate(self._plan, context, strict, explain, self.cost_limit, self._facts)
 
     @property
     def pristine(self) -> bool:
@@ -232,8 +231,7 @@ class Engine:
         """
         evaluate, plan, cost_limit, facts = self._evaluate, self._plan, self.cost_limit, self._facts
         for context in contexts:
-            yield evaluate(plan, context, strict=strict, explain=explain, cost_limit=cost_limit,
-                           facts=facts)
+            yield evaluate(plan, context, strict, explain, cost_limit, facts)
 
     async def evaluate_async(self, context: Mapping[str, Any], *, strict: bool = False,
                              explain: bool = False) -> Decision:

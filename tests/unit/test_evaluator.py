@@ -496,7 +496,7 @@ class TestRequestTime:
         from compliance.cel.values import parse_timestamp
         from compliance.evaluator import _request_time
 
-        assert _request_time({"request": {"time": text}}, []) == (
+        assert _request_time({"time": text}, []) == (
             parse_timestamp(text).nanos,
             False,
         )
@@ -516,5 +516,5 @@ class TestRequestTime:
         from compliance.evaluator import _request_time
 
         errors: list[object] = []
-        assert _request_time({"request": {"time": text}}, errors) == (None, False)  # type: ignore[arg-type]
+        assert _request_time({"time": text}, errors) == (None, False)  # type: ignore[arg-type]
         assert errors
