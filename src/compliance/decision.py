@@ -66,6 +66,22 @@ class ReadOnlyList(list[_T]):
         return (ReadOnlyList, (list(self),))
 
 
+def encodable(text: str) -> str:
+    """``text`` encodable as UTF-8: a lone surrogate becomes its ``\\udXXX`` escape.
+
+    Every text a decision carries (reasons, messages, models, missing paths) passes here:
+    a decision is written as JSON, and a YAML escape or a context value can hold a lone
+    surrogate, which no UTF-8 encoder accepts.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def build(cls: type[_M], fields: dict[str, Any], private: dict[str, Any] | None = None,
           names: set[str] | None = None) -> _M:
     """Construct a model from values the evaluator already typed, skipping validation.

@@ -149,7 +149,8 @@ SUMMARIES: dict[str, str] = {
     "forbid-silent": "a silent intervention in a pack set that forbids them",
     "integer-too-large": "an integer outside the 64-bit range",
     "intervention-overlap": "two rules may route the same request to different targets",
-    "invalid-character": "a control or non-character code point in a YAML file",
+    "invalid-character": ("a control or non-character code point in a YAML file, or an "
+                          "escape of half a surrogate pair"),
     "invalid-duration": "a duration literal that does not parse",
     "invalid-encoding": "a file that is not UTF-8 text",
     "invalid-instant": "an effective-window instant that is not a real date and time",

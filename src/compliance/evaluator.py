@@ -54,6 +54,7 @@ from compliance.decision import (
     RoutingPass,
     RuleExplanation,
     build,
+    encodable,
 )
 from compliance.diagnostics import RuntimeCode
 from compliance.errors import EvaluationError
@@ -171,7 +172,7 @@ def _crashed(plan: Plan, context: object, exc: BaseException, progress: _Progres
         "resource-exhausted" if isinstance(exc, MemoryError | RecursionError) else "internal-error")
     rule = progress.rule
     pack_id, rule_id = (rule.pack.id, rule.rule.id) if rule is not None else ("", "")
-    message = _clean(f"evaluation stopped by {type(exc).__name__}: {_exc_text(exc)}"[:500])
+    message = encodable(f"evaluation stopped by {type(exc).__name__}: {_exc_text(exc)}"[:500])
     if strict:
         raise EvaluationError(code, message, pack=pack_id or None,
                               rule=rule_id or None) from exc
@@ -572,7 +573,7 @@ def _render(parts: tuple[TemplatePart, ...], ctx: Mapping[str, Any]) -> str | No
         if type(value) is CelUnknown:  # a part that is also a condition returns its unknown
             return None
         out.append(_text(value, _MAX_VALUE_DEPTH))
-    return _clean("".join(out))
+    return encodable("".join(out))
 
 
 def _text(value: object, depth: int) -> str:
@@ -592,24 +593,13 @@ def _text(value: object, depth: int) -> str:
     return text if len(text) <= _MAX_VALUE_CHARS else text[:_MAX_VALUE_CHARS] + "…"
 
 
-def _clean(text: str) -> str:
-    """``text`` encodable as UTF-8: a lone surrogate becomes its ``\\udXXX`` escape."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
 def _failed_closed(outcome: _Outcome | None) -> bool:
     return outcome is not None and outcome.status == "unknown-applied"
 
 
 def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str:
     """The rule's reason: built once by the planner when it interpolates nothing."""
-    if outcome is not None and _failed_closed(outcome):
+    if outcome is not None and outcome.status == "unknown-applied":  # failed closed
         ident = rule.ident
         names = ", ".join(sorted(outcome.missing))
         own = rule.rule.fail_closed_reason
@@ -617,8 +607,8 @@ def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any])
             return f"{own} (missing: {names}; {ident} failed closed)"
         return (f"{ident} could not be evaluated: required information is missing ({names}); "
                 "failing closed")
-    if rule.reason_text is not None:
-        return _clean(rule.reason_text) or rule.default_reason
+    if rule.reason_text is not None:  # made encodable by the planner, never empty
+        return rule.reason_text
     text = _render(rule.reason, ctx) if rule.reason is not None else None
     return text or rule.default_reason
 
@@ -633,8 +623,8 @@ def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]
         return text.replace("{target}", iv.target or "another model")
     if rule.message is None:
         return None
-    if rule.message_text is not None:
-        return _clean(rule.message_text)
+    if rule.message_text is not None:  # made encodable by the planner
+        return rule.message_text
     rendered = _render(rule.message, ctx)
     if rendered is not None:
         return rendered
@@ -785,7 +775,7 @@ def _with_model(ctx: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 def _context_error(message: str) -> EvalError:
     return EvalError.model_construct(pack="", rule="", code="bad-context",
-                                     message=_clean(message), location=None)
+                                     message=encodable(message), location=None)
 
 
 def _location(rule: PlannedRule) -> str:
@@ -795,7 +785,7 @@ def _location(rule: PlannedRule) -> str:
 
 def _rule_error(rule: PlannedRule, code: RuntimeCode, message: str) -> EvalError:
     return EvalError.model_construct(pack=rule.pack.id, rule=rule.rule.id, code=code,
-                                     message=_clean(message), location=_location(rule))
+                                     message=encodable(message), location=_location(rule))
 
 
 def _next_id() -> str:
@@ -822,7 +812,7 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass],  # no
     if interventions and skeleton.effect == "deny":
         interventions = [i for i in interventions if i.kind == "refuse"]
     if len(passes) > 1 or passes[0].unsure:
-        missing = [_clean(m) for m in sorted(
+        missing = [encodable(m) for m in sorted(
             {m for p in passes for o in p.outcomes for m in o.missing})]
     else:
         missing = []
@@ -836,7 +826,7 @@ def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass],  # no
     fields["missing"] = missing
     fields["errors"] = errors
     fields["reasons"] = (reasons if all(map(str.isascii, reasons))
-                         else [_clean(r) for r in reasons])
+                         else [encodable(r) for r in reasons])
     if boundary is not None:
         fields["valid_until"] = _from_nanos(boundary)
     fields["decision_id"] = _next_id()
@@ -912,7 +902,7 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
     obligations, details, conflicts = merge_obligations(owing, plan.merges)
     fields = _BLANK_FIELDS.copy()  # every field, in the model's order
     fields["effect"] = effect
-    fields["model"] = _clean(final.model) if effect == "allow" and final.model else None
+    fields["model"] = encodable(final.model) if effect == "allow" and final.model else None
     fields["obligations"] = obligations
     fields["obligation_details"] = ReadOnlyList(details)
     fields["conflicts"] = ReadOnlyList(conflicts)
@@ -932,7 +922,7 @@ def _match(number: int, outcome: _Outcome) -> Match:
 
 
 def _routing_pass(p: _Pass) -> RoutingPass:
-    return build(RoutingPass, {"model": _clean(p.model) if p.model else p.model,
+    return build(RoutingPass, {"model": encodable(p.model) if p.model else p.model,
                                "effect": p.effect,
                                "matched": [o.rule.ref for o in p.applied],
                                "route_to": p.route_to}, None, _ROUTING_FIELDS)

@@ -27,7 +27,7 @@ from compliance.cel.conform import reader, text_verdicts
 from compliance.cel.memo import batch, evict_oldest
 from compliance.cel.types import STRING
 from compliance.cel.values import to_timestamp
-from compliance.decision import Match, PackInfo, ReadOnlyList, RuleRef, build
+from compliance.decision import Match, PackInfo, ReadOnlyList, RuleRef, build, encodable
 from compliance.index import RuleIndex
 
 if TYPE_CHECKING:
@@ -105,8 +105,10 @@ class PlannedRule:
     matches: list[Match | None]
     ident: str = ""  # "rule `r` of pack `p`", as every reason names it
     default_reason: str = ""  # "rule `r` of pack `p` denies": when the rule has no reason
-    reason_text: str | None = None  # the reason when it interpolates nothing: built once
-    message_text: str | None = None  # the message when it interpolates nothing: built once
+    # The reason / message when it interpolates nothing: built once, encodable, and the
+    # reason is the default one when its text is empty.
+    reason_text: str | None = None
+    message_text: str | None = None
     # The checked trees and the pack's variables, for the explain trace (compliance.cel.trace).
     when_expr: Expr | None = None
     unless_expr: Expr | None = None
@@ -282,12 +284,17 @@ def _plan_rule(crule: CheckedRule, order: int, compile_one: Callable[[Expr], Pro
         matches=[None] * 4,
         ident=ident,
         default_reason=f"{ident} {_VERBS[effect]}",
-        reason_text=constant(reason),
-        message_text=constant(message),
+        reason_text=_encodable_or(constant(reason), f"{ident} {_VERBS[effect]}"),
+        message_text=_encodable_or(constant(message), ""),
         when_expr=crule.when,
         unless_expr=crule.unless,
         variables=variables,
     )
+
+
+def _encodable_or(text: str | None, empty: str) -> str | None:
+    """A constant text as the evaluator shows it: encodable, and ``empty`` for ``""``."""
+    return None if text is None else encodable(text) or empty
 
 
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}

@@ -22,6 +22,7 @@ from compliance import Engine, EvaluationError, Limits
 from compliance.canonical import _representable, digest_json
 from compliance.engine import check_paths
 from compliance.jsonread import JsonReadError, read_json
+from compliance.loader import load_pack_set
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
@@ -470,3 +471,50 @@ class TestEveryDecisionSerialises:
             assert json.loads(decision.model_dump_json())["context_digest"].startswith("sha256:")
             for text in user_texts(decision):
                 assert "<missing" not in text
+
+
+
+ESCAPES_PACK = """\
+pack: escapes
+version: "1"
+tier: policy
+rules:
+  - id: refuse-with-escapes
+    when: request.model == "fable-5"
+    effect: intervene
+    intervention:
+      kind: refuse
+      disclosure: visible
+      message: "declined {message} here"
+    reason: "reason {reason} here"
+"""
+
+
+def test_a_lone_surrogate_escape_in_a_pack_is_refused_where_it_is_written(
+        tmp_path: Path) -> None:
+    """`"\\ud800"` is half a UTF-16 pair, not a character: the loader refuses it at the
+    value (it once reached the pack digest and crashed the load)."""
+    pack = ESCAPES_PACK.format(message="\\ud800", reason="\\udfff")
+    (tmp_path / "escapes.yaml").write_text(pack, encoding="utf-8")
+    _, diags = load_pack_set([tmp_path / "escapes.yaml"])
+    found = [(d.code, d.span.start.line + 1, d.span.start.col + 1) for d in diags
+             if d.span is not None]
+    assert ("invalid-character", 11, 16) in found
+    assert any("surrogate" in d.message for d in diags)
+
+
+def test_constant_texts_are_built_once_and_shown_as_written(tmp_path: Path) -> None:
+    """A reason and message that interpolate nothing are planned once; a character
+    outside the Basic Multilingual Plane, escaped in full, reaches the decision as is."""
+    pack = ESCAPES_PACK.format(message="\\U0001F600", reason="\\u00e9")
+    (tmp_path / "escapes.yaml").write_text(pack, encoding="utf-8")
+    (tmp_path / "packset.yaml").write_text("packset: escapes\ncontext:\n  request:\n"
+                                           "    model: string\n", encoding="utf-8")
+    engine = Engine.from_path(tmp_path)
+    [rule] = engine.plan.rules
+    assert (rule.reason_text, rule.message_text) == ("reason \u00e9 here",
+                                                     "declined \U0001F600 here")
+    decision = engine.evaluate({"request": {"model": "fable-5"}})
+    assert decision.interventions[0].message == "declined \U0001F600 here"
+    assert json.loads(decision.model_dump_json())["interventions"][0]["message"] == (
+        "declined \U0001F600 here")

@@ -184,6 +184,8 @@ class _Guarded(Composer):
         finally:
             self._depth -= 1
         if isinstance(node, ScalarNode):
+            if not node.value.isascii():
+                _check_surrogates(node)
             if node.tag == TAG + "int":
                 _check_int(node)
             elif len(node.value) <= _INTERNED:  # `deny`, tiers, obligation keys: one copy each
@@ -265,6 +267,29 @@ def _fast_root(text: str, max_depth: int) -> tuple[bool, Node | None]:
     finally:
         loader.dispose()
     return True, root
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_surrogates(node: ScalarNode) -> None:
+    """Refuse a lone surrogate, which only an escape (``"\\ud800"``) can write.
+
+    It is half of a UTF-16 pair, not a character: no UTF-8 encoder accepts it, so the
+    pack could be neither digested nor shown. YAML reads ``"\\ud83d\\ude00"`` as two
+    such halves, not one character.
+    """
+    found = _SURROGATE.search(node.value)
+    if found is None:
+        return
+    raise _StopError(
+        "invalid-character",
+        f"the escape `\\u{ord(found.group()):04X}` is half of a UTF-16 surrogate pair, "
+        "not a character",
+        node.start_mark,
+        "write the character itself, or its code point as `\\U` and eight hex digits "
+        "(`\\U0001F600`)",
+    )
 
 
 def _check_int(node: ScalarNode) -> None:
