@@ -19,7 +19,9 @@ type (``compliance.cel.conform``, the same judgement and normalisation the compi
 applies: ``" Fable-5"`` is looked up as ``fable-5`` when the schema lower-cases it), and
 its conformed value is unequal under CEL equality to every constant. Anything else -
 absent, null, wrong type, a non-mapping on the way - makes the rule a candidate, so the
-evaluator sees the unknown or the error as before.
+evaluator sees the unknown or the error as before; except that a constraint conjoined
+with ``has(path)`` (``has(principal.country) && principal.country in [..]``) is certainly
+false when the value is absent or null, since ``has`` is false there.
 
 A conjunct that is a ``||`` across paths (``request.origin_country in [..] ||
 principal.country in [..]``) is certainly false only when every disjunct is; a disjunct
@@ -50,7 +52,7 @@ import linecache
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, NamedTuple
 
 from compliance.cel.ast import Call, CreateList, Expr, Ident, Literal, Select, attribute_path
@@ -85,7 +87,8 @@ class _Marker:
         return self.name
 
 
-_UNKNOWN: Final = _Marker("<unknown>")  # absent, null, wrong type: every rule on the path runs
+_UNKNOWN: Final = _Marker("<unknown>")  # wrong type, no mapping on the way: every rule runs
+_ABSENT: Final = _Marker("<absent>")  # absent or null: every rule runs but the guarded ones
 _OTHER: Final = _Marker("<other>")  # a valid value no rule on the path names: none of them runs
 _NOTHING: Final[frozenset[int]] = frozenset()
 _TRUE: Final = ("bool", True)  # bools are tagged: True == 1 in Python, never in CEL
@@ -102,6 +105,9 @@ class _Constraint:
     path: tuple[str, ...]
     keys: frozenset[_Key]
     bool_only: bool = False  # a bare `path` / `!path` conjunct: exact only if declared bool
+    # `has(path)` is conjoined with it: an absent or null value makes the conjunct false
+    # (has() is false there, and false absorbs the rest), not unknown.
+    guarded: bool = False
 
 
 _Conjunct = tuple[_Constraint, ...]
@@ -115,17 +121,22 @@ class RuleIndex:
     """
 
     __slots__ = ("_also", "_always", "_by_value", "_cache", "_key", "_on_path", "_paths",
-                 "_size")
+                 "_size", "_unguarded")
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
                  kinds: Mapping[tuple[str, ...], CelType], *,
                  limits: Limits | None = None,
-                 also: Mapping[int, Sequence[_Constraint]] | None = None) -> None:
+                 also: Mapping[int, Sequence[_Constraint]] | None = None,
+                 guarded: Mapping[tuple[str, ...], frozenset[int]] | None = None) -> None:
         self._size = size
         self._always = frozenset(always)
         self._paths = tuple(by_path)
         self._on_path = tuple(frozenset(by_path[p]) for p in self._paths)
+        # The rules on a path that still run when it is absent or null (not guarded by a
+        # conjoined `has()`): for them an absent value is unknown, as the evaluator says.
+        self._unguarded = tuple(on - (guarded or {}).get(p, _NOTHING)
+                                for p, on in zip(self._paths, self._on_path, strict=True))
         self._by_value: tuple[dict[_Key, frozenset[int]], ...] = tuple(
             _invert(by_path[p]) for p in self._paths
         )
@@ -133,13 +144,13 @@ class RuleIndex:
         # whose value on one of them is certainly unequal is dropped too (one conjunct
         # certainly false suffices). Their constants join the path's universe of keys.
         at = {p: i for i, p in enumerate(self._paths)}
-        read = {position: tuple((at[c.path], c.keys) for c in cs if c.path in at)
+        read = {position: tuple((at[c.path], c.keys, c.guarded) for c in cs if c.path in at)
                 for position, cs in (also or {}).items()}
-        self._also: dict[int, tuple[tuple[int, frozenset[_Key]], ...]] = {
+        self._also: dict[int, tuple[tuple[int, frozenset[_Key], bool], ...]] = {
             position: checks for position, checks in read.items() if checks}
         named: list[set[_Key]] = [set(v) for v in self._by_value]
         for extra in self._also.values():
-            for i, keys in extra:
+            for i, keys, _ in extra:
                 named[i] |= keys
         lookups = [_lookup(p, kinds[p], frozenset(v), limits or Limits())
                    for p, v in zip(self._paths, named, strict=True)]
@@ -170,6 +181,7 @@ class RuleIndex:
         used = Counter(c.path for cs in found for c in _one_per_path(cs))
         always: list[int] = []
         by_path: dict[tuple[str, ...], dict[int, frozenset[_Key]]] = {}
+        guarded: dict[tuple[str, ...], set[int]] = {}
         also: dict[int, list[_Constraint]] = {}
         for position, conjuncts in enumerate(found):
             if not conjuncts:
@@ -182,12 +194,15 @@ class RuleIndex:
             # any alternative may hold (only all of them certainly false rule it out).
             for c in best:
                 by_path.setdefault(c.path, {})[position] = c.keys
+                if c.guarded:
+                    guarded.setdefault(c.path, set()).add(position)
             filed = best[0].path if len(best) == 1 else None
             others = [c for c in _one_per_path(conjuncts) if c.path != filed]
             if others:
                 also[position] = others
         return cls(len(whens), always, by_path, kinds,
-                   limits=schema.limits if schema is not None else None, also=also)
+                   limits=schema.limits if schema is not None else None, also=also,
+                   guarded={p: frozenset(v) for p, v in guarded.items()})
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -206,9 +221,12 @@ class RuleIndex:
         if hit is not None:
             return hit
         found = set(self._always)
-        for on_path, by_value, k in zip(self._on_path, self._by_value, key, strict=True):
+        for on_path, unguarded, by_value, k in zip(self._on_path, self._unguarded,
+                                                  self._by_value, key, strict=True):
             if k is _UNKNOWN:
                 found |= on_path
+            elif k is _ABSENT:
+                found |= unguarded
             elif k is not _OTHER:
                 found |= by_value.get(k, _NOTHING)
         also = self._also
@@ -216,9 +234,9 @@ class RuleIndex:
         for position in found:  # plain loops: a miss is a first sight, on the tail
             checks = also.get(position)
             if checks is not None:
-                for i, keys in checks:
+                for i, keys, guarded in checks:
                     k = key[i]
-                    if k is not _UNKNOWN and k not in keys:
+                    if k is not _UNKNOWN and (guarded or k is not _ABSENT) and k not in keys:
                         break  # that conjunct is certainly false
                 else:
                     kept.append(position)
@@ -264,42 +282,67 @@ def _constraints(when: Expr | None, variables: Mapping[str, Expr],
     if when is None:
         return []
     out: list[_Conjunct] = []
-    for conjunct in _conjuncts(when, variables):
-        c = _alternatives(conjunct, variables, schema)
+    conjuncts = _conjuncts(when, variables)
+    guards = _tested(conjuncts, variables, schema)
+    for conjunct in conjuncts:
+        c = _alternatives(conjunct, variables, schema, guards)
         if c is not None:
             out.append(c)
     return out
 
 
-def _alternatives(node: Expr, variables: Mapping[str, Expr],
-                  schema: ContextSchema | None) -> _Conjunct | None:
+def _tested(conjuncts: Sequence[Expr], variables: Mapping[str, Expr],
+            schema: ContextSchema | None) -> frozenset[tuple[str, ...]]:
+    """The paths of the ``has(path)`` tests among ``conjuncts``.
+
+    Such a test is false when the path is absent or null (the evaluator reads null as
+    absent), and a false conjunct makes its whole conjunction false: so a constraint on
+    that path anywhere in the conjunction is false, not unknown, for an absent value.
+    """
+    out: set[tuple[str, ...]] = set()
+    for node in conjuncts:
+        if isinstance(node, Select) and node.test_only:
+            path = _path(Select(node.start, node.end, node.operand, node.field), variables,
+                         schema)
+            if path is not None:
+                out.add(path)
+    return frozenset(out)
+
+
+def _alternatives(node: Expr, variables: Mapping[str, Expr], schema: ContextSchema | None,
+                  guards: frozenset[tuple[str, ...]] = frozenset()) -> _Conjunct | None:
     """The constraints of which one must hold for ``node`` to be anything but false.
 
     A ``||`` across paths, such as ``request.origin_country in [..] ||
     principal.country in [..]``, is certainly false only when every disjunct is; a disjunct
     that is itself a ``&&`` is certainly false when one of its conjuncts is, so one
     indexable conjunct stands for it. Alternatives on one path merge into one constraint.
+    ``guards`` are the paths a conjoined ``has()`` tests (``_tested``): a constraint on one
+    of them is ``guarded``, and a ``&&`` disjunct adds its own.
     """
     single = _constraint(node, variables, schema)
     if single is not None:
-        return (single,)
+        return (replace(single, guarded=True) if single.path in guards else single,)
     if not (isinstance(node, Call) and node.function == "_||_" and node.target is None
             and len(node.args) == 2):
         return None
     merged: dict[tuple[str, ...], _Constraint] = {}
     for side in node.args:
-        options = _alternatives(side, variables, schema)
+        options = _alternatives(side, variables, schema, guards)
         if options is None or not all(_usable(c, schema) for c in options):
-            parts = (_alternatives(part, variables, schema)
-                     for part in _conjuncts(side, variables))
+            conjuncts = _conjuncts(side, variables)
+            inner = guards | _tested(conjuncts, variables, schema)
+            parts = (_alternatives(part, variables, schema, inner) for part in conjuncts)
             options = next((cs for cs in parts
                             if cs is not None and all(_usable(c, schema) for c in cs)), None)
         if options is None:
             return None
         for c in options:
             have = merged.get(c.path)
+            # One of two alternatives on a path: false when absent only if both are.
             merged[c.path] = c if have is None else _Constraint(
-                c.path, have.keys | c.keys, have.bool_only or c.bool_only)
+                c.path, have.keys | c.keys, have.bool_only or c.bool_only,
+                have.guarded and c.guarded)
     return tuple(merged.values())
 
 
@@ -495,9 +538,11 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
     itself, so its key is the text or ``_OTHER``, with no judgement and nothing cached;
     for another scalar, the path's cache of keys by text (None for ``dyn``).
 
-    Any failure on the way (absent key, null, a non-mapping, a value that does not conform
-    or counts as absent) gives ``_UNKNOWN``: the rules on this path then run and report the
-    unknown or the error themselves. ``universe`` is every constant some rule on the path
+    A two-segment path whose value is absent or null under a dict gives ``_ABSENT``: the
+    rules on the path then run, except those a conjoined ``has()`` makes false. Any other
+    failure on the way (a non-mapping, an absent root, a value that does not conform or
+    counts as absent) gives ``_UNKNOWN``: every rule on the path then runs and reports the
+    unknown or the error itself. ``universe`` is every constant some rule on the path
     names.
     """
     keyer = _KEYERS[declared.kind]
@@ -539,7 +584,7 @@ def _lookup(path: tuple[str, ...], declared: CelType, universe: frozenset[_Key],
                 return look(ctx)
             value = outer.get(second)
             if value is None:
-                return _UNKNOWN
+                return _ABSENT
             return key_of(ctx, value)
 
     def look(ctx: Mapping[str, object]) -> _Key:
@@ -569,13 +614,13 @@ def _key_function(paths: Sequence[tuple[str, ...]],
     text itself when some rule names it, else ``_OTHER``, under the reader's own fast-exit
     test (a first sight costs what a repeat does); another scalar's text takes its key from
     the path's cache of keys by text (exact: the lookup fills it with the key it computed).
-    An absent or null value is unknown, as the lookup says.
+    An absent or null value is ``_ABSENT``, as the lookup says.
     ``true`` and ``false`` get the keys the lookup gave them when the function was built.
     Anything else - a root that is not a dict, a value of another type, a text not seen
     yet, a longer path - calls the path's lookup. The source is built from positions only
     (names and caches are bound as constants), never from rule or context text.
     """
-    namespace: dict[str, object] = {"_u": _UNKNOWN, "_o": _OTHER}
+    namespace: dict[str, object] = {"_u": _UNKNOWN, "_a": _ABSENT, "_o": _OTHER}
     lines = ["def index_key(ctx):"]
     by_root: dict[str, list[int]] = {}
     plain: dict[int, str] = {}
@@ -606,7 +651,7 @@ def _key_function(paths: Sequence[tuple[str, ...]],
                 lines.append(f"        if {plain[i]}:")
                 lines.append(f"            k{i} = v if v in _s{i} else _o")
                 lines.append("        elif v is None:")
-                lines.append(f"            k{i} = _u")
+                lines.append(f"            k{i} = _a")
                 lines.append("        else:")
                 lines.append(f"            k{i} = _l{i}(ctx)")
                 continue
@@ -614,8 +659,8 @@ def _key_function(paths: Sequence[tuple[str, ...]],
             lines.append(f"            k{i} = _t{i}.get(v)")
             lines.append(f"            if k{i} is None:")
             lines.append(f"                k{i} = _l{i}(ctx)")
-            lines.append("        elif v is None:")  # absent or null: unknown (as `look2`)
-            lines.append(f"            k{i} = _u")
+            lines.append("        elif v is None:")  # absent or null (as `look2`)
+            lines.append(f"            k{i} = _a")
             lines.append("        elif v is True:")
             lines.append(f"            k{i} = _y{i}")
             lines.append("        elif v is False:")

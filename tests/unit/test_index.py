@@ -57,6 +57,36 @@ class TestSelection:
         assert index.candidates({"request": {"model": "a"}}) == (0, 1, 2)
         assert index.candidates({"request": {"model": "a", "use_case": 7}}) == (0, 1, 2)
 
+    def test_a_has_guard_makes_an_absent_value_false_not_unknown(self) -> None:
+        """`has(org.id) && org.id in [..]` is false when `org.id` is absent or null (has()
+        is false there), so the rule is skipped; without the guard an absent value is
+        unknown and the rule runs to report it. A wrong-typed value or an absent parent
+        proves nothing: the rule runs."""
+        index = build('has(org.id) && org.id in ["acme"]', 'org.id in ["acme"]')
+        assert index.candidates({"org": {"id": "acme"}}) == (0, 1)
+        assert index.candidates({"org": {"id": "other"}}) == ()
+        assert index.candidates({"org": {}}) == (1,)
+        assert index.candidates({"org": {"id": None}}) == (1,)
+        assert index.candidates({"org": {"id": 7}}) == (0, 1)
+        assert index.candidates({}) == (0, 1)
+
+    def test_a_guarded_disjunct_of_an_or_across_paths(self) -> None:
+        """`request.model in [..] || (has(org.id) && org.id in [..])`: with the model
+        certainly unequal and `org.id` absent, both alternatives are false."""
+        index = build('request.model in ["a"] || (has(org.id) && org.id in ["acme"])',
+                      'request.model in ["a"] || org.id in ["acme"]')
+        assert index.candidates({"request": {"model": "b"}, "org": {}}) == (1,)
+        assert index.candidates({"request": {"model": "b"}, "org": {"id": "x"}}) == ()
+        assert index.candidates({"request": {"model": "a"}, "org": {}}) == (0, 1)
+        assert index.candidates({"request": {}, "org": {}}) == (0, 1)
+
+    def test_a_guard_on_one_alternative_only_keeps_the_other_unknown(self) -> None:
+        """Two alternatives on one path merge: false when absent only if both are guarded."""
+        index = build('(has(org.id) && org.id == "a") || org.id == "b"',
+                      '(has(org.id) && org.id == "a") || (has(org.id) && org.id == "b")')
+        assert index.candidates({"org": {}}) == (0,)
+        assert index.candidates({"org": {"id": "c"}}) == ()
+
     def test_in_list_selects_each_member(self) -> None:
         """`in [..]` indexes every member of the literal list."""
         index = build('request.model in ["fable-5", "mythos-5"]')
