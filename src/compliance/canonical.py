@@ -85,16 +85,42 @@ _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def _has_non_finite(obj: object) -> bool:
+    """Whether a NaN or an infinity lies anywhere in ``obj`` (orjson wrote it as ``null``).
+
+    Run on every decision whose context holds a ``null``, so it walks containers only:
+    each container's values are tested in place by exact type (the common scalars are
+    skipped without a push), and ``v - v != 0.0`` is true exactly for NaN and infinities.
+    A subclass of float, dict, list or tuple takes the general branch.
+    """
     stack = [obj]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if isinstance(item, float):
+        item = pop()
+        kind = type(item)
+        values: Iterable[object]
+        if kind is dict:
+            values = item.values()  # type: ignore[attr-defined]
+        elif kind is list or kind is tuple:
+            values = item  # type: ignore[assignment]
+        elif isinstance(item, float):
             if not math.isfinite(item):
                 return True
+            continue
         elif isinstance(item, dict):
-            stack.extend(item.values())
+            values = item.values()
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            values = item
+        else:
+            continue
+        for value in values:
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None:
+                continue
+            if kind is float:
+                if value - value != 0.0:  # type: ignore[operator]
+                    return True
+            else:
+                push(value)
     return False
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 import compliance.evaluator as evaluator_module
 from compliance import Engine, EvaluationError, Limits
-from compliance.canonical import _representable, digest_json
+from compliance.canonical import _has_non_finite, _representable, digest_json
 from compliance.engine import check_paths
 from compliance.jsonread import JsonReadError, read_json
 from compliance.loader import load_pack_set
@@ -201,6 +202,43 @@ class TestSerialisesAndDigests:
             "<unrepresentable key int at [7]>": "<unrepresentable integer at "
                                                 "<unrepresentable key int at [7]>>",
         }
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=3)
+        | st.floats(allow_nan=True, allow_infinity=True),
+        lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+        max_leaves=20))
+    def test_non_finite_floats_are_found_wherever_they_are(self, value: object) -> None:
+        """The walk behind the `null` check finds a NaN or an infinity anywhere (it tests
+        values in place by exact type), as a plain recursive definition does."""
+        def anywhere(v: object) -> bool:
+            if isinstance(v, float):
+                return not math.isfinite(v)
+            if isinstance(v, dict):
+                return any(anywhere(x) for x in v.values())
+            if isinstance(v, list | tuple):
+                return any(anywhere(x) for x in v)
+            return False
+
+        assert _has_non_finite(value) == anywhere(value)
+        assert _has_non_finite({"k": [value]}) == anywhere(value)
+
+    def test_non_finite_floats_in_subclasses_are_found(self) -> None:
+        class Number(float):
+            pass
+
+        class Items(list[object]):
+            pass
+
+        class Fields(dict[str, object]):
+            pass
+
+        assert _has_non_finite({"a": Number("nan")})
+        assert _has_non_finite(Items([1, Number("inf")]))
+        assert _has_non_finite({"a": Fields(b=[float("-inf")])})
+        assert not _has_non_finite(Fields(a=Items([Number(1.5), None, "x", True])))
 
     def test_cycles_digest(self) -> None:
         context: dict[str, Any] = {"a": 1}
