@@ -10,7 +10,7 @@ conservative default for privacy law.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from compliance.decision import Conflict, ObligationDetail, Obligations, RuleRef, build
 
@@ -72,7 +72,8 @@ def _merge(rules: Sequence[PlannedRule]) -> Merged:
             continue
         seen.add(id(rule))
         for ob in rule.obligations:
-            by_kind.setdefault(ob.kind, []).append(_Entry(ob.value, rule, ob.merge, ob.group))
+            entry = _new_entry(_Entry, (ob.value, rule, ob.merge, ob.group))
+            by_kind.setdefault(ob.kind, []).append(entry)
     conflicts: list[Conflict] = []
     _resolve_retention_clash(by_kind, conflicts)
     merged: dict[str, tuple[Any, list[_Entry], list[_Entry]]] = {}
@@ -80,13 +81,14 @@ def _merge(rules: Sequence[PlannedRule]) -> Merged:
         entries = by_kind[kind]
         if entries:
             merged[kind] = _merge_kind(kind, entries, conflicts)
-    details = tuple(
-        build(ObligationDetail, {"kind": k, "value": v, "merge": by_kind[k][0].merge,
-                                 "must_understand": True, "set_by": [e.ref for e in winners],
-                                 "overrode": [e.ref for e in losers]})
-        for k, (v, winners, losers) in merged.items()
-    )
-    values = {k: v for k, (v, _, _) in merged.items()}
+    details: list[ObligationDetail] = []
+    values: dict[str, Any] = {}
+    for k, (v, winners, losers) in merged.items():
+        values[k] = v
+        details.append(build(ObligationDetail, {
+            "kind": k, "value": v, "merge": by_kind[k][0].merge, "must_understand": True,
+            "set_by": [e.rule.ref for e in winners], "overrode": [e.rule.ref for e in losers],
+        }, None, _DETAIL_FIELDS))
     obligations = build(Obligations, {
         "retention_min_days": values.get("retention_min_days"),
         "retention_max_days": values.get("retention_max_days"),
@@ -95,8 +97,16 @@ def _merge(rules: Sequence[PlannedRule]) -> Merged:
         "custodian": values.get("custodian"),
         "logging_level": values.get("logging_level"),
         "custom": {k: v for k, v in values.items() if k not in _BUILTIN},
-    })
-    return obligations, details, tuple(conflicts)
+    }, None, _OBLIGATION_FIELDS)
+    return obligations, tuple(details), tuple(conflicts)
+
+
+# A merge runs once per new set of rules with obligations, on the tail of first sights:
+# entries are made as plain tuples (a named tuple's generated ``__new__`` costs twice as
+# much), and every model built sets all of its fields, so one set of names is shared.
+_new_entry: Final = tuple.__new__
+_DETAIL_FIELDS: Final = set(ObligationDetail.model_fields)
+_OBLIGATION_FIELDS: Final = set(Obligations.model_fields)
 
 
 def _merge_kind(kind: str, entries: list[_Entry],
@@ -126,8 +136,12 @@ def _merge_kind(kind: str, entries: list[_Entry],
 
 
 def _split(value: Any, entries: list[_Entry]) -> tuple[Any, list[_Entry], list[_Entry]]:
-    winners = [e for e in entries if e.value == value]
-    return value, winners, [e for e in entries if e.value != value]
+    """(value, entries holding it, the others): one walk (most kinds have one entry)."""
+    winners: list[_Entry] = []
+    losers: list[_Entry] = []
+    for e in entries:
+        (winners if e.value == value else losers).append(e)
+    return value, winners, losers
 
 
 def _by_tier(kind: str, entries: list[_Entry],
