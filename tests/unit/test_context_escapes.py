@@ -116,3 +116,22 @@ def test_reload_keeps_the_limits() -> None:
 
     holder = EngineHolder(Engine.from_path(RULES, limits=Limits(max_list=2)))
     assert holder.reload(RULES).limits.max_list == 2
+
+
+def test_an_unknown_object_in_a_context_is_a_bad_value_not_an_unknown(tmp_path: Path) -> None:
+    """Generated conditions return their unknowns as values, and the evaluator reads a
+    returned ``CelUnknown`` as undecided. A context cannot use that to make a rule skip
+    itself: a ``CelUnknown`` placed in a context is not a JSON value, so reading it is a
+    `bad-context` error (the rule fails closed), never an unknown with the paths it names."""
+    from compliance.cel.values import CelUnknown
+
+    (tmp_path / "packset.yaml").write_text(
+        "packset: t\ncontext:\n  request:\n    x: dyn\n", encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        'pack: p\nversion: "1"\ntier: policy\nrules:\n  - id: r\n    when: request.x\n'
+        "    effect: deny\n    on_unknown: skip\n", encoding="utf-8")
+    decision = Engine.from_path(tmp_path).evaluate(
+        {"request": {"x": CelUnknown(frozenset({"spoofed"}))}})
+    assert decision.effect == "deny"
+    assert [e.code for e in decision.errors] == ["bad-context"]
+    assert decision.missing == []
