@@ -912,7 +912,7 @@ def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
     fields["pack_set_digest"] = plan.pack_set_digest
     fields["schema_version"] = 1
     fields["backend"] = plan.backend
-    skeleton = _Skeleton(effect=effect, default_denied=default_denied, fields=fields)
+    skeleton = _Skeleton(effect, default_denied, fields)  # by position: a miss is a first sight
     stored: _Skeleton = plan.skeletons.put(key, skeleton)
     return stored
 

@@ -40,27 +40,26 @@ class _Entry(NamedTuple):
 
 
 NO_OBLIGATIONS = Obligations()
+_NOTHING_MERGED: Merged = (NO_OBLIGATIONS, (), ())
 
 
 def merge_obligations(rules: Sequence[PlannedRule],
-                      memo: Memo[tuple[int, ...], Merged] | None = None
-                      ) -> tuple[Obligations, list[ObligationDetail], list[Conflict]]:
+                      memo: Memo[tuple[int, ...], Merged] | None = None) -> Merged:
     """Merge the obligations of ``rules`` (in decision order) by kind.
 
     The merge depends only on which rules applied, in which order, so with ``memo`` (the
-    plan's, keyed by rule positions) it runs once per distinct set; each call gets its own
-    lists around the shared, frozen values.
+    plan's, keyed by rule positions) it runs once per distinct set. The result is shared
+    and frozen: the details and conflicts come as tuples, for the caller to copy.
     """
     if not any(rule.obligations for rule in rules):
-        return NO_OBLIGATIONS, [], []
+        return _NOTHING_MERGED
     if memo is None:
-        obligations, details, conflicts = _merge(rules)
-        return obligations, list(details), list(conflicts)
+        return _merge(rules)
     key = tuple([rule.order for rule in rules])
     hit = memo.get(key)
     if hit is None:
         hit = memo.put(key, _merge(rules))
-    return hit[0], list(hit[1]), list(hit[2])
+    return hit
 
 
 def _merge(rules: Sequence[PlannedRule]) -> Merged:
