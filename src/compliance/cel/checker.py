@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal as TypingLiteral
 
-import re2
-
 from compliance.cel.ast import (
     Call,
     Comprehension,
@@ -42,6 +40,7 @@ from compliance.cel.ast import (
     walk,
 )
 from compliance.cel.functions import SIGNATURES, TYPE_NAMES, Overload
+from compliance.cel.regex import RegexError, compile_re2
 from compliance.cel.types import (
     BOOL,
     BYTES,
@@ -657,24 +656,13 @@ def _literal_issue(node: Call) -> TypeIssue | None:
     return None
 
 
-def _regex_options() -> re2.Options:
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print every bad pattern to stderr
-    return options
-
-
-_RE2_OPTIONS = _regex_options()
-
-
 def _regex_issue(pattern: Expr) -> TypeIssue | None:
     if not isinstance(pattern, Literal) or not isinstance(pattern.value, str):
         return None
     try:
-        re2.compile(pattern.value, _RE2_OPTIONS)
-    except re2.error as err:
-        raw = err.args[0] if err.args else ""
-        reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        message = f"invalid regular expression `{pattern.value}`: {_regex_reason(reason)}"
+        compile_re2(pattern.value)
+    except RegexError as err:
+        message = f"invalid regular expression `{pattern.value}`: {_regex_reason(err.reason)}"
         help_ = "CEL regexes are RE2: no backreferences or lookaround, so matching stays linear"
         return TypeIssue("invalid-regex", message, pattern.start, pattern.end, help_)
     return None

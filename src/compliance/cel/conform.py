@@ -24,9 +24,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import re2
-
 from compliance.cel.memo import remember
+from compliance.cel.regex import compile_re2, matcher
 from compliance.cel.types import DYN, NO_CONSTRAINT, CelType, Limits
 from compliance.cel.values import CelEvalError, Duration, Timestamp, UInt, to_duration, to_timestamp
 
@@ -359,24 +358,8 @@ _NORMALIZE: dict[str, Callable[[str], str]] = {
 
 @lru_cache(maxsize=256)
 def _full_match(pattern: str) -> Callable[[str], bool]:
-    """RE2 full match (linear time); the manifest loader has already compiled ``pattern``.
-
-    Calls RE2's anchored match on UTF-8 bytes directly when the binding exposes it: the
-    public ``fullmatch`` costs about ten times more, on every constrained read.
-    """
-    compiled: Any = re2.compile(pattern)
-    raw = getattr(compiled, "_regexp", None)
-    both = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
-    if raw is None or both is None:
-        return lambda text: compiled.fullmatch(text) is not None
-    match = raw.Match
-    miss = (-1, -1)
-
-    def full(text: str) -> bool:
-        data = text.encode("utf-8")
-        return bool(match(both, data, 0, len(data))[0] != miss)
-
-    return full
+    """RE2 full match (linear time); the manifest loader has already compiled ``pattern``."""
+    return matcher(compile_re2(pattern), whole=True)
 
 
 def _bool(t: CelType, v: object, path: str, w: _Walk) -> Any:

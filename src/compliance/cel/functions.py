@@ -25,9 +25,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import re2
-
 from compliance.cel.budget import FREE_SIZE, charge, charge_chars
+from compliance.cel.regex import RegexError, compile_re2, matcher
 from compliance.cel.types import (
     BOOL,
     BYTES,
@@ -460,32 +459,16 @@ def _ends_with(s: Any, p: Any) -> bool:
 def compile_regex(pattern: str) -> Any:
     """Compile an RE2 pattern once (linear-time matching); invalid ones raise ``CelEvalError``."""
     try:
-        return re2.compile(pattern)
-    except re2.error as err:
-        message = f"invalid regular expression `{pattern}`: {err}"
+        return compile_re2(pattern)
+    except RegexError as err:
+        message = f"invalid regular expression `{pattern}`: {err.reason}"
         raise CelEvalError("invalid-argument", message) from None
 
 
 @lru_cache(maxsize=512)
 def regex_searcher(pattern: str) -> Callable[[str], bool]:
-    """A fast ``text -> bool`` partial-match test for an RE2 pattern (CEL ``matches``).
-
-    Calls RE2's match directly on UTF-8 bytes when the binding exposes it: the public
-    ``search`` also decodes span offsets, which costs several times more.
-    """
-    regex = compile_regex(pattern)
-    raw = getattr(regex, "_regexp", None)
-    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
-    if raw is None or anchor is None:
-        return lambda text: regex.search(text) is not None
-    match = raw.Match
-    miss = (-1, -1)
-
-    def search(text: str) -> bool:
-        data = text.encode("utf-8")
-        return bool(match(anchor, data, 0, len(data))[0] != miss)
-
-    return search
+    """A fast ``text -> bool`` partial-match test for an RE2 pattern (CEL ``matches``)."""
+    return matcher(compile_regex(pattern), whole=False)
 
 
 def _matches(s: Any, pattern: Any) -> bool:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal, cast
 
-import re2
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from compliance.cel.regex import RegexError, compile_re2
 from compliance.cel.types import (
     NORMALIZERS,
     STRING,
@@ -214,12 +214,12 @@ def _pattern(ctx: Ctx, fields: Fields, path: str) -> str:
     if pattern is None:
         return ""
     try:
-        re2.compile(pattern)
-    except re2.error as err:
+        compile_re2(pattern)
+    except RegexError as err:
         where = fields.node("pattern")
         assert where is not None
-        ctx.report("invalid-value", f"context `{path}`: `pattern` is not an RE2 pattern: {err}",
-                   where)
+        ctx.report("invalid-value",
+                   f"context `{path}`: `pattern` is not an RE2 pattern: {err.reason}", where)
         return ""
     return pattern
 
