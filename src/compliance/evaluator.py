@@ -21,6 +21,7 @@ import itertools
 import os
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -55,6 +56,10 @@ from compliance.decision import (
     RuleExplanation,
     build,
     encodable,
+    set_dict,
+    set_extra,
+    set_fields_set,
+    set_private,
 )
 from compliance.diagnostics import RuntimeCode
 from compliance.errors import EvaluationError
@@ -137,11 +142,119 @@ def evaluate(plan: Plan, context: Mapping[str, Any], *, strict: bool = False,
 
 def decide(plan: Plan, context: Mapping[str, Any], strict: bool,  # noqa: PLR0917
            explain: bool, cost_limit: int, facts: FactsHook | None) -> Decision:
-    """``evaluate`` with its arguments by position: what ``Engine`` calls."""
+    """``evaluate`` with its arguments by position: what ``Engine`` calls.
+
+    One function for the common decision's steps: a Python call costs about a thousand
+    machine instructions here, and a decision is on every request. What is rare (a time or
+    model not seen before, facts, a second pass) goes through the helpers below.
+    """
     progress = _Progress()
     token = budget.start(cost_limit)
     try:
-        return _evaluate(plan, context, strict, explain, progress, facts)
+        errors: list[EvalError] = []
+        if type(context) is not dict and not isinstance(context, Mapping):
+            kind = type(context).__name__
+            errors.append(_context_error(f"context must be a JSON object, got {kind}"))
+            context = {}
+        request = context.get("request")
+        if type(request) is not dict and not isinstance(request, Mapping):
+            request = None
+        # `request.time` and `request.model` as cached the last time they were read (the
+        # same look-ups `_fast_rfc3339` and `_current_model` start with); anything else
+        # goes through them.
+        at: int | None = None
+        time_missing = False
+        model = request.get("model") if request is not None else None
+        text = request.get("time") if request is not None else None
+        if type(text) is str:
+            seconds = _MINUTES.get(text[:16])
+            if seconds is not None:
+                after = _TAILS.get(text[16:])
+                if after is not None:
+                    at = seconds * NANOS + after
+        if at is None:
+            at, time_missing = _request_time(request, errors)
+        if model is not None:
+            verdicts = plan.model_verdicts
+            known = verdicts.get(model) if verdicts is not None and type(model) is str else None
+            model = known if type(known) is str else _current_model(plan, request)
+        passes: list[_Pass] = []
+        activation = request_activation(context)
+        read: list[FactRead] = []
+        if facts is not None:  # always the engine's facts, never a `facts` the caller sent
+            activation["facts"], read, failure = facts(context, at)
+            if failure is not None:
+                errors.append(failure)
+        ctx: Mapping[str, Any] = activation
+        reasons: list[str] = []
+        interventions: list[InterventionOut] = []
+        while True:
+            number = len(passes) + 1
+            current = _run_pass(plan, ctx, at, model, time_missing, errors, explain, progress)
+            passes.append(current)
+            if current.applied or errors:  # else nothing to combine: the pass allows
+                _collect_effect(current, number, errors, reasons, interventions)
+            target = current.route_to
+            if current.effect == "deny" or target is None or target == model:
+                break
+            if number >= _MAX_PASSES:
+                errors.append(_route_loop_error(current, model, target))
+                current.effect = "deny"
+                break
+            reasons.append(f"routed from `{model}` to `{target}`; evaluated again for `{target}`")
+            model = target
+            ctx = _with_model(ctx, target)
+        variables = activation.get(VARS)
+        if variables:  # its entries hold their activations: free them now, not by the collector
+            variables.clear()
+        if strict and errors:
+            first = errors[0]
+            raise EvaluationError(first.code, first.message, pack=first.pack or None,
+                                  rule=first.rule or None, location=first.location
+                                  ) from progress.causes.get(id(first))
+        progress.rule = None
+        # The decision: the skeleton's fields (shared, read-only) with this request's.
+        key = _pass_key(passes[0]) if len(passes) == 1 else tuple(map(_pass_key, passes))
+        skeleton = plan.skeletons.get(key) or _skeleton(plan, passes, key)
+        if skeleton.default_denied:
+            reasons.append(_DEFAULT_DENY)
+        if interventions and skeleton.effect == "deny":
+            interventions = [i for i in interventions if i.kind == "refuse"]
+        if len(passes) > 1 or passes[0].unsure:
+            missing = [encodable(m) for m in sorted(
+                {m for p in passes for o in p.outcomes for m in o.missing})]
+        else:
+            missing = []
+        fields = skeleton.fields.copy()
+        fields["interventions"] = interventions
+        fields["missing"] = missing
+        fields["errors"] = errors
+        fields["reasons"] = (reasons if all(map(str.isascii, reasons))
+                             else [encodable(r) for r in reasons])
+        boundary = None  # the first window edge after the request's time
+        edges = plan.boundaries
+        if at is not None and edges:
+            i = bisect_right(edges, at)
+            if i < len(edges):
+                boundary = edges[i]
+        if read:
+            boundary = _facts_end(boundary, read)
+        if boundary is not None:
+            fields["valid_until"] = _from_nanos(boundary)
+        fields["decision_id"] = _ID_PREFIX + hex(next(_ID_COUNTER))[-12:]  # as `_next_id`
+        fields["evaluated_at"] = datetime.now(UTC)
+        fields["facts"] = read
+        if explain:
+            fields["explanation"] = _explanation(passes)
+        # Built as `decision.build` builds, inline. The context's canonical bytes are taken
+        # now, from what was evaluated: a later change to the caller's dict cannot change
+        # the record of a decision already made.
+        decision = _new(Decision)
+        set_dict(decision, fields)
+        set_fields_set(decision, _DECISION_FIELDS)
+        set_extra(decision, None)
+        set_private(decision, {"_context": None, "_context_json": context_json(context)})
+        return decision
     except EvaluationError:
         if strict:
             raise
@@ -207,63 +320,18 @@ def _safe_digest(context: object) -> str:
         return digest_json("<unrepresentable context>")
 
 
-def _evaluate(plan: Plan, context: Mapping[str, Any], strict: bool,  # noqa: PLR0917
-              explain: bool, progress: _Progress, facts: FactsHook | None) -> Decision:
-    errors: list[EvalError] = []
-    if type(context) is not dict and not isinstance(context, Mapping):
-        kind = type(context).__name__
-        errors.append(_context_error(f"context must be a JSON object, got {kind}"))
-        context = {}
-    request = context.get("request")
-    if type(request) is not dict and not isinstance(request, Mapping):
-        request = None
-    at, time_missing = _request_time(request, errors)
-    passes: list[_Pass] = []
-    model = _current_model(plan, request)
-    activation = request_activation(context)
-    read: list[FactRead] = []
-    if facts is not None:  # always the engine's facts, never a `facts` the caller sent
-        activation["facts"], read, failure = facts(context, at)
-        if failure is not None:
-            errors.append(failure)
-    ctx: Mapping[str, Any] = activation
-    reasons: list[str] = []
-    interventions: list[InterventionOut] = []
-    while True:
-        number = len(passes) + 1
-        current = _run_pass(plan, ctx, at, model, time_missing, errors, explain, progress)
-        passes.append(current)
-        if current.applied or errors:  # else nothing to combine: the pass allows
-            _collect_effect(current, number, errors, reasons, interventions)
-        target = current.route_to
-        if current.effect == "deny" or target is None or target == model:
-            break
-        if number >= _MAX_PASSES:
-            errors.append(_route_loop_error(current, model, target))
-            current.effect = "deny"
-            break
-        reasons.append(f"routed from `{model}` to `{target}`; evaluated again for `{target}`")
-        model = target
-        ctx = _with_model(ctx, target)
-    variables = activation.get(VARS)
-    if variables:  # its entries hold their activations: free them now, not by the collector
-        variables.clear()
-    if strict and errors:
-        first = errors[0]
-        raise EvaluationError(first.code, first.message, pack=first.pack or None,
-                              rule=first.rule or None, location=first.location
-                              ) from progress.causes.get(id(first))
-    progress.rule = None
-    return _decision(plan, context, passes, at, errors, reasons, interventions, explain, read)
-
-
 # --- one pass ---------------------------------------------------------------------------
 
 
 def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None,  # noqa: PLR0917
               model: str | None, time_missing: bool, errors: list[EvalError], explain: bool,
               progress: _Progress) -> _Pass:
-    """Evaluate the candidate rules (every rule when explaining) for one model."""
+    """Evaluate the candidate rules (every rule when explaining) for one model.
+
+    Each rule: its window, then ``when``, then ``unless`` (``_conclude``), in three-valued
+    logic (CEL: unknown beats error). The window and ``when`` are read here, inline: most
+    candidates end at one of them, or apply with no ``unless`` to read.
+    """
     current = _Pass(model, ctx)
     rules = plan.rules
     positions = range(len(rules)) if explain else plan.index.candidates(ctx)
@@ -271,12 +339,50 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None,  # noqa: PLR09
     for position in positions:
         rule = rules[position]
         progress.rule = rule
-        result = _run_rule(rule, ctx, at, time_missing)
-        if isinstance(result, str):  # a quiet status: no match, no missing path, no error
+        quiet: Quiet | None = None  # no match, no missing path, no error
+        missing = _NO_PATHS
+        error: CelEvalError | None = None
+        if rule.has_window:
+            if at is None:
+                if time_missing:
+                    missing = _TIME_MISSING
+                else:
+                    quiet = "not-effective"  # malformed time: already an error
+            elif (rule.start is not None and at < rule.start) or (
+                rule.until is not None and at >= rule.until
+            ):
+                quiet = "not-effective"
+        when = rule.when
+        if quiet is None and when is not None:
+            try:
+                value = when(ctx)
+            except Exception as exc:
+                failed = _failure(exc)
+                if isinstance(failed, CelEvalError):
+                    error = failed
+                else:
+                    missing = missing | failed
+            else:
+                if value is False:
+                    quiet = "condition-false"
+                elif value is not True:
+                    if type(value) is CelUnknown:  # a generated condition returns its unknown
+                        missing = missing | value.paths
+                    else:
+                        error = _not_bool(value)
+        if quiet is None:
+            if rule.unless is None and not missing and error is None:
+                outcome = _Outcome(rule, "applied")
+            else:
+                concluded = _conclude(rule, ctx, missing, error)
+                if isinstance(concluded, str):
+                    quiet = concluded
+                else:
+                    outcome = concluded
+        if quiet is not None:
             if not explain:
                 continue  # nothing of it reaches the decision: only `--explain` lists it
-            result = _Outcome(rule, result)
-        outcome = result
+            outcome = _Outcome(rule, quiet)
         if explain and outcome.status != "not-effective":
             outcome.trace = _trace(plan.schema, rule, ctx, outcome.status)
         outcomes.append(outcome)
@@ -299,42 +405,10 @@ Quiet = Literal["not-effective", "condition-false", "exception-held"]
 """Outcomes that leave no trace in a decision (no match, no missing path, no error)."""
 
 
-def _run_rule(rule: PlannedRule, ctx: Mapping[str, Any], at: int | None,
-              time_missing: bool) -> _Outcome | Quiet:
-    """Window, then ``when``, then ``unless``, in three-valued logic (CEL: unknown beats error).
-
-    A quiet outcome is returned as its bare status: most candidates come out false, and
-    only ``--explain`` needs an object for them.
-    """
-    missing = _NO_PATHS
-    if rule.has_window:
-        if at is None:
-            if not time_missing:
-                return "not-effective"  # malformed time: already an error
-            missing = _TIME_MISSING
-        elif (rule.start is not None and at < rule.start) or (
-            rule.until is not None and at >= rule.until
-        ):
-            return "not-effective"
-    error: CelEvalError | None = None
-    when = rule.when
-    if when is not None:
-        try:
-            value = when(ctx)
-        except Exception as exc:
-            failed = _failure(exc)
-            if isinstance(failed, CelEvalError):
-                error = failed
-            else:
-                missing = missing | failed
-        else:
-            if value is False:
-                return "condition-false"
-            if value is not True:
-                if type(value) is CelUnknown:  # a generated condition returns its unknown
-                    missing = missing | value.paths
-                else:
-                    error = _not_bool(value)
+def _conclude(rule: PlannedRule, ctx: Mapping[str, Any], missing: frozenset[str],
+              error: CelEvalError | None) -> _Outcome | Quiet:
+    """``unless``, then the rule's outcome from what its window and ``when`` left: the
+    paths that were missing and the first error (``_run_pass`` has read both)."""
     if rule.unless is not None:
         held = _truth(rule.unless, ctx)
         if held is True:
@@ -359,7 +433,7 @@ _NO_PATHS: Final[frozenset[str]] = frozenset()
 def _truth(program: Any, ctx: Mapping[str, Any]) -> bool | CelEvalError | frozenset[str]:
     """Run a condition: True/False, an error value, or the paths that left it unknown.
 
-    ``_run_rule`` runs ``when`` the same way inline (most rules have no ``unless``). A
+    ``_run_pass`` runs ``when`` the same way inline (most rules have no ``unless``). A
     condition's unknown is raised (closures, the interpreter, code it calls) or, decided by
     generated code itself, returned as the value: the two mean the same.
     """
@@ -801,45 +875,16 @@ def _route_loop_error(current: _Pass, model: str | None, target: str) -> EvalErr
 # --- the decision -------------------------------------------------------------------------
 
 
-def _decision(plan: Plan, context: Mapping[str, Any], passes: list[_Pass],  # noqa: PLR0917
-              at: int | None, errors: list[EvalError], reasons: list[str],
-              interventions: list[InterventionOut], explain: bool,
-              facts: list[FactRead]) -> Decision:
-    """The skeleton's fields with this request's filled in (the rest is shared, read-only)."""
-    skeleton = _skeleton(plan, passes)
-    if skeleton.default_denied:
-        reasons.append(_DEFAULT_DENY)
-    if interventions and skeleton.effect == "deny":
-        interventions = [i for i in interventions if i.kind == "refuse"]
-    if len(passes) > 1 or passes[0].unsure:
-        missing = [encodable(m) for m in sorted(
-            {m for p in passes for o in p.outcomes for m in o.missing})]
-    else:
-        missing = []
-    boundary = plan.next_boundary(at) if at is not None and plan.boundaries else None
-    for fact in facts:  # a fact that stops holding ends the decision's validity too
+def _facts_end(boundary: int | None, facts: list[FactRead]) -> int | None:
+    """A fact that stops holding ends the decision's validity too (epoch ns)."""
+    for fact in facts:
         until = to_timestamp(fact.until)
         if until is not None:
             boundary = until.nanos if boundary is None else min(boundary, until.nanos)
-    fields = skeleton.fields.copy()
-    fields["interventions"] = interventions
-    fields["missing"] = missing
-    fields["errors"] = errors
-    fields["reasons"] = (reasons if all(map(str.isascii, reasons))
-                         else [encodable(r) for r in reasons])
-    if boundary is not None:
-        fields["valid_until"] = _from_nanos(boundary)
-    fields["decision_id"] = _next_id()
-    fields["evaluated_at"] = datetime.now(UTC)
-    fields["facts"] = facts
-    if explain:
-        fields["explanation"] = _explanation(passes)
-    # The context's canonical bytes are taken now, from what was evaluated: a later change
-    # to the caller's dict cannot change the record of a decision already made.
-    return build(Decision, fields, {"_context": None, "_context_json": context_json(context)},
-                 _DECISION_FIELDS)
+    return boundary
 
 
+_new: Final = object.__new__
 _DECISION_FIELDS: Final = set(Decision.model_fields)
 """The names of every field: each decision built here sets all of them (shared, see build)."""
 _BLANK_FIELDS: Final[dict[str, Any]] = dict.fromkeys(Decision.model_fields)
@@ -851,10 +896,10 @@ _DEFAULT_DENY = "no rule allowed the request and the pack set's default effect i
 class _Skeleton(NamedTuple):
     """The part of a decision fixed by which rules applied in which pass (cached per plan).
 
-    Everything here follows from the key ``_skeleton`` builds (per pass: model, effect,
+    Everything here follows from its key (``_pass_key`` of each pass: model, effect,
     route and the applied rules with their status), the merged obligations included;
     per-request fields (id, time, digest, missing, errors, reasons, messages,
-    ``valid_until``) are filled in by ``_decision``. A named tuple: built on every new
+    ``valid_until``) are filled in by ``decide``. A named tuple: built on every new
     outcome, and a frozen dataclass costs several times as much to make.
     """
 
@@ -877,11 +922,8 @@ def _pass_key(p: _Pass) -> tuple[Any, ...]:
         o.rule.order if o.status == "applied" else (o.rule.order, o.status) for o in p.applied])
 
 
-def _skeleton(plan: Plan, passes: list[_Pass]) -> _Skeleton:
-    key = _pass_key(passes[0]) if len(passes) == 1 else tuple(map(_pass_key, passes))
-    hit: _Skeleton | None = plan.skeletons.get(key)
-    if hit is not None:
-        return hit
+def _skeleton(plan: Plan, passes: list[_Pass], key: tuple[Any, ...]) -> _Skeleton:
+    """The skeleton for ``key`` (``_pass_key`` of each pass), built on a first sight."""
     final = passes[-1]
     effect = final.effect
     # One walk over the applied rules (a miss is a first sight, on the tail).

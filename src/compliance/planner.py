@@ -13,7 +13,6 @@ oracle; ``compliance.cel.interpreter`` offers cel-python's interpreter (the refe
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,11 +172,6 @@ class Plan:
         object.__setattr__(self, "model_verdicts", None if self.model_reader is None
                            else text_verdicts(self.model_reader))
 
-    def next_boundary(self, at: int) -> int | None:
-        """The first window edge strictly after ``at`` (epoch ns), or None."""
-        i = bisect.bisect_right(self.boundaries, at)
-        return self.boundaries[i] if i < len(self.boundaries) else None
-
 
 def plan(checked: CheckedPackSet, pack_set_digest: str,
          factory: ProgramFactory = compiled_program, *, release_trees: bool = False) -> Plan:
@@ -239,7 +233,7 @@ def _generated(crule: CheckedRule, codegen: PackCodegen) -> Callable[[Expr], Pro
     source = RuleSource(codegen, crule.rule.id)
     exprs = [e for e in (crule.when, crule.unless, *crule.reason_parts, *crule.message_parts)
              if isinstance(e, Expr)]
-    conditions = {id(crule.when), id(crule.unless)}  # read by `_run_rule`, which takes a
+    conditions = {id(crule.when), id(crule.unless)}  # read by `_run_pass`, which takes a
     # returned unknown (templates and variables are read by code that expects a raise)
     names = {id(e): source.add(e, crule.checked.get(id(e)), "cond",
                                returns_unknown=id(e) in conditions) for e in exprs}
