@@ -22,7 +22,7 @@ import os
 import re
 import sys
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
@@ -334,7 +334,14 @@ def _run_pass(plan: Plan, ctx: Mapping[str, Any], at: int | None,  # noqa: PLR09
     """
     current = _Pass(model, ctx)
     rules = plan.rules
-    positions = range(len(rules)) if explain else plan.index.candidates(ctx)
+    positions: Sequence[int]
+    if explain:
+        positions = range(len(rules))
+    else:  # `plan.index.candidates(ctx)`, its look-up inline
+        index = plan.index
+        key = index.key(ctx)
+        known = index.known.get(key)
+        positions = known if known is not None else index.for_key(key)
     outcomes, applied = current.outcomes, current.applied
     for position in positions:
         rule = rules[position]

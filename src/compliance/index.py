@@ -120,8 +120,8 @@ class RuleIndex:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_also", "_always", "_by_value", "_cache", "_key", "_on_path", "_paths",
-                 "_size", "_unguarded")
+    __slots__ = ("_also", "_always", "_by_value", "_on_path", "_paths", "_size", "_unguarded",
+                 "key", "known")
 
     def __init__(self, size: int, always: Sequence[int],
                  by_path: Mapping[tuple[str, ...], Mapping[int, frozenset[_Key]]],
@@ -154,8 +154,12 @@ class RuleIndex:
                 named[i] |= keys
         lookups = [_lookup(p, kinds[p], frozenset(v), limits or Limits())
                    for p, v in zip(self._paths, named, strict=True)]
-        self._key = _key_function(self._paths, lookups)
-        self._cache: dict[tuple[_Key, ...], tuple[int, ...]] = {}
+        #: The context's index key (generated code, one value per path); ``candidates``
+        #: of a context is ``known[key(ctx)]`` once seen, else ``for_key(key(ctx))``. The
+        #: evaluator reads both inline: a method call costs more than the look-up.
+        self.key: Callable[[Mapping[str, object]], tuple[_Key, ...]] = _key_function(
+            self._paths, lookups)
+        self.known: dict[tuple[_Key, ...], tuple[int, ...]] = {}
 
     @classmethod
     def build(cls, whens: Sequence[tuple[Expr | None, Mapping[str, Expr]]], *,
@@ -216,8 +220,15 @@ class RuleIndex:
 
     def candidates(self, ctx: Mapping[str, object]) -> tuple[int, ...]:
         """Sorted positions of the rules whose ``when`` is not certainly false for ``ctx``."""
-        key = self._key(ctx)
-        hit = self._cache.get(key)
+        key = self.key(ctx)
+        hit = self.known.get(key)
+        if hit is not None:
+            return hit
+        return self.for_key(key)
+
+    def for_key(self, key: tuple[_Key, ...]) -> tuple[int, ...]:
+        """``candidates`` of the contexts whose index key is ``key`` (remembered in ``known``)."""
+        hit = self.known.get(key)
         if hit is not None:
             return hit
         found = set(self._always)
@@ -244,7 +255,7 @@ class RuleIndex:
                 kept.append(position)
         kept.sort()
         result = tuple(kept)
-        remember(self._cache, key, result, _CACHE_SIZE)
+        remember(self.known, key, result, _CACHE_SIZE)
         return result
 
     def __len__(self) -> int:

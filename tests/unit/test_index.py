@@ -299,7 +299,7 @@ class TestCache:
         index = RuleIndex.build(whens, schema=SCHEMA)
         for i in range(5000):
             assert index.candidates({"org": {"id": f"o{i}"}}) == (i,)
-        assert len(index._cache) <= 4096
+        assert len(index.known) <= 4096
         assert index.candidates({"org": {"id": "nobody"}}) == ()
 
     def test_repr_names_the_paths(self) -> None:
