@@ -221,8 +221,11 @@ def decide(plan: Plan, context: Mapping[str, Any], strict: bool,  # noqa: PLR091
         if interventions and skeleton.effect == "deny":
             interventions = [i for i in interventions if i.kind == "refuse"]
         if len(passes) > 1 or passes[0].unsure:
-            missing = [encodable(m) for m in sorted(
-                {m for p in passes for o in p.outcomes for m in o.missing})]
+            paths = frozenset().union(*[o.missing for p in passes for o in p.outcomes])
+            listed = plan.missing_lists.get(paths)
+            if listed is None:
+                listed = plan.missing_lists.put(paths, tuple(map(encodable, sorted(paths))))
+            missing = list(listed)
         else:
             missing = []
         fields = skeleton.fields.copy()
@@ -265,17 +268,18 @@ def decide(plan: Plan, context: Mapping[str, Any], strict: bool,  # noqa: PLR091
         budget.finish(token)
 
 
-class _Progress:
-    """What evaluation was doing, so a crash can name the pack and rule."""
-
-    __slots__ = ("causes", "rule")
-
-    def __init__(self) -> None:
-        self.rule: PlannedRule | None = None
-        self.causes: dict[int, BaseException] = _NO_CAUSES  # id(EvalError) -> cause
-
-
 _NO_CAUSES: Final[dict[int, BaseException]] = {}  # never written: replaced on the first cause
+
+
+class _Progress:
+    """What evaluation was doing, so a crash can name the pack and rule.
+
+    Class-level defaults and no ``__init__``: one is made per decision, and calling an
+    ``__init__`` costs more than the instance's first attribute write.
+    """
+
+    rule: PlannedRule | None = None
+    causes: dict[int, BaseException] = _NO_CAUSES  # id(EvalError) -> cause
 
 
 def _crashed(plan: Plan, context: object, exc: BaseException, progress: _Progress, *,
@@ -681,17 +685,26 @@ def _failed_closed(outcome: _Outcome | None) -> bool:
 def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str:
     """The rule's reason: built once by the planner when it interpolates nothing."""
     if outcome is not None and outcome.status == "unknown-applied":  # failed closed
-        ident = rule.ident
-        names = ", ".join(sorted(outcome.missing))
-        own = rule.rule.fail_closed_reason
-        if own is not None:
-            return f"{own} (missing: {names}; {ident} failed closed)"
-        return (f"{ident} could not be evaluated: required information is missing ({names}); "
-                "failing closed")
+        text = rule.failed_reasons.get(outcome.missing)
+        if text is None:
+            text = rule.failed_reasons.put(outcome.missing,
+                                           _failed_reason(rule, outcome.missing))
+        return text
     if rule.reason_text is not None:  # made encodable by the planner, never empty
         return rule.reason_text
     text = _render(rule.reason, ctx) if rule.reason is not None else None
     return text or rule.default_reason
+
+
+def _failed_reason(rule: PlannedRule, missing: frozenset[str]) -> str:
+    """The reason of a rule that applies because it failed closed on ``missing``."""
+    ident = rule.ident
+    names = ", ".join(sorted(missing))
+    own = rule.rule.fail_closed_reason
+    if own is not None:
+        return f"{own} (missing: {names}; {ident} failed closed)"
+    return (f"{ident} could not be evaluated: required information is missing ({names}); "
+            "failing closed")
 
 
 def _message(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str | None:

@@ -112,6 +112,10 @@ class PlannedRule:
     when_expr: Expr | None = None
     unless_expr: Expr | None = None
     variables: Mapping[str, Expr] = field(default_factory=dict)
+    # Its failed-closed reason by the set of paths it missed (a pure function of the two):
+    # the text is built once per set, not per request.
+    failed_reasons: Memo[frozenset[str], str] = field(
+        default_factory=lambda: Memo(64), compare=False, repr=False)
 
     def match(self, routing_pass: int, fail_closed: bool) -> Match:
         """The immutable ``Match`` record of this rule applying in ``routing_pass``."""
@@ -164,6 +168,8 @@ class Plan:
     model_verdicts: dict[str, Any] | None = field(init=False, compare=False, repr=False)
     merges: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     skeletons: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
+    # a decision's `missing` list, sorted and encodable, by the set of paths it holds
+    missing_lists: Memo[Any, Any] = field(default_factory=Memo, compare=False, repr=False)
     # `pack_infos` as every decision's `packs`: one read-only list for all of them
     pack_list: ReadOnlyList[PackInfo] = field(init=False, compare=False, repr=False)
 

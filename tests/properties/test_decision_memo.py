@@ -1,4 +1,5 @@
-"""Work done once per pack (memoized merges, decision skeletons) never changes a decision.
+"""Work done once per pack (merges, skeletons, missing lists, failed-closed reasons) never
+changes a decision.
 
 The plan memoizes what depends only on which rules applied: the obligation merge and the
 decision skeleton (effect, model, matches, routing passes). A plan whose memos hold
@@ -56,7 +57,9 @@ def bent_contexts(draw: st.DrawFn) -> dict[str, Any]:
 
 def uncached(plan: Plan) -> Plan:
     """The same plan with memos that store nothing."""
-    return replace(plan, merges=Memo(0), skeletons=Memo(0))
+    rules = tuple(replace(rule, failed_reasons=Memo(0)) for rule in plan.rules)
+    return replace(plan, rules=rules, merges=Memo(0), skeletons=Memo(0),
+                   missing_lists=Memo(0))
 
 
 @pytest.fixture(scope="module", params=["default-allow", "default-deny"])
@@ -91,6 +94,10 @@ def test_examples_decide_the_same_from_the_memo(engine: Engine) -> None:
             assert dump(plan, ctx, explain) == dump(plain, ctx, explain), ctx
     assert len(plain.skeletons) == 0
     assert len(plain.merges) == 0
+    assert len(plain.missing_lists) == 0
+    assert not any(rule.failed_reasons for rule in plain.rules)
+    assert len(plan.missing_lists) > 0
+    assert any(rule.failed_reasons for rule in plan.rules)
 
 
 @settings(max_examples=200)
