@@ -232,7 +232,7 @@ def decide(plan: Plan, context: Mapping[str, Any], strict: bool,  # noqa: PLR091
         fields["interventions"] = interventions
         fields["missing"] = missing
         fields["errors"] = errors
-        fields["reasons"] = (reasons if all(map(str.isascii, reasons))
+        fields["reasons"] = (reasons if not reasons or all(map(str.isascii, reasons))
                              else [encodable(r) for r in reasons])
         boundary = None  # the first window edge after the request's time
         edges = plan.boundaries

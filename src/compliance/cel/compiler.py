@@ -185,6 +185,8 @@ def _merge_unknown(first: BaseException, second: BaseException) -> BaseException
 
     A refused cost charge beats both: it aborts the evaluation rather than being a value.
     """
+    if type(first) is CelUnknown and type(second) is CelUnknown:  # the common case, first
+        return CelUnknown(first.paths | second.paths)
     for failure in (first, second):
         if _aborted(failure):
             return failure
