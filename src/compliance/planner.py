@@ -113,9 +113,10 @@ class PlannedRule:
     unless_expr: Expr | None = None
     variables: Mapping[str, Expr] = field(default_factory=dict)
     # Its failed-closed reason by the set of paths it missed (a pure function of the two):
-    # the text is built once per set, not per request.
-    failed_reasons: Memo[frozenset[str], str] = field(
-        default_factory=lambda: Memo(64), compare=False, repr=False)
+    # the text is built once per set, not per request. Made when the rule first fails
+    # closed (most rules of a big pack set never do; an empty memo costs ~300 bytes).
+    failed_reasons: Memo[frozenset[str], str] | None = field(
+        default=None, compare=False, repr=False)
 
     def match(self, routing_pass: int, fail_closed: bool) -> Match:
         """The immutable ``Match`` record of this rule applying in ``routing_pass``."""
