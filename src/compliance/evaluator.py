@@ -64,7 +64,7 @@ from compliance.decision import (
 from compliance.diagnostics import RuntimeCode
 from compliance.errors import EvaluationError
 from compliance.obligations import merge_obligations
-from compliance.planner import Memo, Plan, PlannedRule, TemplatePart
+from compliance.planner import Plan, PlannedRule, TemplatePart
 
 Status = Literal[
     "applied", "not-effective", "condition-false", "exception-held",
@@ -685,13 +685,10 @@ def _failed_closed(outcome: _Outcome | None) -> bool:
 def _reason(rule: PlannedRule, outcome: _Outcome | None, ctx: Mapping[str, Any]) -> str:
     """The rule's reason: built once by the planner when it interpolates nothing."""
     if outcome is not None and outcome.status == "unknown-applied":  # failed closed
-        memo = rule.failed_reasons
-        if memo is None:  # two threads may both make one: either is kept, both are right
-            memo = Memo(64)
-            object.__setattr__(rule, "failed_reasons", memo)
-        text = memo.get(outcome.missing)
+        key = (rule.order, outcome.missing)
+        text = rule.failed_reasons.get(key)
         if text is None:
-            text = memo.put(outcome.missing, _failed_reason(rule, outcome.missing))
+            text = rule.failed_reasons.put(key, _failed_reason(rule, outcome.missing))
         return text
     if rule.reason_text is not None:  # made encodable by the planner, never empty
         return rule.reason_text

@@ -57,7 +57,8 @@ def bent_contexts(draw: st.DrawFn) -> dict[str, Any]:
 
 def uncached(plan: Plan) -> Plan:
     """The same plan with memos that store nothing."""
-    rules = tuple(replace(rule, failed_reasons=Memo(0)) for rule in plan.rules)
+    reasons: Memo[Any, str] = Memo(0)
+    rules = tuple(replace(rule, failed_reasons=reasons) for rule in plan.rules)
     return replace(plan, rules=rules, merges=Memo(0), skeletons=Memo(0),
                    missing_lists=Memo(0))
 
