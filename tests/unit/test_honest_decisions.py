@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,27 @@ class TestNothingEscapes:
         with pytest.raises(EvaluationError) as info:
             evaluator_module.evaluate(plan, context, strict=True)
         assert info.value.__cause__ is cause
+
+    def test_a_failed_closed_decision_takes_its_id_as_any_other(
+            self, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The common path makes its id inline; a crash makes it with ``_next_id``: one
+        UUID shape, one per-process prefix, one counter."""
+        context = load("fable5-us-citizen-after-directive.json")
+        first = engine.evaluate(context).decision_id
+
+        def broken(_context: object) -> dict[str, Any]:
+            raise RuntimeError("bug")
+
+        monkeypatch.setattr(evaluator_module, "request_activation", broken)
+        crashed = engine.evaluate(context)
+        monkeypatch.undo()
+        last = engine.evaluate(context).decision_id
+        assert [e.code for e in crashed.errors] == ["internal-error"]
+        shape = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+        ids = [first, crashed.decision_id, last]
+        assert all(shape.fullmatch(i) for i in ids), ids
+        assert len({i[:24] for i in ids}) == 1  # the process's prefix
+        assert [int(i[24:], 16) - int(first[24:], 16) for i in ids] == [0, 1, 2]
 
     @pytest.mark.parametrize(("exc", "code"), [
         (MemoryError(), "resource-exhausted"),
